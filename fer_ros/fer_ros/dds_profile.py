@@ -1,0 +1,21 @@
+"""Make Fast DDS carry full camera frames by default.
+
+Fast DDS reads its XML profile when the first participant is created, so this must run before
+``rclpy.init``. A profile the user chose (FASTDDS_DEFAULT_PROFILES_FILE already set) always wins,
+and other RMW implementations are left alone.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROFILE = Path(__file__).resolve().parent / "dds" / "fastdds_large_images.xml"
+
+
+def use_bundled_dds_profile() -> None:
+    rmw = os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+    if not rmw.startswith("rmw_fastrtps"):
+        return
+    if {"FASTDDS_DEFAULT_PROFILES_FILE", "FASTDDS_BUILTIN_TRANSPORTS"}.isdisjoint(os.environ):
+        os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(PROFILE)

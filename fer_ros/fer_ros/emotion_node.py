@@ -1,0 +1,238 @@
+"""The emotion node: camera images in, fer_msgs/EmotionArray and an annotated image out.
+
+Subscribes ``image_raw`` (or ``image_raw/compressed``) with SensorDataQoS. The subscription
+callback only drops the message into a one-slot mailbox; a worker thread takes the newest
+frame, runs the pipeline and publishes. So the executor never blocks on inference, stale frames
+are dropped instead of queued, and memory stays bounded however fast the camera is.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+import rclpy
+from fer_msgs.msg import Emotion, EmotionArray
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
+
+from fer_ros.annotation import FaceAnnotation, draw_annotations
+from fer_ros.classification import ModelLoadError
+from fer_ros.dds_profile import use_bundled_dds_profile
+from fer_ros.detection import DETECTORS
+from fer_ros.image_conversion import ImageConversionError
+from fer_ros.latest_frame import LatestFrame
+from fer_ros.model_files import ModelFileMissing
+from fer_ros.pipeline import EmotionPipeline, FaceResult, PipelineConfig
+from fer_ros.ros_images import bgr_to_image, compressed_image_to_bgr, image_to_bgr
+from fer_ros.ros_parameters import ParameterSpec, ParameterTable, accept, refuse
+from fer_ros.tracking import SMOOTHING_MODES
+
+PARAMETERS: tuple[ParameterSpec, ...] = (
+    ParameterSpec("detector", "blazeface", "Face detector.", choices=DETECTORS),
+    ParameterSpec("model", "", "Expression model: a .tflite/.keras/.h5 file with its metadata "
+                  "JSON, an export folder of 'fer train', or empty for the default model."),
+    ParameterSpec("min_face_size", 30, "Smallest face side to report, in pixels.", 8, 4000),
+    ParameterSpec("detection_threshold", 0.5, "Minimum face detector score.", 0.05, 0.99),
+    ParameterSpec("max_faces", 16, "Most faces classified per frame (largest first); bounds "
+                  "the time one frame can take.", 1, 100),
+    ParameterSpec("smoothing", "ema", "Temporal smoothing of each track's label/confidence "
+                  "(scores stay raw).", choices=SMOOTHING_MODES),
+    ParameterSpec("smoothing_alpha", 0.5, "Weight of the newest frame for 'ema'.", 0.01, 1.0),
+    ParameterSpec("smoothing_window", 5, "Frames averaged for 'window'.", 1, 100),
+    ParameterSpec("track_iou_threshold", 0.3, "Minimum box overlap to keep a face id.",
+                  0.05, 0.95),
+    ParameterSpec("track_max_misses", 5, "Frames a face may go undetected and keep its id.",
+                  0, 100),
+    ParameterSpec("num_threads", 2, "CPU threads for each model.", 1, 16, read_only=True),
+    ParameterSpec("image_transport", "raw", "Subscribe to raw images or to "
+                  "<image_raw>/compressed (JPEG/PNG).", choices=("raw", "compressed"),
+                  read_only=True),
+    ParameterSpec("publish_annotated", True, "Publish image_annotated while it has "
+                  "subscribers."),
+    ParameterSpec("draw_emoji", True, "Draw an emoji beside each face on image_annotated."),
+    ParameterSpec("stats_period", 30.0, "Seconds between statistics log lines (0 = never).",
+                  0.0, 3600.0, read_only=True),
+)
+PIPELINE_KEYS = frozenset(PipelineConfig.__dataclass_fields__)
+
+
+class EmotionNode(Node):
+    def __init__(self, **kwargs: Any):
+        super().__init__("emotion_node", **kwargs)
+        self._params = ParameterTable(self, PARAMETERS)
+        self._pipeline = EmotionPipeline.from_config(self._pipeline_config(self._params.values))
+        self._pipeline_lock = threading.Lock()
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self._emotions_pub = self.create_publisher(EmotionArray, "emotions", 10)
+        self._annotated_pub = self.create_publisher(
+            Image, "image_annotated",
+            QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+        self._slot: LatestFrame[Image | CompressedImage] = LatestFrame()
+        if self._params.values["image_transport"] == "compressed":
+            topic = self.resolve_topic_name("image_raw") + "/compressed"
+            self.create_subscription(CompressedImage, topic, self._slot.put,
+                                     qos_profile_sensor_data)
+        else:
+            self.create_subscription(Image, "image_raw", self._slot.put, qos_profile_sensor_data)
+
+        self.counts = {"received": 0, "processed": 0, "bad_input": 0, "errors": 0,
+                       "publish_errors": 0}
+        self._last_stats = (time.monotonic(), 0)
+        if self._params.values["stats_period"] > 0:
+            self.create_timer(self._params.values["stats_period"], self._log_stats)
+        self._worker = threading.Thread(target=self._work, name="fer_worker", daemon=True)
+        self._worker.start()
+        detector = self._pipeline.detector.name
+        self.get_logger().info(
+            f"ready: detector {detector}, model {self._pipeline.classifier.path.name}, "
+            f"subscribed to {self.resolve_topic_name('image_raw')} "
+            f"({self._params.values['image_transport']})")
+
+    @staticmethod
+    def _pipeline_config(values: dict[str, Any]) -> PipelineConfig:
+        return PipelineConfig(**{k: v for k, v in values.items() if k in PIPELINE_KEYS})
+
+    def _on_set_parameters(self, parameters: list[Parameter]):
+        proposed, reason = self._params.check(parameters)
+        if reason is not None:
+            return refuse(reason)
+        changed = {k for k in PIPELINE_KEYS if proposed[k] != self._params.values[k]}
+        if changed:
+            try:
+                pipeline = EmotionPipeline.from_config(self._pipeline_config(proposed))
+            except (ModelLoadError, ModelFileMissing, ValueError) as exc:
+                return refuse(str(exc))
+            with self._pipeline_lock:
+                self._pipeline = pipeline
+        self._params.values = proposed
+        return accept()
+
+    def _work(self) -> None:
+        while not self._slot.closed:
+            delivery = self._slot.take(timeout=0.1)
+            if delivery is None:
+                continue
+            self.counts["received"] += 1
+            try:
+                self._process(delivery.item)
+            except Exception as exc:  # a bug must not silence the node: log it and keep serving
+                self.counts["errors"] += 1
+                self.get_logger().error(f"frame processing failed: {exc!r}",
+                                        throttle_duration_sec=5.0)
+
+    def _process(self, msg: Image | CompressedImage) -> None:
+        try:
+            if isinstance(msg, CompressedImage):
+                bgr = compressed_image_to_bgr(msg)
+            else:
+                bgr = image_to_bgr(msg)
+        except ImageConversionError as exc:
+            self.counts["bad_input"] += 1
+            self.get_logger().warning(
+                f"skipping bad frame: {exc} ({self.counts['bad_input']} skipped so far)",
+                throttle_duration_sec=5.0)
+            return
+        with self._pipeline_lock:
+            pipeline = self._pipeline
+            faces = pipeline.process(bgr)
+        self._publish(self._emotions_pub, to_emotion_array(msg.header, pipeline.labels, faces,
+                                                       bgr.shape[1], bgr.shape[0]))
+        self.counts["processed"] += 1
+        if (self._params.values["publish_annotated"]
+                and self._annotated_pub.get_subscription_count() > 0):
+            annotations = [FaceAnnotation(f.box, f.face_id, f.label, f.confidence) for f in faces]
+            image = draw_annotations(bgr.copy(), annotations,
+                                     draw_emoji=self._params.values["draw_emoji"])
+            self._publish(self._annotated_pub, bgr_to_image(image, msg.header))
+
+    def _publish(self, publisher, msg) -> None:
+        """Publishing fails now and then under saturation; one lost message must not kill us."""
+        try:
+            publisher.publish(msg)
+        except Exception as exc:
+            self.counts["publish_errors"] += 1
+            self.get_logger().warning(
+                f"publish on {publisher.topic_name} failed: {exc} "
+                f"({self.counts['publish_errors']} so far)", throttle_duration_sec=5.0)
+
+    def _log_stats(self) -> None:
+        now, processed = time.monotonic(), self.counts["processed"]
+        then, before = self._last_stats
+        self._last_stats = (now, processed)
+        fps = (processed - before) / max(now - then, 1e-6)
+        self.get_logger().info(
+            f"{fps:.1f} frames/s; totals: {self.counts['received']} taken, "
+            f"{self._slot.dropped} stale dropped, {self.counts['bad_input']} bad, "
+            f"{self.counts['errors']} failed, {self.counts['publish_errors']} publish errors")
+
+    def close(self) -> None:
+        """Stop the worker before the node goes away, so no publish races destruction."""
+        self._slot.close()
+        self._worker.join(timeout=1.5)
+
+
+def to_emotion_array(header, labels: tuple[str, ...], faces: list[FaceResult],
+                     width: int, height: int) -> EmotionArray:
+    """The message for one frame, under the source image's header (its stamp and frame_id).
+
+    Boxes are clipped to the image: RegionOfInterest is unsigned and must lie inside it.
+    """
+    msg = EmotionArray(header=header, labels=list(labels))
+    for face in faces:
+        x, y, w, h = face.box
+        left, top = min(max(x, 0), width - 1), min(max(y, 0), height - 1)
+        right, bottom = max(min(x + w, width), left + 1), max(min(y + h, height), top + 1)
+        msg.emotions.append(Emotion(
+            face_id=face.face_id,
+            roi=RegionOfInterest(x_offset=left, y_offset=top, width=right - left,
+                                 height=bottom - top, do_rectify=False),
+            detection_score=float(face.detection_score),
+            label=face.label,
+            confidence=float(face.confidence),
+            scores=face.scores.astype(float).tolist(),
+        ))
+    return msg
+
+
+def run_nodes(nodes: list[Node]) -> None:
+    """Spin until Ctrl-C or SIGTERM (rclpy's signal handlers shut the context down)."""
+    executor = SingleThreadedExecutor()
+    for node in nodes:
+        executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        for node in nodes:
+            close = getattr(node, "close", None)
+            if close is not None:
+                close()
+            node.destroy_node()
+        executor.shutdown(timeout_sec=0.5)
+        rclpy.try_shutdown()
+
+
+def main(args: list[str] | None = None) -> int:
+    use_bundled_dds_profile()
+    rclpy.init(args=args)
+    try:
+        node = EmotionNode()
+    except (ModelLoadError, ModelFileMissing, ValueError, ParameterException) as exc:
+        print(f"emotion_node: cannot start: {exc}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 1
+    run_nodes([node])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""The small JSON file that travels with every expression model.
+
+A model file alone does not say how its input was made. Feeding a model faces cropped, sized or
+scaled differently from its training data degrades it silently, so training writes these facts
+down and inference reads them back instead of assuming them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from fer_ros.labels import EMOTIONS
+
+FORMAT_VERSION = 1
+METADATA_FILENAME = "metadata.json"
+
+NORMALIZATIONS: dict[str, tuple[float, float]] = {
+    "symmetric": (2.0 / 255.0, -1.0),
+    "unit": (1.0 / 255.0, 0.0),
+    "none": (1.0, 0.0),
+}
+"""Pixel value v becomes v * scale + offset; symmetric maps 0..255 to -1..1."""
+
+
+class ModelMetadataError(ValueError):
+    """A metadata file is missing, unreadable or inconsistent; the message names the file."""
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    """How a detected face box becomes the model's input crop.
+
+    ``square`` grows the shorter side around the centre; then ``margin_frac`` of the side and
+    ``margin_px`` pixels are added on every side. The fer mini-Xception was trained on crops with
+    10 px added to a square box; our own FER-2013 models use a fraction so the crop does not
+    depend on how far the person stands from the camera.
+    """
+
+    square: bool = True
+    margin_frac: float = 0.0
+    margin_px: int = 0
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What a classifier expects as input and what its outputs mean."""
+
+    labels: tuple[str, ...] = EMOTIONS
+    input_size: tuple[int, int] = (48, 48)
+    channels: int = 1
+    normalization: str = "symmetric"
+    crop: CropSpec = field(default_factory=CropSpec)
+    architecture: str = ""
+    source: str = ""
+    files: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.labels or len(set(self.labels)) != len(self.labels):
+            raise ModelMetadataError(f"labels must be distinct and non-empty, got {self.labels!r}")
+        height, width = self.input_size
+        if height < 8 or width < 8:
+            raise ModelMetadataError(f"input_size must be at least 8x8, got {self.input_size!r}")
+        if self.channels not in (1, 3):
+            raise ModelMetadataError(f"channels must be 1 or 3, got {self.channels!r}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ModelMetadataError(
+                f"normalization {self.normalization!r} is not one of {sorted(NORMALIZATIONS)}"
+            )
+
+    @property
+    def scale_offset(self) -> tuple[float, float]:
+        return NORMALIZATIONS[self.normalization]
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["format_version"] = FORMAT_VERSION
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict, origin: str = "<dict>") -> ModelMetadata:
+        try:
+            version = data.get("format_version", FORMAT_VERSION)
+            if version != FORMAT_VERSION:
+                raise ModelMetadataError(
+                    f"{origin}: format_version {version} is not supported "
+                    f"(expected {FORMAT_VERSION})"
+                )
+            crop = CropSpec(**data.get("crop", {}))
+            return cls(
+                labels=tuple(data["labels"]),
+                input_size=tuple(int(v) for v in data["input_size"]),
+                channels=int(data.get("channels", 1)),
+                normalization=str(data.get("normalization", "symmetric")),
+                crop=crop,
+                architecture=str(data.get("architecture", "")),
+                source=str(data.get("source", "")),
+                files=dict(data.get("files", {})),
+                metrics={str(k): float(v) for k, v in data.get("metrics", {}).items()},
+            )
+        except ModelMetadataError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelMetadataError(f"{origin}: invalid model metadata: {exc}") from exc
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ModelMetadata:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ModelMetadataError(f"{path}: model metadata file not found") from exc
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelMetadataError(f"{path}: cannot read model metadata: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ModelMetadataError(f"{path}: model metadata must be a JSON object")
+        return cls.from_dict(data, origin=str(path))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write atomically so an interrupted export never leaves a half-written file."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        os.replace(tmp, path)

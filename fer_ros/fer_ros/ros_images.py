@@ -1,0 +1,53 @@
+"""sensor_msgs images to and from OpenCV: cv_bridge where installed, else our exact conversion.
+
+ROS installs ship cv_bridge and users expect it to be used; the PyPI route has none, so the
+project's own conversion (fer_ros.image_conversion) stands in. Either way the message fields are
+checked first, so a malformed message is refused with a reason instead of crashing the node.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+from fer_ros.image_conversion import (
+    ImageConversionError,
+    bgr_to_raw,
+    check_raw_image,
+    compressed_to_bgr,
+    raw_to_bgr,
+)
+
+try:
+    from cv_bridge import CvBridge, CvBridgeError
+except ImportError:
+    CvBridge = None
+    CvBridgeError = ImageConversionError
+
+_BRIDGE = CvBridge() if CvBridge is not None else None
+CONVERTER = "cv_bridge" if _BRIDGE is not None else "fer_ros.image_conversion"
+
+
+def image_to_bgr(msg: Image) -> np.ndarray:
+    """BGR pixels of an Image message; raises ImageConversionError naming the problem."""
+    if _BRIDGE is None:
+        return raw_to_bgr(msg.encoding, msg.height, msg.width, msg.step, msg.data)
+    check_raw_image(msg.encoding, msg.height, msg.width, msg.step, len(msg.data))
+    try:
+        return _BRIDGE.imgmsg_to_cv2(msg, desired_encoding="bgr8")
+    except CvBridgeError as exc:
+        raise ImageConversionError(f"cv_bridge: {exc}") from exc
+
+
+def compressed_image_to_bgr(msg: CompressedImage) -> np.ndarray:
+    return compressed_to_bgr(msg.format, msg.data)
+
+
+def bgr_to_image(image: np.ndarray, header: Header) -> Image:
+    """A bgr8 Image message with the given header (the source image's, for annotated output)."""
+    msg = Image()
+    msg.header = header
+    msg.height, msg.width, msg.step, msg.data = bgr_to_raw(image)
+    msg.encoding = "bgr8"
+    return msg

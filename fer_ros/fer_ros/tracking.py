@@ -1,0 +1,196 @@
+"""Stable face ids across frames, and expression smoothing per face.
+
+A per-frame classifier flickers between neighbouring expressions; a robot reacting to every flip
+looks erratic. Following each face over time lets the expression be smoothed per person, and
+gives the caller an id to attach reactions to. Only the label and confidence are smoothed: the
+raw per-frame scores stay untouched, so the caller can still publish what the model saw.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from fer_ros.labels import EMOTIONS
+from fer_ros.preprocessing import Box
+
+SMOOTHING_MODES: tuple[str, ...] = ("none", "ema", "window")
+
+
+@dataclass
+class Track:
+    """One face of the current frame: a snapshot, changing it does not affect the tracker."""
+
+    face_id: int
+    box: Box
+    label: str
+    confidence: float
+    smoothed: np.ndarray
+    """Smoothed probabilities, one per label (float32)."""
+    hits: int
+    """Frames in which this face was seen, this one included."""
+    misses: int
+    """Consecutive frames the face went unseen just before this one (0 if seen in the last)."""
+
+
+class _State:
+    """What the tracker remembers of a live face between frames."""
+
+    def __init__(self, face_id: int, box: Box, window: int):
+        self.face_id = face_id
+        self.box = box
+        self.hits = 0
+        self.misses = 0
+        self.ema: np.ndarray | None = None
+        self.history: deque[np.ndarray] = deque(maxlen=window)
+
+
+def _as_array(boxes: Sequence[Box]) -> np.ndarray:
+    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every box in ``a`` (N, 4) with every box in ``b`` (M, 4)."""
+    ax0, ay0, aw, ah = (a[:, i, None] for i in range(4))
+    bx0, by0, bw, bh = (b[None, :, i] for i in range(4))
+    iw = np.clip(np.minimum(ax0 + aw, bx0 + bw) - np.maximum(ax0, bx0), 0.0, None)
+    ih = np.clip(np.minimum(ay0 + ah, by0 + bh) - np.maximum(ay0, by0), 0.0, None)
+    inter = iw * ih
+    return inter / (aw * ah + bw * bh - inter)
+
+
+def _greedy(cost: np.ndarray, allowed: np.ndarray, descending: bool,
+            free_rows: set[int], free_cols: set[int]) -> list[tuple[int, int]]:
+    """Pair rows with columns best-first; a stable sort makes ties resolve by index order."""
+    rows, cols = np.nonzero(allowed)
+    values = cost[rows, cols]
+    order = np.argsort(-values if descending else values, kind="stable")
+    pairs = []
+    for k in order:
+        r, c = int(rows[k]), int(cols[k])
+        if r in free_rows and c in free_cols:
+            pairs.append((r, c))
+            free_rows.discard(r)
+            free_cols.discard(c)
+    return pairs
+
+
+class FaceTracker:
+    """Gives each face an integer id that stays with it while it moves.
+
+    Boxes are matched to the live faces greedily by overlap (IoU), highest first. A small face
+    moving fast can leave no overlap with its last box, so leftover boxes then match by centre
+    distance, nearest first, within ``center_distance`` times the face's last width. Greedy
+    matching is deterministic and plenty for the handful of faces a robot sees; an optimal
+    assignment would only differ when faces cross, where no box-only tracker is reliable anyway.
+
+    A face unseen for more than ``max_misses`` consecutive frames is forgotten; if it comes back
+    it gets a new id. Ids start at 1 and are never reused until ``reset()``.
+    """
+
+    def __init__(self, iou_threshold: float = 0.3, max_misses: int = 5,
+                 smoothing: str = "ema", smoothing_alpha: float = 0.5, window: int = 5,
+                 labels: Sequence[str] = EMOTIONS, center_distance: float = 0.5):
+        if not 0.0 < iou_threshold <= 1.0:
+            raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
+        if isinstance(max_misses, bool) or not isinstance(max_misses, int) or max_misses < 0:
+            raise ValueError(f"max_misses must be an integer >= 0, got {max_misses!r}")
+        if smoothing not in SMOOTHING_MODES:
+            raise ValueError(
+                f"unknown smoothing {smoothing!r}: expected one of {', '.join(SMOOTHING_MODES)}"
+            )
+        if not 0.0 < smoothing_alpha <= 1.0:
+            raise ValueError(f"smoothing_alpha must be in (0, 1], got {smoothing_alpha}")
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ValueError(f"window must be an integer >= 1, got {window!r}")
+        if not labels or len(set(labels)) != len(labels):
+            raise ValueError(f"labels must be non-empty and unique, got {list(labels)}")
+        if center_distance < 0.0:
+            raise ValueError(f"center_distance must be >= 0, got {center_distance}")
+        self.iou_threshold = float(iou_threshold)
+        self.max_misses = max_misses
+        self.smoothing = smoothing
+        self.smoothing_alpha = float(smoothing_alpha)
+        self.window = window
+        self.labels = tuple(labels)
+        self.center_distance = float(center_distance)
+        self._tracks: list[_State] = []
+        self._next_id = 1
+
+    def reset(self) -> None:
+        """Forget every face and restart ids at 1 (e.g. when the camera changes)."""
+        self._tracks = []
+        self._next_id = 1
+
+    def update(self, boxes: Sequence[Box], scores: np.ndarray) -> list[Track]:
+        """Match this frame's faces to the live ones; one Track per box, in input order.
+
+        ``scores`` holds this frame's probabilities, one row per box in the same order.
+        """
+        scores = np.asarray(scores, dtype=np.float32)
+        if scores.shape != (len(boxes), len(self.labels)):
+            raise ValueError(
+                f"scores must have shape ({len(boxes)}, {len(self.labels)}) for {len(boxes)} "
+                f"boxes, got {scores.shape}"
+            )
+        new = _as_array(boxes)
+        if np.any(new[:, 2:] <= 0):
+            raise ValueError(f"face boxes need a positive width and height, got {list(boxes)}")
+        assignment = self._match(new)
+        matched = set(assignment.values())
+        survivors = []
+        for j, state in enumerate(self._tracks):
+            if j not in matched:
+                state.misses += 1
+                if state.misses > self.max_misses:
+                    continue
+            survivors.append(state)
+        out = []
+        for i, box in enumerate(boxes):
+            if i in assignment:
+                state = self._tracks[assignment[i]]
+            else:
+                state = _State(self._next_id, box, self.window)
+                self._next_id += 1
+                survivors.append(state)
+            gap = state.misses
+            state.box = tuple(int(v) for v in box)
+            state.hits += 1
+            state.misses = 0
+            smoothed = self._smooth(state, scores[i])
+            best = int(np.argmax(smoothed))
+            out.append(Track(state.face_id, state.box, self.labels[best], float(smoothed[best]),
+                             smoothed, state.hits, gap))
+        self._tracks = survivors
+        return out
+
+    def _match(self, new: np.ndarray) -> dict[int, int]:
+        """Map indices of this frame's boxes to indices of live tracks."""
+        if not len(new) or not self._tracks:
+            return {}
+        old = _as_array([t.box for t in self._tracks])
+        iou = iou_matrix(new, old)
+        free_rows, free_cols = set(range(len(new))), set(range(len(old)))
+        pairs = _greedy(iou, iou >= self.iou_threshold, True, free_rows, free_cols)
+        if free_rows and free_cols:
+            centre_new = new[:, None, :2] + new[:, None, 2:] / 2
+            centre_old = old[None, :, :2] + old[None, :, 2:] / 2
+            distance = np.linalg.norm(centre_new - centre_old, axis=2) / old[None, :, 2]
+            pairs += _greedy(distance, distance <= self.center_distance, False,
+                             free_rows, free_cols)
+        return dict(pairs)
+
+    def _smooth(self, state: _State, probs: np.ndarray) -> np.ndarray:
+        if self.smoothing == "ema":
+            if state.ema is None:
+                state.ema = probs.copy()
+            else:
+                state.ema = self.smoothing_alpha * probs + (1.0 - self.smoothing_alpha) * state.ema
+            return state.ema.astype(np.float32)
+        if self.smoothing == "window":
+            state.history.append(probs.copy())
+            return np.mean(state.history, axis=0, dtype=np.float64).astype(np.float32)
+        return probs.copy()

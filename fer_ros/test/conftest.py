@@ -1,0 +1,43 @@
+"""Shared test set-up: every ROS test talks over real DDS, kept private to this machine.
+
+Discovery is limited to localhost, each test gets its own ROS_DOMAIN_ID (so leftovers of one
+test never reach the next, and parallel runs never see each other) and logs go to a temp dir.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="fer-test-roslog-"))
+os.environ.pop("ROS_LOCALHOST_ONLY", None)
+
+from fer_ros.dds_profile import use_bundled_dds_profile  # noqa: E402
+
+use_bundled_dds_profile()
+
+_DOMAIN_BASE = 1 + os.getpid() % 50
+_domain_counter = iter(range(10_000))
+
+
+@pytest.fixture
+def ros_domain() -> int:
+    """A ROS_DOMAIN_ID no other test of this run uses (Fast DDS accepts 0..232)."""
+    return _DOMAIN_BASE + next(_domain_counter) % 180
+
+
+@pytest.fixture
+def ros_env(ros_domain: int, tmp_path: Path) -> dict[str, str]:
+    """Environment for node processes: this test's domain, logs under its temp dir."""
+    env = dict(os.environ)
+    env["ROS_DOMAIN_ID"] = str(ros_domain)
+    env["ROS_LOG_DIR"] = str(tmp_path / "ros_log")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
