@@ -12,6 +12,7 @@ import sys
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("fer_ros.prediction", "detect faces and classify expressions in image files"),
+    "bringup": ("fer_ros.bringup", "run camera and emotion node in one process, no ros2 launch"),
 }
 
 

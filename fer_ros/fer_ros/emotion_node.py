@@ -155,6 +155,8 @@ class EmotionNode(Node):
 
     def _publish(self, publisher, msg) -> None:
         """Publishing fails now and then under saturation; one lost message must not kill us."""
+        if not self.context.ok():
+            return
         try:
             publisher.publish(msg)
         except Exception as exc:

@@ -7,7 +7,6 @@ import json
 import cv2
 import numpy as np
 import pytest
-from frames import astronaut_frame
 
 from fer_ros.classification import ModelLoadError, load_classifier, resolve_model
 from fer_ros.image_conversion import (
@@ -22,6 +21,7 @@ from fer_ros.model_files import bundled_model
 from fer_ros.model_metadata import CropSpec, ModelMetadata, ModelMetadataError
 from fer_ros.pipeline import EmotionPipeline, PipelineConfig
 from fer_ros.preprocessing import crop_box, crop_face, prepare_faces
+from frames import astronaut_frame
 
 
 @pytest.mark.parametrize("encoding, code", [

@@ -7,10 +7,10 @@ import subprocess
 
 import cv2
 import numpy as np
-from frames import astronaut_frame, iou
-from ros_harness import executable
 
 from fer_ros.labels import EMOTIONS
+from frames import astronaut_frame, iou
+from ros_harness import executable
 
 
 def test_predict_folder_with_an_unreadable_file(tmp_path):

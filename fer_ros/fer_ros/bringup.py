@@ -1,0 +1,504 @@
+"""`fer bringup`: camera and emotion node in one process, for machines without `ros2 launch`.
+
+It composes the same nodes with the same config/*.yaml files as launch/fer.launch.py, on one
+executor, plus a small recorder node. The recorder takes the results over the real `emotions`
+and `image_annotated` topics rather than a hook into the emotion node, so what it records is
+exactly what any other subscriber would see (and its subscription is what makes the emotion
+node draw annotated images at all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import cv2
+import numpy as np
+import rclpy
+from fer_msgs.msg import EmotionArray
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import Image
+
+from fer_ros.camera_node import CameraNode
+from fer_ros.camera_sources import DEFAULT_RATE, CalibrationError, SourceError
+from fer_ros.classification import ModelLoadError
+from fer_ros.dds_profile import use_bundled_dds_profile
+from fer_ros.detection import DETECTORS
+from fer_ros.emotion_node import EmotionNode
+from fer_ros.image_conversion import ImageConversionError
+from fer_ros.model_files import ModelFileMissing
+from fer_ros.ros_images import image_to_bgr
+
+PACKAGE = "fer_ros"
+VIDEO_NAME = "annotated.mp4"
+RECORDS_NAME = "emotions.jsonl"
+SUMMARY_NAME = "summary.json"
+FRAMES_DIR = "frames"
+MAX_GAP_SECONDS = 5.0
+"""Longest stretch of time a video gap is filled with the previous frame (after a stall)."""
+
+
+def _at_least(low: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", help="camera source: device index (0), device path, video "
+                        "file, image folder, URL, or 'sample' (default: config/camera.yaml, "
+                        "which says sample)")
+    limit = parser.add_mutually_exclusive_group()
+    limit.add_argument("--frames", type=_at_least(1), metavar="N",
+                       help="stop after N frames have been classified")
+    limit.add_argument("--seconds", type=_positive_float, metavar="S",
+                       help="stop after S seconds")
+    parser.add_argument("--output", type=Path, metavar="DIR", help=f"write the annotated "
+                        f"video ({VIDEO_NAME}), every Nth annotated frame as PNG "
+                        f"({FRAMES_DIR}/), per-frame results ({RECORDS_NAME}) and "
+                        f"{SUMMARY_NAME} into DIR")
+    parser.add_argument("--png-every", type=_at_least(0), default=10, metavar="N",
+                        help="with --output, save every Nth annotated frame as PNG "
+                        "(0 = none; default 10)")
+    parser.add_argument("--namespace", default="fer", help="ROS namespace of the nodes "
+                        "(default fer: topics /fer/image_raw, /fer/emotions, ...)")
+    parser.add_argument("--model", help="expression model file or export folder "
+                        "(default: config/emotion.yaml)")
+    parser.add_argument("--detector", choices=DETECTORS,
+                        help="face detector (default: config/emotion.yaml)")
+    parser.add_argument("--fps", type=_positive_float, help="camera rate "
+                        "(default: config/camera.yaml)")
+    parser.add_argument("--summary", action="store_true",
+                        help="print a per-face summary at the end")
+    parser.add_argument("--camera-params", type=Path, metavar="YAML",
+                        help="camera_node parameter file instead of config/camera.yaml")
+    parser.add_argument("--emotion-params", type=Path, metavar="YAML",
+                        help="emotion_node parameter file instead of config/emotion.yaml")
+
+
+def share_directory() -> Path:
+    """Where `make setup`, pip or colcon installed the package's data files.
+
+    The ament index knows when AMENT_PREFIX_PATH is set (a sourced ROS workspace); a plain venv
+    install puts them under its prefix, which is where setup.py's data_files go.
+    """
+    if os.environ.get("AMENT_PREFIX_PATH"):
+        from ament_index_python.packages import (
+            PackageNotFoundError,
+            get_package_share_directory,
+        )
+
+        try:
+            return Path(get_package_share_directory(PACKAGE))
+        except PackageNotFoundError:
+            pass
+    return Path(sys.prefix) / "share" / PACKAGE
+
+
+def config_file(name: str) -> Path:
+    path = share_directory() / "config" / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: install fer_ros (make setup, or colcon "
+                                "build) so that its config files are in place")
+    return path
+
+
+def stamp_seconds(stamp: Any) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def emotion_record(msg: Any) -> dict:
+    """One line of the JSON lines output: the frame's stamp and each face's result."""
+    return {
+        "stamp": stamp_seconds(msg.header.stamp),
+        "frame_id": msg.header.frame_id,
+        "faces": [{
+            "face_id": int(e.face_id),
+            "label": e.label,
+            "confidence": round(float(e.confidence), 4),
+            "box": [int(e.roi.x_offset), int(e.roi.y_offset), int(e.roi.width),
+                    int(e.roi.height)],
+        } for e in msg.emotions],
+    }
+
+
+@dataclass
+class FaceStats:
+    frames: int = 0
+    confidence_sum: float = 0.0
+    labels: Counter = field(default_factory=Counter)
+
+
+class FaceSummary:
+    """Per face id: frames seen, label distribution, mean confidence of the shown label."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.faces: dict[int, FaceStats] = {}
+
+    def add(self, record: dict) -> None:
+        self.frames += 1
+        for face in record["faces"]:
+            stats = self.faces.setdefault(face["face_id"], FaceStats())
+            stats.frames += 1
+            stats.confidence_sum += face["confidence"]
+            stats.labels[face["label"]] += 1
+
+    def as_dict(self) -> dict:
+        return {"frames": self.frames, "faces": {
+            str(face_id): {
+                "frames": s.frames,
+                "mean_confidence": round(s.confidence_sum / s.frames, 4),
+                "labels": {label: round(n / s.frames, 4) for label, n in s.labels.most_common()},
+            } for face_id, s in sorted(self.faces.items())}}
+
+    def lines(self) -> list[str]:
+        if not self.faces:
+            return ["no faces seen"]
+        lines = [f"{'face':>4}  {'frames':>6}  {'mean conf':>9}  labels"]
+        for face_id, s in sorted(self.faces.items()):
+            labels = ", ".join(f"{label} {100 * n / s.frames:.0f}%"
+                               for label, n in s.labels.most_common())
+            lines.append(f"{face_id:>4}  {s.frames:>6}  {s.confidence_sum / s.frames:>9.2f}"
+                         f"  {labels}")
+        return lines
+
+
+class TimedVideo:
+    """An annotated video that plays in real time although results come at an uneven rate.
+
+    Frames are placed by their stamps on the camera's frame grid; a gap (frames the emotion node
+    skipped while busy) holds the previous frame, so the video keeps the scene's timing.
+    """
+
+    def __init__(self, path: Path, fps: float):
+        self.path = path
+        self.fps = fps
+        self.frames = 0
+        self._writer: Any = None
+        self._start: float | None = None
+        self._last: np.ndarray | None = None
+
+    def add(self, frame: np.ndarray, stamp: float) -> None:
+        if self._writer is None:
+            height, width = frame.shape[:2]
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"),
+                                           self.fps, (width, height))
+            if not self._writer.isOpened():
+                raise OSError(f"OpenCV cannot write {self.path} (mp4v)")
+            self._start = stamp
+        slot = round((stamp - self._start) * self.fps)
+        if slot < self.frames:
+            return
+        fill = min(slot - self.frames, round(MAX_GAP_SECONDS * self.fps))
+        for _ in range(fill):
+            self._writer.write(self._last)
+        self._writer.write(frame)
+        self.frames += fill + 1
+        self._last = frame
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+
+
+class Output:
+    """The files of `--output`: results as JSON lines, the annotated video and PNG frames."""
+
+    def __init__(self, folder: Path, fps: float, png_every: int):
+        self.folder = folder
+        self.png_every = png_every
+        folder.mkdir(parents=True, exist_ok=True)
+        self.frames_dir = folder / FRAMES_DIR
+        self.frames_dir.mkdir(exist_ok=True)
+        for old in self.frames_dir.glob("frame_*.png"):
+            old.unlink()
+        self.video = TimedVideo(folder / VIDEO_NAME, fps)
+        self.records: TextIO = (folder / RECORDS_NAME).open("w", encoding="utf-8", buffering=1)
+        self.annotated = 0
+        self.pngs = 0
+        self.video_error: str | None = None
+
+    def add_record(self, record: dict) -> None:
+        self.records.write(json.dumps(record) + "\n")
+
+    def add_frame(self, frame: np.ndarray, stamp: float) -> None:
+        self.annotated += 1
+        if self.video_error is None:
+            try:
+                self.video.add(frame, stamp)
+            except OSError as exc:
+                self.video_error = str(exc)
+        if self.png_every > 0 and (self.annotated - 1) % self.png_every == 0:
+            name = f"frame_{self.annotated:06d}.png"
+            if cv2.imwrite(str(self.frames_dir / name), frame):
+                self.pngs += 1
+
+    def close(self, summary: FaceSummary) -> None:
+        self.records.close()
+        self.video.close()
+        (self.folder / SUMMARY_NAME).write_text(json.dumps(summary.as_dict(), indent=2) + "\n",
+                                                encoding="utf-8")
+
+    def describe(self) -> str:
+        video = (f"{self.video.path} ({self.video.frames} frames at {self.video.fps:g} fps)"
+                 if self.video_error is None else f"no video ({self.video_error})")
+        return (f"{video}, {self.pngs} PNG in {self.frames_dir}, "
+                f"{self.folder / RECORDS_NAME}, {self.folder / SUMMARY_NAME}")
+
+
+class Progress:
+    """Results per second: a line rewritten in place on a terminal, else one a second."""
+
+    WINDOW = 1.5
+    """Seconds of history the rate is measured over."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._interval = 0.25 if self.tty else 1.0
+        self._start = time.monotonic()
+        self._history: deque[tuple[float, int]] = deque([(self._start, 0)])
+        self._next = self._start + self._interval
+        self._shown = False
+
+    def update(self, frames: int, faces: int, camera_frames: int) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + self._interval
+        while now - self._history[0][0] > self.WINDOW:
+            self._history.popleft()
+        then, before = self._history[0]
+        self._history.append((now, frames))
+        fps = (frames - before) / (now - then)
+        text = (f"fer bringup: {frames} frames classified, {fps:5.1f} fps, {faces} faces, "
+                f"{camera_frames} camera frames, {now - self._start:5.1f} s")
+        if self.tty:
+            self.stream.write("\r" + text + "\x1b[K")
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+        self._shown = True
+
+    def end(self) -> None:
+        if self.tty and self._shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    """0 when it ran until its limit, the end of the source or Ctrl-C; 1 when it could not."""
+    try:
+        camera_params = args.camera_params or config_file("camera.yaml")
+        emotion_params = args.emotion_params or config_file("emotion.yaml")
+    except FileNotFoundError as exc:
+        print(f"fer bringup: {exc}", file=sys.stderr)
+        return 1
+    for path in (camera_params, emotion_params):
+        if not path.is_file():
+            print(f"fer bringup: parameter file {path} not found", file=sys.stderr)
+            return 1
+    if args.output is not None:
+        try:
+            args.output.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"fer bringup: cannot create {args.output}: {exc.strerror}", file=sys.stderr)
+            return 1
+    use_bundled_dds_profile()
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    try:
+        return _run_nodes(args, camera_params, emotion_params)
+    finally:
+        rclpy.try_shutdown()
+
+
+def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Path) -> int:
+    camera_overrides = []
+    if args.source is not None:
+        camera_overrides.append(Parameter("source", value=args.source))
+    if args.fps is not None:
+        camera_overrides.append(Parameter("fps", value=float(args.fps)))
+    emotion_overrides = [Parameter(name, value=value) for name, value in
+                         (("model", args.model), ("detector", args.detector))
+                         if value is not None]
+    source_done = threading.Event()
+    nodes: list = []
+    try:
+        nodes.append(CameraNode(
+            on_finished=source_done.set, namespace=args.namespace,
+            cli_args=["--ros-args", "--params-file", str(camera_params)],
+            parameter_overrides=camera_overrides))
+        nodes.append(EmotionNode(
+            namespace=args.namespace,
+            cli_args=["--ros-args", "--params-file", str(emotion_params)],
+            parameter_overrides=emotion_overrides))
+    except (SourceError, CalibrationError, ModelLoadError, ModelFileMissing, ValueError,
+            ParameterException) as exc:
+        print(f"fer bringup: cannot start: {exc}", file=sys.stderr)
+        for node in nodes:
+            node.close()
+            node.destroy_node()
+        return 1
+    camera, emotion = nodes
+    fps = camera.get_parameter("fps").value or DEFAULT_RATE
+    output = Output(args.output, fps, args.png_every) if args.output is not None else None
+    recorder = Recorder(args.namespace, output,
+                        annotated=output is not None
+                        and emotion.get_parameter("publish_annotated").value,
+                        limit=args.frames)
+    nodes.append(recorder)
+    started = time.monotonic()
+    interrupted = _spin(nodes, recorder, camera, source_done, args)
+    elapsed = time.monotonic() - started
+    summary = recorder.summary
+    if output is not None:
+        output.close(summary)
+    rate = summary.frames / elapsed if elapsed > 0 else 0.0
+    if interrupted:
+        reason = "interrupted"
+    elif camera.exit_code:
+        reason = "source failed"
+    else:
+        reason = "source ended" if source_done.is_set() else "done"
+    print(f"fer bringup: {reason}: {summary.frames} frames classified in {elapsed:.1f} s "
+          f"({rate:.1f} fps) from {camera.spec}")
+    if args.summary:
+        for line in summary.lines():
+            print(line)
+    if output is not None:
+        print(f"output: {output.describe()}")
+    return camera.exit_code
+
+
+class StopSignal:
+    """Ctrl-C and SIGTERM as a flag, so that bringup winds down in order.
+
+    rclpy's own handlers would shut the context down at once, while the emotion node's worker
+    may be publishing; stopping the nodes first and the context last keeps the exit quiet and
+    the output complete. A second signal gives up waiting.
+    """
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._previous = {sig: signal.signal(sig, self._handle)
+                          for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.event.set()
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _spin(nodes: list, recorder: Recorder, camera: CameraNode, source_done: threading.Event,
+          args: argparse.Namespace) -> bool:
+    """Spin until the frame or time limit, the end of the source or a signal (returns True)."""
+    executor = SingleThreadedExecutor()
+    for node in nodes:
+        executor.add_node(node)
+    progress = Progress(sys.stderr)
+    stop = StopSignal()
+    deadline = time.monotonic() + args.seconds if args.seconds else math.inf
+    try:
+        while not (stop.event.is_set() or source_done.is_set()) and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.1)
+            if args.frames is not None and recorder.summary.frames >= args.frames:
+                break
+            progress.update(recorder.summary.frames, len(recorder.summary.faces),
+                            camera.counts["published"])
+        camera.close()
+        drain_until = time.monotonic() + 1.0
+        while not recorder.caught_up() and time.monotonic() < drain_until:
+            executor.spin_once(timeout_sec=0.05)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        stop.event.set()
+    finally:
+        progress.end()
+        for node in nodes:
+            close = getattr(node, "close", None)
+            if close is not None:
+                close()
+            node.destroy_node()
+        executor.shutdown(timeout_sec=0.5)
+        stop.restore()
+    return stop.event.is_set()
+
+
+class Recorder(Node):
+    """Subscribes to the emotion node's outputs like any other client would."""
+
+    def __init__(self, namespace: str, output: Output | None, annotated: bool,
+                 limit: int | None):
+        super().__init__("bringup_recorder", namespace=namespace)
+        self.summary = FaceSummary()
+        self.limit = limit
+        """Results recorded at most; later ones (in flight when stopping) are ignored."""
+        self._output = output
+        self._last_stamp: float | None = None
+        self._last_annotated: float | None = None
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.create_subscription(EmotionArray, "emotions", self._on_emotions, qos)
+        self._annotated = annotated
+        if annotated:
+            self.create_subscription(Image, "image_annotated", self._on_annotated, qos)
+
+    def _full(self) -> bool:
+        return self.limit is not None and self.summary.frames >= self.limit
+
+    def _on_emotions(self, msg: Any) -> None:
+        if self._full():
+            return
+        record = emotion_record(msg)
+        self.summary.add(record)
+        self._last_stamp = record["stamp"]
+        if self._output is not None:
+            self._output.add_record(record)
+
+    def _on_annotated(self, msg: Any) -> None:
+        stamp = stamp_seconds(msg.header.stamp)
+        if self._full() and (self._last_stamp is None or stamp > self._last_stamp + 1e-6):
+            return
+        try:
+            frame = image_to_bgr(msg)
+        except ImageConversionError as exc:
+            self.get_logger().warning(f"bad annotated image: {exc}", throttle_duration_sec=5.0)
+            return
+        self._last_annotated = stamp
+        if self._output is not None:
+            self._output.add_frame(np.ascontiguousarray(frame), stamp)
+
+    def caught_up(self) -> bool:
+        """Whether the annotated image of the last recorded result has arrived."""
+        if not self._annotated or self._last_stamp is None:
+            return True
+        return self._last_annotated is not None and self._last_annotated >= self._last_stamp

@@ -1,0 +1,327 @@
+"""The camera node: frames from a device, file, folder, stream or the built-in sample, to ROS.
+
+Publishes ``image_raw`` (bgr8), ``camera_info`` under the same header, and on request
+``image_raw/compressed`` (JPEG). Capture runs in its own thread because ``VideoCapture.read``
+blocks for up to a frame period; the executor stays free for parameter services and the node
+stops promptly. The sources themselves live in fer_ros.camera_sources, free of ROS.
+
+QoS: reliable, keep-last. A reliable publisher matches both best-effort subscribers (the emotion
+node's SensorDataQoS) and reliable ones (rqt_image_view and image_transport's defaults), while a
+best-effort publisher would silently match no reliable subscriber. Keep-last bounds memory and
+never blocks the capture thread on a slow reader; the newest frame is the one that matters.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import rclpy
+from ament_index_python.packages import get_package_share_directory
+from rclpy.exceptions import ParameterException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
+
+from fer_ros.camera_sources import (
+    DEFAULT_RATE,
+    SAMPLE,
+    Calibration,
+    CalibrationError,
+    FrameUnreadable,
+    Pacer,
+    SourceError,
+    SourceUnavailable,
+    calibration_path,
+    fit_frame,
+    load_calibration,
+    make_source,
+    parse_source,
+)
+from fer_ros.dds_profile import use_bundled_dds_profile
+from fer_ros.emotion_node import run_nodes
+from fer_ros.ros_images import bgr_to_image
+from fer_ros.ros_parameters import ParameterSpec, ParameterTable, accept, refuse
+
+SOURCE = ParameterSpec(
+    "source", SAMPLE, "Device index (0) or path (/dev/video0), video file, image folder, "
+    "RTSP/HTTP URL, or 'sample' (built-in moving faces).", read_only=True, any_type=True)
+QOS_DEPTH = 5
+
+
+def parameter_specs(loop_default: bool) -> tuple[ParameterSpec, ...]:
+    """The node's parameters besides ``source``; looping is on by default only for the sample,
+    which has no end worth stopping at, and off for files, which a user plays to the end."""
+    return (
+        ParameterSpec("width", 0, "Published width in pixels; 0 = the source's own (with only "
+                      "height set, the aspect ratio is kept).", 0, 7680, read_only=True),
+        ParameterSpec("height", 0, "Published height in pixels; 0 = the source's own.", 0, 4320,
+                      read_only=True),
+        ParameterSpec("fps", 30.0, "Rate that files, folders and the sample are played at, and "
+                      "the most a device or stream publishes; 0 = the source's own rate.",
+                      0.0, 240.0),
+        ParameterSpec("frame_id", "camera", "frame_id of image_raw and camera_info."),
+        ParameterSpec("loop", loop_default, "Restart files, folders and the sample at their "
+                      "end; when false the node exits there.", read_only=True),
+        ParameterSpec("camera_info_url", "", "Calibration YAML (camera_calibration_parsers "
+                      "format) as file://, package:// or a plain path; empty = uncalibrated "
+                      "camera_info with only the size.", read_only=True),
+        ParameterSpec("publish_compressed", False, "Also publish image_raw/compressed (JPEG) "
+                      "while it has subscribers.", read_only=True),
+        ParameterSpec("jpeg_quality", 80, "JPEG quality of image_raw/compressed.", 1, 100),
+        ParameterSpec("reconnect_delay", 0.5, "Seconds before retrying a missing device or "
+                      "stream; doubles after each failure.", 0.05, 60.0),
+        ParameterSpec("reconnect_max_delay", 8.0, "Longest wait between retries, seconds.",
+                      0.1, 600.0),
+        ParameterSpec("stats_period", 30.0, "Seconds between statistics log lines "
+                      "(0 = never).", 0.0, 3600.0, read_only=True),
+    )
+
+
+class CameraNode(Node):
+    def __init__(self, on_finished: Callable[[], None] | None = None, **kwargs: Any):
+        """``on_finished`` runs in the capture thread when the source ends or fails for good;
+        by default it shuts the context down, which ends ``run_nodes``."""
+        super().__init__("camera_node", **kwargs)
+        self._source_table = ParameterTable(self, (SOURCE,))
+        try:
+            self.spec = parse_source(self._source_table.values["source"])
+        except SourceError as exc:
+            raise ValueError(f"invalid parameter: {exc}") from exc
+        self._params = ParameterTable(self, parameter_specs(self.spec.kind == SAMPLE))
+        values = self._params.values
+        self._source = make_source(self.spec, values["loop"], values["width"],
+                                   values["height"], values["fps"])
+        self._source.check()
+        self._calibration = self._load_calibration(values["camera_info_url"])
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        qos = QoSProfile(depth=QOS_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
+        self._image_pub = self.create_publisher(Image, "image_raw", qos)
+        self._info_pub = self.create_publisher(CameraInfo, "camera_info", qos)
+        self._compressed_pub = None
+        if values["publish_compressed"]:
+            self._compressed_pub = self.create_publisher(
+                CompressedImage, self.resolve_topic_name("image_raw") + "/compressed", qos)
+
+        self.counts = {"published": 0, "dropped": 0, "unreadable": 0, "publish_errors": 0,
+                       "reconnects": 0}
+        self.exit_code = 0
+        self.finished = threading.Event()
+        self._on_finished = on_finished or self.context.try_shutdown
+        self._size_checked = False
+        self._last_stats = (time.monotonic(), 0)
+        if values["stats_period"] > 0:
+            self.create_timer(values["stats_period"], self._log_stats)
+        self._stop = threading.Event()
+        self.context.on_shutdown(self._stop.set)
+        self._thread = threading.Thread(target=self._capture, name="camera_capture",
+                                        daemon=True)
+        self._thread.start()
+
+    def _load_calibration(self, url: str) -> Calibration | None:
+        if not url:
+            return None
+        if url.startswith("package://"):
+            package, _, rest = url[len("package://"):].partition("/")
+            try:
+                path = Path(get_package_share_directory(package)) / rest
+            except (LookupError, OSError, ValueError) as exc:
+                raise CalibrationError(f"camera_info_url {url}: package {package!r} not "
+                                       f"found ({exc})") from exc
+        else:
+            path = calibration_path(url)
+        calibration = load_calibration(path)
+        self.get_logger().info(f"calibration {calibration.camera_name or path.name}: "
+                               f"{calibration.width}x{calibration.height}, "
+                               f"{calibration.distortion_model or 'no'} distortion")
+        return calibration
+
+    def _on_set_parameters(self, parameters: list[Parameter]):
+        proposed, reason = self._params.check(parameters)
+        if reason is not None:
+            return refuse(reason)
+        self._params.values = proposed
+        return accept()
+
+    def _capture(self) -> None:
+        """Open, stream, and reopen after losses until stopped or the source ends."""
+        try:
+            self._capture_until_done()
+        except SourceError as exc:
+            self.exit_code = 1
+            self.get_logger().fatal(f"{exc}; stopping")
+        except Exception as exc:  # the thread must never die silently and leave a mute node
+            self.exit_code = 1
+            self.get_logger().fatal(f"capture failed: {exc!r}; stopping")
+        finally:
+            self._source.release()
+            self.finished.set()
+            if not self._stop.is_set():
+                self._on_finished()
+
+    def _capture_until_done(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                description = self._source.open()
+            except SourceUnavailable as exc:
+                failures += 1
+                values = self._params.values
+                delay = min(values["reconnect_delay"] * 2 ** min(failures - 1, 16),
+                            max(values["reconnect_max_delay"], values["reconnect_delay"]))
+                self.get_logger().error(f"cannot open {self.spec}: {exc}; retry {failures} "
+                                        f"in {delay:.1f} s")
+                self.counts["reconnects"] += 1
+                if self._stop.wait(delay):
+                    return
+                continue
+            failures = 0
+            self.get_logger().info(f"opened {description}; publishing on "
+                                   f"{self.resolve_topic_name('image_raw')}")
+            try:
+                ended = self._stream()
+            except SourceUnavailable as exc:
+                self._source.release()
+                self.get_logger().error(f"lost {self.spec}: {exc}; reconnecting")
+                continue
+            if ended:
+                self.get_logger().info(
+                    f"end of {self.spec} after {self.counts['published']} frames "
+                    "(loop is false); stopping")
+                return
+
+    def _rate(self) -> float:
+        wanted = self._params.values["fps"]
+        if wanted > 0 or self.spec.live:
+            return wanted
+        return self._source.native_fps or DEFAULT_RATE
+
+    def _stream(self) -> bool:
+        """Publish frames until stopped (False) or the source ends (True).
+
+        Files, folders and the sample are paced: the next frame is decoded first, then held
+        until its slot. Live sources deliver at their own rate; frames arriving before the next
+        slot are dropped so that ``fps`` caps the rate without adding latency.
+        """
+        rate = self._rate()
+        pacer = Pacer(rate)
+        while not self._stop.is_set():
+            if self._rate() != rate:
+                rate = self._rate()
+                pacer = Pacer(rate)
+            try:
+                frame = self._source.read()
+            except FrameUnreadable as exc:
+                self.counts["unreadable"] += 1
+                self.get_logger().warning(f"{exc} ({self.counts['unreadable']} so far)",
+                                          throttle_duration_sec=5.0)
+                continue
+            if frame is None:
+                return True
+            if self.spec.live:
+                if not pacer.due():
+                    self.counts["dropped"] += 1
+                    continue
+            elif self._stop.wait(pacer.delay()):
+                return False
+            self._publish_frame(frame)
+            pacer.advance()
+        return False
+
+    def _publish_frame(self, frame: np.ndarray) -> None:
+        values = self._params.values
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=values["frame_id"])
+        frame = fit_frame(frame, values["width"], values["height"])
+        height, width = frame.shape[:2]
+        self._publish(self._image_pub, bgr_to_image(frame, header))
+        self._publish(self._info_pub, self._camera_info(header, width, height))
+        if self._compressed_pub is not None and self._compressed_pub.get_subscription_count():
+            ok, jpeg = cv2.imencode(".jpg", frame,
+                                    [cv2.IMWRITE_JPEG_QUALITY, values["jpeg_quality"]])
+            if ok:
+                self._publish(self._compressed_pub, CompressedImage(
+                    header=header, format="bgr8; jpeg compressed bgr8", data=jpeg.tobytes()))
+        self.counts["published"] += 1
+
+    def _camera_info(self, header: Header, width: int, height: int) -> CameraInfo:
+        info = CameraInfo(header=header, width=width, height=height)
+        calibration = self._calibration
+        if calibration is None:
+            return info
+        if not self._size_checked:
+            self._size_checked = True
+            if (calibration.width, calibration.height) != (width, height):
+                self.get_logger().warning(
+                    f"calibration is for {calibration.width}x{calibration.height} but frames "
+                    f"are {width}x{height}; camera_info will not match the images")
+        info.distortion_model = calibration.distortion_model
+        info.d = list(calibration.d)
+        info.k = list(calibration.k)
+        info.r = list(calibration.r)
+        info.p = list(calibration.p)
+        return info
+
+    def _publish(self, publisher, msg) -> None:
+        """Publishing fails now and then under saturation; one lost frame must not kill us.
+
+        A failure because Ctrl-C shut the context down between frames is no news and not logged.
+        """
+        try:
+            publisher.publish(msg)
+        except Exception as exc:
+            if not self.context.ok():
+                return
+            self.counts["publish_errors"] += 1
+            self.get_logger().warning(
+                f"publish on {publisher.topic_name} failed: {exc} "
+                f"({self.counts['publish_errors']} so far)", throttle_duration_sec=5.0)
+
+    def _log_stats(self) -> None:
+        now, published = time.monotonic(), self.counts["published"]
+        then, before = self._last_stats
+        self._last_stats = (now, published)
+        fps = (published - before) / max(now - then, 1e-6)
+        self.get_logger().info(
+            f"{fps:.1f} frames/s; totals: {published} published, {self.counts['dropped']} "
+            f"over the fps cap, {self.counts['unreadable']} unreadable, "
+            f"{self.counts['reconnects']} failed opens, "
+            f"{self.counts['publish_errors']} publish errors")
+
+    def close(self) -> None:
+        """Stop capturing and release the device before the node goes away.
+
+        The capture thread releases the device itself (VideoCapture is not safe to release
+        while another thread reads it); a read blocks for at most a frame period or the stream
+        timeout, and if it outlasts the wait the process exit frees the device.
+        """
+        self._stop.set()
+        self._thread.join(timeout=1.5)
+        if self._thread.is_alive():
+            self.get_logger().warning(f"{self.spec} is still blocked in a read; it is "
+                                      "released when the process exits")
+
+
+def main(args: list[str] | None = None) -> int:
+    use_bundled_dds_profile()
+    rclpy.init(args=args)
+    try:
+        node = CameraNode()
+    except (SourceError, CalibrationError, ValueError, ParameterException) as exc:
+        print(f"camera_node: cannot start: {exc}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 1
+    run_nodes([node])
+    return node.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

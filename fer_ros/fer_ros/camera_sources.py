@@ -1,0 +1,414 @@
+"""Where camera frames come from, without ROS: devices, files, folders, streams and the sample.
+
+The camera node only loops over ``open``/``read``/``release`` and decides what to do with the
+three outcomes that matter to a robot: a frame, the end of a finite source, or a source that is
+gone for now. Keeping that logic here lets it be tested without DDS and reused by other tools.
+
+Two kinds of failure are kept apart on purpose. ``SourceError`` means the configuration can never
+work (a missing file, an empty folder): retrying would only hide the mistake, so the node stops.
+``SourceUnavailable`` means the source may come back (a camera unplugged, a stream restarting):
+the node retries with backoff instead of exiting, as a robot left running expects.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import yaml
+
+from fer_ros.sample import SampleSequence
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm",
+                            ".ppm"})
+SAMPLE = "sample"
+DEFAULT_RATE = 30.0
+"""Frames per second when neither the parameter nor the source says (folders, the sample, a
+video file without a rate in its header)."""
+
+STREAM_TIMEOUT_MS = 5000
+"""Open and read timeout for network streams, so a dead stream is noticed and reconnected
+instead of blocking the capture thread for FFmpeg's default of 30 s."""
+
+
+class SourceError(Exception):
+    """The source can never work as configured; the message says what to fix."""
+
+
+class SourceUnavailable(Exception):
+    """The source cannot deliver now but may later (unplugged, not yet plugged, stream down)."""
+
+
+class FrameUnreadable(Exception):
+    """One item of the source could not be decoded; the next one may be fine."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """What the ``source`` parameter names, decided once from its text."""
+
+    kind: str
+    """``device``, ``file``, ``folder``, ``url`` or ``sample``."""
+    target: int | str
+    """Device index, device path, file or folder path, or URL."""
+
+    @property
+    def live(self) -> bool:
+        """Live sources run at their own rate and may vanish; the others are replayed."""
+        return self.kind in ("device", "url")
+
+    def __str__(self) -> str:
+        if self.kind == "device" and isinstance(self.target, int):
+            return f"camera {self.target} ({device_path(self.target)})"
+        if self.kind == "device":
+            return f"camera {self.target}"
+        if self.kind == SAMPLE:
+            return "the built-in sample"
+        return f"{self.kind} {self.target}"
+
+
+def device_path(index: int) -> str:
+    return f"/dev/video{index}"
+
+
+def parse_source(value: str | int) -> SourceSpec:
+    """Interpret the ``source`` parameter.
+
+    A string of digits is a device index like an integer is, because launch files and YAML may
+    deliver ``0`` as either type. Paths are classified by what exists now; a path that does not
+    exist is taken for a file, so the error names it.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise SourceError(f"source must be a device index, path, URL or 'sample', got {value!r}")
+    if isinstance(value, int) or value.strip().isdigit():
+        index = int(value)
+        if index < 0:
+            raise SourceError(f"device index must be >= 0, got {index}")
+        return SourceSpec("device", index)
+    text = value.strip()
+    if not text:
+        raise SourceError("source is empty: give a device index, a path, a URL or 'sample'")
+    if text == SAMPLE:
+        return SourceSpec(SAMPLE, SAMPLE)
+    if text.startswith("file://"):
+        text = text[len("file://"):]
+    elif "://" in text:
+        return SourceSpec("url", text)
+    if text.startswith("/dev/"):
+        return SourceSpec("device", text)
+    path = Path(text).expanduser()
+    return SourceSpec("folder" if path.is_dir() else "file", str(path))
+
+
+def output_size(width: int, height: int, wanted_width: int, wanted_height: int) -> tuple[int, int]:
+    """Frame size to publish: 0 keeps the source's size; one side alone keeps the aspect."""
+    if wanted_width and wanted_height:
+        return wanted_width, wanted_height
+    if wanted_width:
+        return wanted_width, max(1, round(height * wanted_width / width))
+    if wanted_height:
+        return max(1, round(width * wanted_height / height)), wanted_height
+    return width, height
+
+
+def fit_frame(frame: np.ndarray, wanted_width: int, wanted_height: int) -> np.ndarray:
+    height, width = frame.shape[:2]
+    size = output_size(width, height, wanted_width, wanted_height)
+    if size == (width, height):
+        return frame
+    shrinking = size[0] * size[1] < width * height
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+def as_bgr(frame: np.ndarray) -> np.ndarray:
+    """Gray and BGRA images (folders hold both) as 3-channel BGR, which is what is published."""
+    if frame.ndim == 2:
+        return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    if frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+    return frame
+
+
+class FrameSource:
+    """One source of BGR frames. ``read`` returns None at the end of a finite source."""
+
+    spec: SourceSpec
+    native_fps: float | None = None
+    """The source's own rate once open, if it states one."""
+
+    def check(self) -> None:
+        """Raise SourceError now for what can never work, before any retrying starts."""
+
+    def open(self) -> str:
+        """Open (again); returns a short description of what was opened, for the log."""
+        raise NotImplementedError
+
+    def read(self) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Free the device or file; safe to call more than once."""
+
+
+class CaptureSource(FrameSource):
+    """A cv2.VideoCapture: V4L2 devices, video files and network streams."""
+
+    def __init__(self, spec: SourceSpec, loop: bool = False, request_width: int = 0,
+                 request_height: int = 0, request_fps: float = 0.0):
+        self.spec = spec
+        self.loop = loop
+        self._request = (request_width, request_height, request_fps)
+        self._capture: Any = None
+
+    def check(self) -> None:
+        if self.spec.kind == "file" and not Path(str(self.spec.target)).is_file():
+            raise SourceError(f"no such video file or image folder: {self.spec.target}")
+
+    def open(self) -> str:
+        self.release()
+        target = self.spec.target
+        if self.spec.kind == "device" and sys.platform.startswith("linux"):
+            path = device_path(target) if isinstance(target, int) else str(target)
+            if not Path(path).exists():
+                raise SourceUnavailable(f"{path} does not exist (unplugged?)")
+        if self.spec.kind == "url":
+            capture = cv2.VideoCapture(str(target), cv2.CAP_FFMPEG, [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS])
+        else:
+            capture = cv2.VideoCapture(target)
+        if not capture.isOpened():
+            capture.release()
+            if self.spec.kind == "file":
+                raise SourceError(f"OpenCV cannot decode {target} as a video")
+            raise SourceUnavailable(f"OpenCV cannot open {self.spec}")
+        if self.spec.kind == "device":
+            width, height, fps = self._request
+            if width:
+                capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+            if height:
+                capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+            if fps:
+                capture.set(cv2.CAP_PROP_FPS, fps)
+        self._capture = capture
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        self.native_fps = fps if math.isfinite(fps) and 0 < fps < 1000 else None
+        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        rate = f", {self.native_fps:g} fps" if self.native_fps else ""
+        return f"{self.spec}: {width}x{height}{rate}"
+
+    def read(self) -> np.ndarray | None:
+        if self._capture is None:
+            raise SourceUnavailable(f"{self.spec} is not open")
+        ok, frame = self._capture.read()
+        if ok:
+            return as_bgr(frame)
+        if self.spec.live:
+            raise SourceUnavailable(f"reading {self.spec} failed")
+        if not self.loop:
+            return None
+        self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        ok, frame = self._capture.read()
+        if not ok:
+            raise SourceError(f"cannot rewind {self.spec.target} to loop it")
+        return as_bgr(frame)
+
+    def release(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+
+class FolderSource(FrameSource):
+    """The images of a folder in name order, as a slide show."""
+
+    def __init__(self, spec: SourceSpec, loop: bool = False):
+        self.spec = spec
+        self.loop = loop
+        self._paths: list[Path] = []
+        self._next = 0
+        self._unreadable_in_a_row = 0
+
+    def check(self) -> None:
+        folder = Path(str(self.spec.target))
+        self._paths = sorted(p for p in folder.iterdir()
+                             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self._paths:
+            raise SourceError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
+
+    def open(self) -> str:
+        if not self._paths:
+            self.check()
+        self._next = 0
+        return f"{self.spec}: {len(self._paths)} images"
+
+    def read(self) -> np.ndarray | None:
+        if self._next >= len(self._paths):
+            if not self.loop:
+                return None
+            self._next = 0
+        path = self._paths[self._next]
+        self._next += 1
+        frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if frame is None or frame.dtype != np.uint8:
+            self._unreadable_in_a_row += 1
+            if self._unreadable_in_a_row >= len(self._paths):
+                raise SourceError(f"none of the images in {self.spec.target} is readable")
+            raise FrameUnreadable(f"skipped {path}: not a readable 8-bit image")
+        self._unreadable_in_a_row = 0
+        return as_bgr(frame)
+
+
+class SampleSource(FrameSource):
+    """fer_ros.sample.SampleSequence: moving faces for machines without a camera."""
+
+    def __init__(self, loop: bool = True, width: int = 0, height: int = 0):
+        self.spec = SourceSpec(SAMPLE, SAMPLE)
+        self.loop = loop
+        self._sequence = SampleSequence(width or 640, height or 480)
+        self._next = 0
+
+    def open(self) -> str:
+        self._next = 0
+        sequence = self._sequence
+        return (f"{self.spec}: {sequence.width}x{sequence.height}, {len(sequence)} frames"
+                f"{' looped' if self.loop else ''}")
+
+    def read(self) -> np.ndarray | None:
+        if self._next >= len(self._sequence) and not self.loop:
+            return None
+        frame = self._sequence.frame(self._next)
+        self._next += 1
+        return frame
+
+
+def make_source(spec: SourceSpec, loop: bool, width: int = 0, height: int = 0,
+                fps: float = 0.0) -> FrameSource:
+    """The source for a spec. The sample is drawn at the wanted size, so it is never resized."""
+    if spec.kind == SAMPLE:
+        return SampleSource(loop, width, height)
+    if spec.kind == "folder":
+        return FolderSource(spec, loop)
+    return CaptureSource(spec, loop, width, height, fps)
+
+
+class Pacer:
+    """Frame slots on a fixed grid of a monotonic clock, so the rate never drifts.
+
+    Slot n is due at ``start + n / fps``: time spent decoding or publishing one frame is taken
+    out of the wait for the next instead of adding up. After a stall longer than one period the
+    grid restarts rather than bursting frames to catch up.
+    """
+
+    def __init__(self, fps: float, clock: Callable[[], float] = time.monotonic):
+        self.period = 1.0 / fps if fps > 0 else 0.0
+        self._clock = clock
+        self._next: float | None = None
+
+    def delay(self) -> float:
+        """Seconds until the next slot (0 when it is due or nothing is paced)."""
+        if self._next is None:
+            return 0.0
+        return max(0.0, self._next - self._clock())
+
+    def due(self) -> bool:
+        """For live sources: whether a frame that arrived now fills a slot.
+
+        A quarter period of slack keeps a device running at about the capped rate from losing
+        every other frame to clock jitter, without letting a faster device exceed the cap.
+        """
+        return self._next is None or self._clock() >= self._next - self.period / 4
+
+    def advance(self) -> None:
+        """Mark the current slot used."""
+        now = self._clock()
+        if self._next is None or now - self._next > self.period:
+            self._next = now + self.period
+        else:
+            self._next += self.period
+
+
+class CalibrationError(ValueError):
+    """A calibration file is missing or not in camera_calibration_parsers' YAML format."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The fields of a sensor_msgs/CameraInfo that a calibration file fixes."""
+
+    camera_name: str
+    width: int
+    height: int
+    distortion_model: str
+    d: tuple[float, ...]
+    k: tuple[float, ...]
+    r: tuple[float, ...]
+    p: tuple[float, ...]
+
+
+def calibration_path(url: str) -> Path:
+    """The file a ``camera_info_url`` names: ``file://`` URLs and plain paths."""
+    if url.startswith("file://"):
+        return Path(url[len("file://"):]).expanduser()
+    if "://" in url:
+        scheme = url.split("://", 1)[0]
+        raise CalibrationError(f"camera_info_url scheme {scheme}:// is not supported "
+                               "(use file://, package:// or a plain path)")
+    return Path(url).expanduser()
+
+
+def _matrix(data: dict, key: str, rows: int, cols: int, default: list[float] | None
+            ) -> tuple[float, ...]:
+    entry = data.get(key)
+    if entry is None:
+        if default is None:
+            raise CalibrationError(f"{key} is missing")
+        return tuple(default)
+    try:
+        values = tuple(float(v) for v in entry["data"])
+        shape = (int(entry["rows"]), int(entry["cols"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CalibrationError(f"{key} needs rows, cols and numeric data ({exc})") from exc
+    if shape[0] * shape[1] != len(values):
+        raise CalibrationError(f"{key} is {shape[0]}x{shape[1]} but has {len(values)} values")
+    if rows and shape != (rows, cols):
+        raise CalibrationError(f"{key} must be {rows}x{cols}, got {shape[0]}x{shape[1]}")
+    return values
+
+
+def load_calibration(path: Path) -> Calibration:
+    """Read a camera_calibration_parsers YAML file (as written by the ROS camera calibrator).
+
+    Rectification defaults to identity and projection to the camera matrix, as for a monocular
+    camera; a malformed matrix is refused rather than published.
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CalibrationError(f"cannot read calibration {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise CalibrationError(f"calibration {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CalibrationError(f"calibration {path} is not a YAML mapping")
+    missing = [key for key in ("image_width", "image_height") if key not in data]
+    if missing:
+        raise CalibrationError(f"calibration {path}: {' and '.join(missing)} missing")
+    try:
+        width, height = int(data["image_width"]), int(data["image_height"])
+        k = _matrix(data, "camera_matrix", 3, 3, None)
+        d = _matrix(data, "distortion_coefficients", 0, 0, [])
+        r = _matrix(data, "rectification_matrix", 3, 3, [1, 0, 0, 0, 1, 0, 0, 0, 1])
+        p = _matrix(data, "projection_matrix", 3, 4,
+                    [k[0], k[1], k[2], 0, k[3], k[4], k[5], 0, k[6], k[7], k[8], 0])
+    except (TypeError, ValueError) as exc:
+        raise CalibrationError(f"calibration {path}: {exc}") from exc
+    model = str(data.get("distortion_model", "plumb_bob" if d else ""))
+    return Calibration(str(data.get("camera_name", "")), width, height, model, d, k, r, p)

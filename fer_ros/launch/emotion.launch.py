@@ -1,0 +1,52 @@
+"""The emotion node alone, on a camera that is already running.
+
+  ros2 launch fer_ros emotion.launch.py image_topic:=/camera/image_raw
+
+Publishes /fer/emotions and /fer/image_annotated (namespace `fer` by default). The parameters
+come from config/emotion.yaml; `model` and `detector` override it.
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+
+
+def generate_launch_description():
+    config = os.path.join(get_package_share_directory('fer_ros'), 'config')
+    arguments = [
+        DeclareLaunchArgument(
+            'image_topic', default_value='/camera/image_raw',
+            description='camera image topic to read (sensor_msgs/Image; with '
+                        'image_transport:=compressed in the parameter file, its /compressed)'),
+        DeclareLaunchArgument(
+            'namespace', default_value='fer',
+            description='namespace of the node and of its emotions and image_annotated topics'),
+        DeclareLaunchArgument(
+            'model', default_value='',
+            description='expression model file or export folder; empty = bundled model'),
+        DeclareLaunchArgument(
+            'detector', default_value='blazeface',
+            description='face detector: blazeface, blazeface_full, blazeface_short or haar'),
+        DeclareLaunchArgument(
+            'emotion_params', default_value=os.path.join(config, 'emotion.yaml'),
+            description='emotion_node parameter file'),
+    ]
+    emotion = Node(
+        package='fer_ros',
+        executable='emotion_node',
+        name='emotion_node',
+        namespace=LaunchConfiguration('namespace'),
+        output='screen',
+        # As strings: an empty model would otherwise become a YAML null.
+        parameters=[LaunchConfiguration('emotion_params'),
+                    {'model': ParameterValue(LaunchConfiguration('model'), value_type=str),
+                     'detector': ParameterValue(LaunchConfiguration('detector'),
+                                                value_type=str)}],
+        remappings=[('image_raw', LaunchConfiguration('image_topic'))],
+    )
+    return LaunchDescription([*arguments, emotion])
