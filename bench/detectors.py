@@ -1,0 +1,359 @@
+"""Recall, false positives and speed of the face detectors on faces that scikit-image ships.
+
+Run from the repository root: ``PYTHONPATH=fer_ros python bench/detectors.py [--json OUT]``.
+
+Every frame is 640x480 BGR, the size of a typical robot camera, so the timings are per frame of
+that size. The scenes, all built from images in ``skimage.data`` (no download):
+
+- astronaut: the one sharp colour face with its whole head, scaled so the face is 24..520 px
+  (4 m to 0.2 m from a 640 px camera with a 60 degree field of view) and placed at random on a
+  background, half of them mirrored; a few tilted by 20 degrees, as heads often are. At 400 px
+  and more the face fills the frame and is cut by its edge.
+- lfw N px: the 100 faces of ``lfw_subset()`` (25x25 gray, cut brows to chin and cheek to
+  cheek, so without the outline of the head) upscaled to N px and pasted on gray backgrounds,
+  up to six per frame. 400 px faces fill most of the frame.
+- camera: ``camera()`` is not face-free: its cameraman shows his face in profile.
+- lfw non-faces, no-face images: the 100 non-face patches of ``lfw_subset()`` pasted the same
+  way, and 19 other skimage images (and their mirror images): every detection is a false one.
+
+A detection is a hit when its box overlaps a face's true box with IoU >= 0.3 (each face matched
+at most once); every other detection is a false positive. True boxes follow the Haar convention
+(brows to chin, cheek to cheek): the pasted LFW square, and hand-checked boxes for the astronaut
+and the cameraman. ``--calibrate`` measures how BlazeFace's own boxes relate to Haar's on the
+faces both find: the source of the correction constants in ``fer_ros/detection.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import skimage.data
+
+from fer_ros.detection import BLAZEFACE_MODELS, BlazeFaceDetector, create_detector
+from fer_ros.preprocessing import Box
+
+FRAME_W, FRAME_H = 640, 480
+HIT_IOU = 0.3
+ASTRONAUT_FACE: Box = (177, 66, 95, 95)
+"""Brows-forehead to chin, cheek to cheek in ``astronaut()``; checked by eye on a 4x zoom."""
+CAMERAMAN_FACE: Box = (183, 120, 75, 75)
+"""Ear to nose tip, brow to chin of the profile face in ``camera()``; checked by eye."""
+NO_FACE_IMAGES = (
+    "coffee", "rocket", "chelsea", "brick", "grass", "gravel", "moon", "page", "text", "coins",
+    "hubble_deep_field", "retina", "immunohistochemistry", "cell", "horse", "logo", "clock",
+    "colorwheel", "microaneurysms",
+)
+BACKGROUNDS = ("coffee", "rocket", "brick", "grass", "gravel", "page", "text", "clock")
+ASTRONAUT_SIZES = {
+    "24-32 px": (24, 32), "40-64 px": (40, 48, 64), "96-160 px": (96, 128, 160),
+    "200-320 px": (200, 256, 320), "400-520 px, fills frame": (400, 460, 520),
+}
+LFW_SIZES = (24, 40, 64, 100, 160, 250, 400)
+NON_FACE_SIZES = (40, 100, 160)
+DEFAULT_DETECTORS = ("haar", "blazeface_short", "blazeface_full")
+
+
+@dataclass
+class Scene:
+    group: str
+    frame: np.ndarray
+    faces: list[Box] = field(default_factory=list)
+
+
+def to_bgr(image: np.ndarray) -> np.ndarray:
+    """Any skimage picture (bool, gray, RGB, RGBA) as 8-bit BGR."""
+    image = np.asarray(image)
+    if image.dtype == bool:
+        image = image.astype(np.uint8) * 255
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    return cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_RGB2BGR)
+
+
+def cover(image: np.ndarray) -> tuple[np.ndarray, float, int, int]:
+    """Scale an image to cover the frame and crop its middle; returns scale and crop offset."""
+    scale = max(FRAME_W / image.shape[1], FRAME_H / image.shape[0])
+    resized = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA
+                         if scale < 1 else cv2.INTER_LINEAR)
+    x0 = (resized.shape[1] - FRAME_W) // 2
+    y0 = (resized.shape[0] - FRAME_H) // 2
+    return resized[y0:y0 + FRAME_H, x0:x0 + FRAME_W].copy(), scale, x0, y0
+
+
+def backgrounds(gray: bool) -> list[np.ndarray]:
+    frames = [cover(to_bgr(getattr(skimage.data, name)()))[0] for name in BACKGROUNDS]
+    if gray:
+        frames = [cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+                  for f in frames]
+    return frames
+
+
+def astronaut_scenes(rng: np.random.Generator) -> list[Scene]:
+    """The astronaut warped onto backgrounds so that her face has a chosen size and place."""
+    source = to_bgr(skimage.data.astronaut())
+    fx, fy, fw, fh = ASTRONAUT_FACE
+    centre = np.array([fx + fw / 2, fy + fh / 2])
+    bgs = backgrounds(gray=False)
+    scenes = []
+    plans = [(f"astronaut {label}", size, 0.0)
+             for label, sizes in ASTRONAUT_SIZES.items() for size in sizes for _ in range(4)]
+    plans += [("astronaut 64-256 px tilted 20deg", size, angle)
+              for size in (64, 128, 256) for angle in (-20.0, 20.0)]
+    for i, (group, size, angle) in enumerate(plans):
+        scale = size / fw
+        margin = size / 2 + 4
+        target = np.array([rng.uniform(margin, max(margin, FRAME_W - margin)),
+                           rng.uniform(margin, max(margin, FRAME_H - margin))])
+        # Shrink with an area filter first: warpAffine alone would alias like no real camera.
+        shrink = min(scale, 1.0)
+        small = cv2.resize(source, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+        pivot = centre * shrink
+        matrix = cv2.getRotationMatrix2D((float(pivot[0]), float(pivot[1])), angle, scale / shrink)
+        matrix[:, 2] += target - pivot
+        frame = bgs[i % len(bgs)].copy()
+        cv2.warpAffine(small, matrix, (FRAME_W, FRAME_H), dst=frame, flags=cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_TRANSPARENT)
+        if i % 2:
+            frame = cv2.flip(frame, 1)
+            target[0] = FRAME_W - target[0]
+        side = round(size)
+        box = (round(target[0] - side / 2), round(target[1] - side / 2), side, side)
+        scenes.append(Scene(group, frame, [box]))
+    return scenes
+
+
+def pasted_scenes(patches: np.ndarray, sizes: tuple[int, ...], group: str, is_face: bool,
+                  rng: np.random.Generator) -> list[Scene]:
+    """Patches upscaled to each size and pasted, up to six a frame, in jittered grid cells."""
+    bgs = backgrounds(gray=True)
+    scenes = []
+    for size in sizes:
+        # Big faces take a frame each: every other patch is enough there and saves time.
+        patches_here = patches if size < 200 else patches[::2]
+        cell = int(size * 1.25)
+        cols, rows = max(1, FRAME_W // cell), max(1, FRAME_H // cell)
+        cells = [(c, r) for r in range(rows) for c in range(cols)]
+        per_frame = min(6, len(cells))
+        for start in range(0, len(patches_here), per_frame):
+            slots = [cells[k] for k in rng.choice(len(cells), per_frame, replace=False)]
+            frame = bgs[len(scenes) % len(bgs)].copy()
+            boxes = []
+            for (c, r), patch in zip(slots, patches_here[start:start + per_frame]):
+                cell_w, cell_h = FRAME_W // cols, FRAME_H // rows
+                x = c * cell_w + int(rng.integers(0, max(1, cell_w - size)))
+                y = r * cell_h + int(rng.integers(0, max(1, cell_h - size)))
+                x, y = min(x, FRAME_W - size), min(y, FRAME_H - size)
+                big = cv2.resize(patch, (size, size), interpolation=cv2.INTER_LINEAR)
+                frame[y:y + size, x:x + size] = big[:, :, None]
+                boxes.append((x, y, size, size))
+            label = f"{group} {size} px" if is_face else group
+            scenes.append(Scene(label, frame, boxes if is_face else []))
+    return scenes
+
+
+def build_scenes(seed: int = 0) -> list[Scene]:
+    rng = np.random.default_rng(seed)
+    lfw = (skimage.data.lfw_subset() * 255).round().astype(np.uint8)
+    scenes = astronaut_scenes(rng)
+    scenes += pasted_scenes(lfw[:100], LFW_SIZES, "lfw", True, rng)
+    camera, scale, x0, y0 = cover(to_bgr(skimage.data.camera()))
+    x, y, w, h = CAMERAMAN_FACE
+    box = (round(x * scale) - x0, round(y * scale) - y0, round(w * scale), round(h * scale))
+    mirrored = (FRAME_W - box[0] - box[2], box[1], box[2], box[3])
+    scenes += [Scene("camera (profile face)", camera, [box]),
+               Scene("camera (profile face)", cv2.flip(camera, 1), [mirrored])]
+    scenes += pasted_scenes(lfw[100:], NON_FACE_SIZES, "lfw non-faces", False, rng)
+    for name in NO_FACE_IMAGES:
+        frame = cover(to_bgr(getattr(skimage.data, name)()))[0]
+        scenes += [Scene("no-face images", frame), Scene("no-face images", cv2.flip(frame, 1))]
+    return scenes
+
+
+def iou(a: Box, b: Box) -> float:
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = max(w, 0) * max(h, 0)
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def match(faces: list[Box], boxes: list[Box]) -> tuple[dict[int, int], int]:
+    """Greedy one-to-one matching, best overlaps first: face index -> box index, and the FPs."""
+    pairs = sorted(((iou(f, b), i, j) for i, f in enumerate(faces) for j, b in enumerate(boxes)),
+                   reverse=True)
+    hits: dict[int, int] = {}
+    used: set[int] = set()
+    for overlap, i, j in pairs:
+        if overlap >= HIT_IOU and i not in hits and j not in used:
+            hits[i] = j
+            used.add(j)
+    return hits, len(boxes) - len(used)
+
+
+def run(detector_names: tuple[str, ...], scenes: list[Scene], repeats: int) -> dict:
+    """Detect on every scene; collect per-group counts and per-frame times."""
+    grays = [cv2.cvtColor(s.frame, cv2.COLOR_BGR2GRAY) for s in scenes]
+    results: dict = {}
+    found: dict[str, list[list[Box]]] = {}
+    for name in detector_names:
+        detector = create_detector(name)
+        detector.detect(scenes[0].frame, grays[0])  # warm-up: one-off set-up costs
+        groups: dict[str, dict[str, int]] = defaultdict(
+            lambda: {"frames": 0, "faces": 0, "hits": 0, "false_positives": 0})
+        times, found[name] = [], []
+        for scene, gray in zip(scenes, grays):
+            for _ in range(repeats):
+                start = time.perf_counter()
+                detections = detector.detect(scene.frame, gray)
+                times.append((time.perf_counter() - start) * 1e3)
+            boxes = [d.box for d in detections]
+            found[name].append(boxes)
+            hits, false_positives = match(scene.faces, boxes)
+            counts = groups[scene.group]
+            counts["frames"] += 1
+            counts["faces"] += len(scene.faces)
+            counts["hits"] += len(hits)
+            counts["false_positives"] += false_positives
+        for counts in groups.values():
+            counts["recall"] = counts["hits"] / counts["faces"] if counts["faces"] else None
+        results[name] = {
+            "ms_median": statistics.median(times),
+            "ms_p95": float(np.percentile(times, 95)),
+            "groups": dict(groups),
+        }
+    if "haar" in found:
+        for name in detector_names:
+            if name != "haar":
+                results[name]["iou_with_haar_median"] = {
+                    source: agreement(scenes, found["haar"], found[name], source)
+                    for source in ("astronaut", "lfw")
+                }
+    return results
+
+
+def agreement(scenes: list[Scene], haar: list[list[Box]], other: list[list[Box]],
+              source: str) -> float:
+    """Median IoU between Haar's box and another detector's on the faces both find."""
+    overlaps = []
+    for scene, haar_boxes, other_boxes in zip(scenes, haar, other):
+        if not scene.group.startswith(source):
+            continue
+        haar_hits, _ = match(scene.faces, haar_boxes)
+        other_hits, _ = match(scene.faces, other_boxes)
+        overlaps += [iou(haar_boxes[haar_hits[i]], other_boxes[other_hits[i]])
+                     for i in haar_hits.keys() & other_hits.keys()]
+    return statistics.median(overlaps) if overlaps else float("nan")
+
+
+def calibrate(scenes: list[Scene]) -> dict:
+    """How Haar boxes sit relative to BlazeFace's own boxes on the faces both detectors find.
+
+    Per variant and source of faces: the quartiles of Haar's centre minus BlazeFace's (in
+    BlazeFace widths and heights) and of Haar's side over BlazeFace's mean side.
+    """
+    haar = create_detector("haar")
+    blazefaces = {variant: BlazeFaceDetector(variant) for variant in BLAZEFACE_MODELS}
+    samples: dict[str, dict[str, list]] = {v: defaultdict(list) for v in BLAZEFACE_MODELS}
+    for scene in scenes:
+        if not scene.faces or scene.group.startswith("camera"):
+            continue  # a profile face says nothing about the frontal convention
+        source = "astronaut" if scene.group.startswith("astronaut") else "lfw"
+        gray = cv2.cvtColor(scene.frame, cv2.COLOR_BGR2GRAY)
+        haar_boxes = [d.box for d in haar.detect(scene.frame, gray)]
+        hits, _ = match(scene.faces, haar_boxes)
+        for variant, blazeface in blazefaces.items():
+            native = blazeface.detect_native(scene.frame)
+            for j in hits.values():
+                hx, hy, hw, hh = haar_boxes[j]
+                hcx, hcy = hx + hw / 2, hy + hh / 2
+                inside = [r for r in native if hx <= r[0] <= hx + hw and hy <= r[1] <= hy + hh]
+                if inside:
+                    cx, cy, w, h, _ = min(inside,
+                                          key=lambda r: (r[0] - hcx) ** 2 + (r[1] - hcy) ** 2)
+                    samples[variant][source].append(
+                        ((hcx - cx) / w, (hcy - cy) / h, hw / ((w + h) / 2)))
+    return {
+        variant: {
+            source: {"faces": len(rows), **{
+                name: [round(float(q), 3) for q in np.percentile(column, [25, 50, 75])]
+                for name, column in zip(("shift_x", "shift_y", "side_scale"), zip(*rows))}}
+            for source, rows in by_source.items()
+        }
+        for variant, by_source in samples.items()
+    }
+
+
+def print_calibration(calibration: dict) -> None:
+    print("Haar box relative to BlazeFace's own box, on faces both find: quartiles 25/50/75 %")
+    print("variant  source      faces  shift_x (widths)     shift_y (heights)    side scale")
+    for variant, by_source in calibration.items():
+        for source, c in sorted(by_source.items()):
+            cells = "".join(f"{'/'.join(f'{q:+.3f}' for q in c[k]):<21}"
+                            for k in ("shift_x", "shift_y"))
+            scale = "/".join(f"{q:.3f}" for q in c["side_scale"])
+            print(f"{variant:<8} {source:<11} {c['faces']:>5}  {cells}{scale}")
+
+
+def print_table(results: dict) -> None:
+    names = list(results)
+    groups = list(next(iter(results.values()))["groups"])
+    width = max(len(g) for g in groups) + 2
+    print(f"Hit: IoU >= {HIT_IOU} with a true face box. Cells: hits/faces (recall) FP, "
+          f"or FP alone where there are no faces. Frames {FRAME_W}x{FRAME_H}.")
+    print("".ljust(width) + "".join(n.rjust(24) for n in names))
+    for group in groups:
+        row = group.ljust(width)
+        for name in names:
+            c = results[name]["groups"][group]
+            if c["faces"]:
+                cell = f"{c['hits']}/{c['faces']} ({c['recall']:.0%}) {c['false_positives']}"
+            else:
+                cell = f"FP {c['false_positives']} in {c['frames']}"
+            row += cell.rjust(24)
+        print(row)
+    totals = {}
+    for name in names:
+        g = list(results[name]["groups"].values())
+        faces = sum(c["faces"] for c in g)
+        totals[name] = (sum(c["hits"] for c in g), faces, sum(c["false_positives"] for c in g))
+    print("all".ljust(width) + "".join(
+        f"{h}/{f} ({h / f:.0%}) {fp}".rjust(24) for h, f, fp in totals.values()))
+    print("ms/frame median, p95".ljust(width) + "".join(
+        f"{results[n]['ms_median']:.2f}, {results[n]['ms_p95']:.2f}".rjust(24) for n in names))
+    for source in ("astronaut", "lfw"):
+        print(f"median IoU with Haar, {source}".ljust(width) + "".join(
+            (f"{results[n]['iou_with_haar_median'][source]:.2f}"
+             if "iou_with_haar_median" in results[n] else "-").rjust(24) for n in names))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", metavar="OUT", help="also write the results as JSON here")
+    parser.add_argument("--detectors", nargs="+", default=list(DEFAULT_DETECTORS),
+                        help="detector names (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="detections per frame, for steadier timings (default: 1)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="measure BlazeFace-to-Haar box relation instead of benchmarking")
+    args = parser.parse_args()
+    scenes = build_scenes()
+    if args.calibrate:
+        result = {"calibration": calibrate(scenes)}
+        print_calibration(result["calibration"])
+    else:
+        result = {"frame_size": [FRAME_W, FRAME_H], "hit_iou": HIT_IOU, "frames": len(scenes),
+                  "detectors": run(tuple(args.detectors), scenes, args.repeats)}
+        print_table(result["detectors"])
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
