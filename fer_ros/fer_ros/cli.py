@@ -1,7 +1,8 @@
 """The `fer` command: one entry point for predicting, running, training and evaluating.
 
-Each subcommand lives in the module that owns its concern; this file only wires them, and
-imports each lazily so `fer predict` never pays for TensorFlow.
+Each subcommand lives in the module that owns its concern and provides ``add_arguments`` and
+``run``; this file only wires them. Only the chosen subcommand's module is imported, so
+`fer predict` never pays for rclpy or TensorFlow.
 """
 
 from __future__ import annotations
@@ -13,23 +14,21 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("fer_ros.prediction", "detect faces and classify expressions in image files"),
     "bringup": ("fer_ros.bringup", "run camera and emotion node in one process, no ros2 launch"),
+    "train": ("fer_ros.training", "train an expression model on FER-2013 or a folder dataset"),
+    "evaluate": ("fer_ros.evaluation", "accuracy, confusion matrix and export agreement"),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="fer", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(module=module_name)
-    args_list = sys.argv[1:] if argv is None else argv
-    known, _ = parser.parse_known_args(args_list[:1]) if args_list[:1] and \
-        args_list[0] in SUBCOMMANDS else (None, None)
-    if known is not None:
-        module = importlib.import_module(SUBCOMMANDS[args_list[0]][0])
-        module.add_arguments(commands.choices[args_list[0]])
-    args = parser.parse_args(args_list)
-    module = importlib.import_module(args.module)
+        if argv[:1] == [name]:
+            importlib.import_module(module_name).add_arguments(sub)
+    args = parser.parse_args(argv)
+    module = importlib.import_module(SUBCOMMANDS[args.command][0])
     try:
         return module.run(args)
     except KeyboardInterrupt:
