@@ -41,6 +41,8 @@ def check_raw_image(encoding: str, height: int, width: int, step: int, size: int
         )
     if height <= 0 or width <= 0:
         raise ImageConversionError(f"empty image ({width}x{height})")
+    if encoding == "yuv422_yuy2" and width % 2:
+        raise ImageConversionError(f"yuv422_yuy2 needs an even width, got {width}")
     row_bytes = width * channels
     if step < row_bytes:
         raise ImageConversionError(
@@ -74,7 +76,12 @@ def compressed_to_bgr(fmt: str, data) -> np.ndarray:
     buffer = np.frombuffer(data, dtype=np.uint8)
     if buffer.size == 0:
         raise ImageConversionError(f"compressed image ({fmt or 'no format'}) has no data")
-    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    except cv2.error as exc:  # e.g. a header claiming more pixels than OpenCV allows
+        raise ImageConversionError(
+            f"compressed image ({fmt or 'no format'}) refused by the decoder: "
+            f"{str(exc).strip().splitlines()[-1]}") from exc
     if image is None:
         raise ImageConversionError(
             f"corrupt or undecodable compressed image ({fmt or 'no format'}, {buffer.size} bytes)"
