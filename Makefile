@@ -32,10 +32,11 @@ $(STAMPS)/deps: requirements.txt tools/fix_wheel_cmake.py
 	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/fer_msgs: $(STAMPS)/deps $(MSG_FILES)
+	@mkdir -p build
 	cmake -S fer_msgs -B build/fer_msgs -DCMAKE_PREFIX_PATH=$(abspath $(VENV)) \
 	  -DCMAKE_INSTALL_PREFIX=$(abspath $(VENV)) -DPython3_EXECUTABLE=$(abspath $(PY)) \
 	  -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release > build/fer_msgs.log 2>&1 \
-	  || (mkdir -p build; cat build/fer_msgs.log; exit 1)
+	  || (cat build/fer_msgs.log; exit 1)
 	cmake --build build/fer_msgs -j2 --target install >> build/fer_msgs.log 2>&1 \
 	  || (tail -40 build/fer_msgs.log; exit 1)
 	@echo "fer_msgs built and installed into $(VENV)"
@@ -64,7 +65,7 @@ demo: setup
 	$(VENV)/bin/fer bringup --source sample --seconds $(DEMO_SECONDS) --output $(DEMO_OUT) --summary
 
 bench: setup
-	$(VENV)/bin/fer benchmark all --out bench/results
+	$(PY) bench/run.py all --out bench/results
 
 soak: setup
 	$(PY) bench/soak.py --frames 10000 --out bench/results

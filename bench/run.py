@@ -1,0 +1,272 @@
+"""fer_ros benchmarks: one subcommand per benchmark, each printing a table and writing JSON.
+
+    .venv/bin/python bench/run.py components   # ms per frame per detector, ms per face per backend
+    .venv/bin/python bench/run.py baseline     # the original program's loop, frames/s
+    .venv/bin/python bench/run.py pipeline     # emotion_node over DDS, with the baseline beside it
+    .venv/bin/python bench/run.py all          # all three and the table of targets
+
+Results go to ``bench/results/<name>.json`` (``--out`` to change). bench/README.md says what each
+figure means and holds the figures measured on the project's reference machine.
+
+This module also holds what the benchmarks and bench/soak.py share: tables, JSON, /proc
+readings and the private ROS set-up. Node processes and the rclpy peer come from the tests'
+ros_harness so the benchmarks drive the nodes exactly as the tests do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, not errors
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO / "bench" / "results"
+sys.path.insert(0, str(REPO / "fer_ros" / "test"))
+
+# Re-exported: the benchmarks start and drive nodes with the tests' own harness.
+from ros_harness import NodeProcess, RosPeer, executable, wait_until  # noqa: E402, F401
+
+FACE_COUNTS: tuple[int, ...] = (0, 1, 4, 8)
+"""Faces per 640x480 frame in every benchmark, from ``fer_ros.sample.sample_faces_frame``."""
+
+BENCHMARKS: tuple[str, ...] = ("components", "baseline", "pipeline")
+"""Subcommands, each a module in bench/ with ``add_arguments(parser)`` and
+``run(args) -> Report``."""
+
+
+@dataclass
+class Target:
+    """One line of the issue's targets: what was measured beside the limit it must meet."""
+
+    name: str
+    measured: float | None
+    limit: float
+    unit: str
+    higher_is_better: bool = False
+
+    @property
+    def met(self) -> bool | None:
+        if self.measured is None:
+            return None
+        if self.higher_is_better:
+            return self.measured >= self.limit
+        return self.measured <= self.limit
+
+    def as_row(self) -> list[str]:
+        sign = ">=" if self.higher_is_better else "<="
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[self.met]
+        measured = "-" if self.measured is None else f"{self.measured:.3g}"
+        return [self.name, f"{measured} {self.unit}", f"{sign} {self.limit:g} {self.unit}", verdict]
+
+
+@dataclass
+class Report:
+    """What a benchmark hands back: its table (as printed) and the figures for the JSON."""
+
+    name: str
+    title: str
+    columns: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    targets: list[Target] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table with right-aligned figures, readable in a terminal and in Markdown."""
+    text = [[str(c) for c in columns]] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in text) for i in range(len(columns))]
+    lines = []
+    for n, row in enumerate(text):
+        lines.append("| " + " | ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths))) + " |")
+        if n == 0:
+            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def print_report(report: Report) -> None:
+    print(f"\n== {report.title}")
+    print(format_table(report.columns, report.rows))
+    for note in report.notes:
+        print(f"  {note}")
+    if report.targets:
+        print_targets(report.targets)
+
+
+def print_targets(targets: Sequence[Target]) -> None:
+    print("\nTargets")
+    print(format_table(["target", "measured", "limit", ""], [t.as_row() for t in targets]))
+
+
+def machine() -> dict[str, Any]:
+    """Enough about the machine to tell whether two result files are comparable."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        mem_kb = 0
+    return {
+        "cpu": model,
+        "cpus": len(os.sched_getaffinity(0)),
+        "memory_gb": round(mem_kb / 2**20, 1),
+        "load_average_at_start": os.getloadavg(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def write_results(out_dir: Path, report: Report) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{report.name}.json"
+    payload = {
+        "benchmark": report.name,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "columns": report.columns,
+        "rows": report.rows,
+        "notes": report.notes,
+        "targets": [{**t.__dict__, "met": t.met} for t in report.targets],
+        **report.data,
+    }
+    path.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+    return path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def percentiles(values: Sequence[float], points: Sequence[float] = (50, 95, 99)) -> list:
+    """Percentiles of ``values`` (None for each when there are none)."""
+    if len(values) == 0:
+        return [None] * len(points)
+    return [float(v) for v in np.percentile(np.asarray(values, float), points)]
+
+
+class ProcessStats:
+    """CPU time and memory of another process, read from /proc (no psutil needed)."""
+
+    _TICKS = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time so far. Fields 14 and 15 of stat, counted after the
+        parenthesised command name, which may itself hold spaces."""
+        stat = Path(f"/proc/{self.pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / self._TICKS
+
+    def _status_mb(self, key: str) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+        raise KeyError(key)
+
+    def rss_mb(self) -> float:
+        return self._status_mb("VmRSS")
+
+    def peak_rss_mb(self) -> float:
+        return self._status_mb("VmHWM")
+
+    def maps_mention(self, text: str) -> bool:
+        """Whether any mapped file's path holds ``text`` (a library loaded into the process)."""
+        return text in Path(f"/proc/{self.pid}/maps").read_text()
+
+
+def private_ros_env(log_dir: Path) -> dict[str, str]:
+    """Environment for this process and its node processes: DDS on this machine only.
+
+    Node topics also go under a namespace unique to this run (``bench_namespace``), so a test
+    run that happens to pick the same ROS_DOMAIN_ID cannot feed frames into a benchmark.
+    """
+    from fer_ros.dds_profile import use_bundled_dds_profile
+
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    os.environ.pop("ROS_LOCALHOST_ONLY", None)
+    os.environ.setdefault("ROS_DOMAIN_ID", str(bench_domain()))
+    os.environ["ROS_LOG_DIR"] = str(log_dir)
+    use_bundled_dds_profile()
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def bench_domain() -> int:
+    """A domain away from the ones the tests take first (1 + pid % 50 upwards)."""
+    return 180 + os.getpid() % 50
+
+
+def bench_namespace() -> str:
+    return f"/fer_bench_{os.getpid()}"
+
+
+def log_dir(name: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f"fer-{name}-"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    # The benchmark modules import their helpers from "run": let them find this very module
+    # rather than load a second copy of it when it runs as __main__.
+    sys.modules.setdefault("run", sys.modules[__name__])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="BENCHMARK")
+    modules = {name: importlib.import_module(name) for name in BENCHMARKS}
+    for name, module in modules.items():
+        sub = commands.add_parser(name, help=module.__doc__.splitlines()[0])
+        sub.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
+        module.add_arguments(sub)
+    everything = commands.add_parser("all", help="components, then pipeline (with baseline)")
+    everything.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
+    for name in ("components", "pipeline"):
+        modules[name].add_arguments(everything)
+    args = parser.parse_args(argv)
+
+    names = ["components", "pipeline"] if args.command == "all" else [args.command]
+    targets: list[Target] = []
+    for name in names:
+        report = modules[name].run(args)
+        print_report(report)
+        print(f"  -> {write_results(args.out, report)}")
+        targets += report.targets
+    if args.command == "all":
+        summary = Report("targets", "targets", ["target", "measured", "limit", ""],
+                         [t.as_row() for t in targets], targets=targets)
+        print_targets(targets)
+        print(f"  -> {write_results(args.out, summary)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
