@@ -42,6 +42,7 @@ from fer_ros.detection import DETECTORS
 from fer_ros.emotion_node import EmotionNode
 from fer_ros.image_conversion import ImageConversionError
 from fer_ros.model_files import ModelFileMissing
+from fer_ros.node_runner import close_nodes
 from fer_ros.ros_images import image_to_bgr
 
 PACKAGE = "fer_ros"
@@ -444,12 +445,7 @@ def _spin(nodes: list, recorder: Recorder, camera: CameraNode, source_done: thre
         stop.event.set()
     finally:
         progress.end()
-        for node in nodes:
-            close = getattr(node, "close", None)
-            if close is not None:
-                close()
-            node.destroy_node()
-        executor.shutdown(timeout_sec=0.5)
+        close_nodes(executor, nodes)
         stop.restore()
     return stop.event.is_set()
 

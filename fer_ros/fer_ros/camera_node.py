@@ -47,7 +47,7 @@ from fer_ros.camera_sources import (
     parse_source,
 )
 from fer_ros.dds_profile import use_bundled_dds_profile
-from fer_ros.emotion_node import run_nodes
+from fer_ros.node_runner import run_nodes
 from fer_ros.ros_images import bgr_to_image
 from fer_ros.ros_parameters import ParameterSpec, ParameterTable, accept, refuse
 

@@ -16,7 +16,6 @@ from typing import Any
 import rclpy
 from fer_msgs.msg import Emotion, EmotionArray
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -29,6 +28,7 @@ from fer_ros.detection import DETECTORS
 from fer_ros.image_conversion import ImageConversionError
 from fer_ros.latest_frame import LatestFrame
 from fer_ros.model_files import ModelFileMissing
+from fer_ros.node_runner import run_nodes
 from fer_ros.pipeline import EmotionPipeline, FaceResult, PipelineConfig
 from fer_ros.ros_images import bgr_to_image, compressed_image_to_bgr, image_to_bgr
 from fer_ros.ros_parameters import ParameterSpec, ParameterTable, accept, refuse
@@ -202,25 +202,6 @@ def to_emotion_array(header, labels: tuple[str, ...], faces: list[FaceResult],
             scores=face.scores.astype(float).tolist(),
         ))
     return msg
-
-
-def run_nodes(nodes: list[Node]) -> None:
-    """Spin until Ctrl-C or SIGTERM (rclpy's signal handlers shut the context down)."""
-    executor = SingleThreadedExecutor()
-    for node in nodes:
-        executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        for node in nodes:
-            close = getattr(node, "close", None)
-            if close is not None:
-                close()
-            node.destroy_node()
-        executor.shutdown(timeout_sec=0.5)
-        rclpy.try_shutdown()
 
 
 def main(args: list[str] | None = None) -> int:
