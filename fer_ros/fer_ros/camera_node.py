@@ -48,6 +48,7 @@ from fer_ros.camera_sources import (
 )
 from fer_ros.dds_profile import use_bundled_dds_profile
 from fer_ros.node_runner import run_nodes
+from fer_ros.publishing import publish_guarded
 from fer_ros.ros_images import bgr_to_image
 from fer_ros.ros_parameters import ParameterSpec, ParameterTable, accept, refuse
 
@@ -242,14 +243,16 @@ class CameraNode(Node):
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id=values["frame_id"])
         frame = fit_frame(frame, values["width"], values["height"])
         height, width = frame.shape[:2]
-        self._publish(self._image_pub, bgr_to_image(frame, header))
-        self._publish(self._info_pub, self._camera_info(header, width, height))
+        publish_guarded(self, self._image_pub, bgr_to_image(frame, header), self.counts)
+        publish_guarded(self, self._info_pub, self._camera_info(header, width, height),
+                        self.counts)
         if self._compressed_pub is not None and self._compressed_pub.get_subscription_count():
             ok, jpeg = cv2.imencode(".jpg", frame,
                                     [cv2.IMWRITE_JPEG_QUALITY, values["jpeg_quality"]])
             if ok:
-                self._publish(self._compressed_pub, CompressedImage(
-                    header=header, format="bgr8; jpeg compressed bgr8", data=jpeg.tobytes()))
+                publish_guarded(self, self._compressed_pub, CompressedImage(
+                    header=header, format="bgr8; jpeg compressed bgr8", data=jpeg.tobytes()),
+                    self.counts)
         self.counts["published"] += 1
 
     def _camera_info(self, header: Header, width: int, height: int) -> CameraInfo:
@@ -269,21 +272,6 @@ class CameraNode(Node):
         info.r = list(calibration.r)
         info.p = list(calibration.p)
         return info
-
-    def _publish(self, publisher, msg) -> None:
-        """Publishing fails now and then under saturation; one lost frame must not kill us.
-
-        A failure because Ctrl-C shut the context down between frames is no news and not logged.
-        """
-        try:
-            publisher.publish(msg)
-        except Exception as exc:
-            if not self.context.ok():
-                return
-            self.counts["publish_errors"] += 1
-            self.get_logger().warning(
-                f"publish on {publisher.topic_name} failed: {exc} "
-                f"({self.counts['publish_errors']} so far)", throttle_duration_sec=5.0)
 
     def _log_stats(self) -> None:
         now, published = time.monotonic(), self.counts["published"]

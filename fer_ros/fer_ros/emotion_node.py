@@ -30,6 +30,7 @@ from fer_ros.latest_frame import LatestFrame
 from fer_ros.model_files import ModelFileMissing
 from fer_ros.node_runner import run_nodes
 from fer_ros.pipeline import EmotionPipeline, FaceResult, PipelineConfig
+from fer_ros.publishing import publish_guarded
 from fer_ros.ros_images import bgr_to_image, compressed_image_to_bgr, image_to_bgr
 from fer_ros.ros_parameters import ParameterSpec, ParameterTable, accept, refuse
 from fer_ros.tracking import SMOOTHING_MODES
@@ -116,7 +117,7 @@ class EmotionNode(Node):
         return accept()
 
     def _work(self) -> None:
-        while not self._slot.closed:
+        while not self._slot.closed and self.context.ok():
             delivery = self._slot.take(timeout=0.1)
             if delivery is None:
                 continue
@@ -124,6 +125,8 @@ class EmotionNode(Node):
             try:
                 self._process(delivery.item)
             except Exception as exc:  # a bug must not silence the node: log it and keep serving
+                if not self.context.ok():
+                    return  # Ctrl-C shut ROS down under this frame: nothing is wrong
                 self.counts["errors"] += 1
                 self.get_logger().error(f"frame processing failed: {exc!r}",
                                         throttle_duration_sec=5.0)
@@ -143,27 +146,16 @@ class EmotionNode(Node):
         with self._pipeline_lock:
             pipeline = self._pipeline
             faces = pipeline.process(bgr)
-        self._publish(self._emotions_pub, to_emotion_array(msg.header, pipeline.labels, faces,
-                                                       bgr.shape[1], bgr.shape[0]))
+        result = to_emotion_array(msg.header, pipeline.labels, faces, bgr.shape[1], bgr.shape[0])
+        publish_guarded(self, self._emotions_pub, result, self.counts)
         self.counts["processed"] += 1
         if (self._params.values["publish_annotated"]
                 and self._annotated_pub.get_subscription_count() > 0):
             annotations = [FaceAnnotation(f.box, f.face_id, f.label, f.confidence) for f in faces]
             image = draw_annotations(bgr.copy(), annotations,
                                      draw_emoji=self._params.values["draw_emoji"])
-            self._publish(self._annotated_pub, bgr_to_image(image, msg.header))
-
-    def _publish(self, publisher, msg) -> None:
-        """Publishing fails now and then under saturation; one lost message must not kill us."""
-        if not self.context.ok():
-            return
-        try:
-            publisher.publish(msg)
-        except Exception as exc:
-            self.counts["publish_errors"] += 1
-            self.get_logger().warning(
-                f"publish on {publisher.topic_name} failed: {exc} "
-                f"({self.counts['publish_errors']} so far)", throttle_duration_sec=5.0)
+            publish_guarded(self, self._annotated_pub, bgr_to_image(image, msg.header),
+                            self.counts)
 
     def _log_stats(self) -> None:
         now, processed = time.monotonic(), self.counts["processed"]

@@ -26,6 +26,11 @@ def run_nodes(nodes: list[Node]) -> None:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # rclpy can fail to take a message whose subscription the shutdown is destroying;
+        # that is the shutdown, not an error. Anything while ROS is still up is a real bug.
+        if executor.context.ok():
+            raise
     finally:
         close_nodes(executor, nodes)
         rclpy.try_shutdown()
