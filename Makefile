@@ -50,7 +50,9 @@ $(MODEL_FILES) &: fer_ros/fer_ros/models/sources.json
 
 # A regular (not editable) install, as a user gets it: colcon's develop options in setup.cfg
 # are for ROS installs; the venv's newer setuptools has no develop command to honour them.
+# setuptools' in-tree build/ keeps modules that were deleted since, so it goes first.
 $(STAMPS)/fer_ros: $(STAMPS)/fer_msgs $(MODEL_FILES) $(PKG_FILES)
+	rm -rf fer_ros/build
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
 	  ./fer_ros
 	@touch $@

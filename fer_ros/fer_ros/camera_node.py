@@ -22,9 +22,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-import rclpy
 from ament_index_python.packages import get_package_share_directory
-from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -46,8 +44,7 @@ from fer_ros.camera_sources import (
     make_source,
     parse_source,
 )
-from fer_ros.dds_profile import use_bundled_dds_profile
-from fer_ros.node_runner import run_nodes
+from fer_ros.node_runner import node_main
 from fer_ros.publishing import publish_guarded
 from fer_ros.ros_images import bgr_to_image
 from fer_ros.ros_parameters import ParameterSpec, ParameterTable, accept, refuse
@@ -299,16 +296,7 @@ class CameraNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    use_bundled_dds_profile()
-    rclpy.init(args=args)
-    try:
-        node = CameraNode()
-    except (SourceError, CalibrationError, ValueError, ParameterException) as exc:
-        print(f"camera_node: cannot start: {exc}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 1
-    run_nodes([node])
-    return node.exit_code
+    return node_main("camera_node", CameraNode, (SourceError, CalibrationError), args)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,7 @@ import threading
 import time
 from typing import Any
 
-import rclpy
 from fer_msgs.msg import Emotion, EmotionArray
-from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -23,12 +21,11 @@ from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
 from fer_ros.annotation import FaceAnnotation, draw_annotations
 from fer_ros.classification import ModelLoadError
-from fer_ros.dds_profile import use_bundled_dds_profile
 from fer_ros.detection import DETECTORS
 from fer_ros.image_conversion import ImageConversionError
 from fer_ros.latest_frame import LatestFrame
 from fer_ros.model_files import ModelFileMissing
-from fer_ros.node_runner import run_nodes
+from fer_ros.node_runner import node_main
 from fer_ros.pipeline import EmotionPipeline, FaceResult, PipelineConfig
 from fer_ros.publishing import publish_guarded
 from fer_ros.ros_images import bgr_to_image, compressed_image_to_bgr, image_to_bgr
@@ -107,8 +104,9 @@ class EmotionNode(Node):
             return refuse(reason)
         changed = {k for k in PIPELINE_KEYS if proposed[k] != self._params.values[k]}
         if changed:
+            keep = None if changed & {"model", "num_threads"} else self._pipeline.classifier
             try:
-                pipeline = EmotionPipeline.from_config(self._pipeline_config(proposed))
+                pipeline = EmotionPipeline.from_config(self._pipeline_config(proposed), keep)
             except (ModelLoadError, ModelFileMissing, ValueError) as exc:
                 return refuse(str(exc))
             with self._pipeline_lock:
@@ -197,16 +195,7 @@ def to_emotion_array(header, labels: tuple[str, ...], faces: list[FaceResult],
 
 
 def main(args: list[str] | None = None) -> int:
-    use_bundled_dds_profile()
-    rclpy.init(args=args)
-    try:
-        node = EmotionNode()
-    except (ModelLoadError, ModelFileMissing, ValueError, ParameterException) as exc:
-        print(f"emotion_node: cannot start: {exc}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 1
-    run_nodes([node])
-    return 0
+    return node_main("emotion_node", EmotionNode, (ModelLoadError, ModelFileMissing), args)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,15 @@ first, then the nodes, then the executor, so no worker publishes into a destroye
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 import rclpy
+from rclpy.exceptions import ParameterException
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+
+from fer_ros.dds_profile import use_bundled_dds_profile
 
 
 def close_nodes(executor: Executor, nodes: list[Node]) -> None:
@@ -34,3 +40,19 @@ def run_nodes(nodes: list[Node]) -> None:
     finally:
         close_nodes(executor, nodes)
         rclpy.try_shutdown()
+
+
+def node_main(name: str, make_node: Callable[[], Node],
+              startup_errors: tuple[type[Exception], ...], args: list[str] | None) -> int:
+    """A node executable's main: one clear line and status 1 when it cannot start, never a
+    traceback; otherwise spin, and return the node's ``exit_code`` (0 unless it sets one)."""
+    use_bundled_dds_profile()
+    rclpy.init(args=args)
+    try:
+        node = make_node()
+    except (*startup_errors, ValueError, ParameterException) as exc:
+        print(f"{name}: cannot start: {exc}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 1
+    run_nodes([node])
+    return getattr(node, "exit_code", 0)

@@ -58,8 +58,12 @@ class EmotionPipeline:
         self.max_faces = max_faces
 
     @classmethod
-    def from_config(cls, config: PipelineConfig) -> EmotionPipeline:
-        classifier = load_classifier(config.model, num_threads=config.num_threads)
+    def from_config(cls, config: PipelineConfig,
+                    classifier: ExpressionClassifier | None = None) -> EmotionPipeline:
+        """Build a pipeline; pass the running ``classifier`` to keep it when only detector or
+        tracking settings change (reloading a Keras model takes seconds)."""
+        if classifier is None:
+            classifier = load_classifier(config.model, num_threads=config.num_threads)
         detector = create_detector(
             config.detector, min_face_size=config.min_face_size,
             score_threshold=config.detection_threshold, num_threads=config.num_threads,
