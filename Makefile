@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := $(VENV)/.stamps
 MSG_FILES := $(wildcard fer_msgs/msg/*.msg) fer_msgs/CMakeLists.txt fer_msgs/package.xml
-MODEL_FILES := $(shell sed -n 's/.*"dest": "\([^"]*\)".*/fer_ros\/fer_ros\/models\/\1/p' fer_ros/fer_ros/models/sources.json)
+MODEL_FILES := $(shell sed -n 's/.*"dest": "\([^"]*\)".*/fer_ros\/fer_ros\/perception\/models\/\1/p' fer_ros/fer_ros/perception/models/sources.json)
 PKG_FILES := $(shell find fer_ros -path fer_ros/build -prune -o -type f \
   \( -name '*.py' -o -name '*.yaml' -o -name '*.xml' -o -name '*.json' \) -not -path '*/test/*' -print)
 DEMO_OUT ?= out/demo
@@ -44,7 +44,7 @@ $(STAMPS)/fer_msgs: $(STAMPS)/deps $(MSG_FILES)
 
 models: $(MODEL_FILES)
 
-$(MODEL_FILES) &: fer_ros/fer_ros/models/sources.json
+$(MODEL_FILES) &: fer_ros/fer_ros/perception/models/sources.json
 	$(PYTHON) tools/fetch_models.py
 	@touch $(MODEL_FILES)
 

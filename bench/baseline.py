@@ -2,8 +2,8 @@
 
 The original detected faces with OpenCV's Haar cascade (scaleFactor 1.3, minNeighbors 5) and
 then called ``model.predict`` once per face on a 48x48 gray crop of the seed CNN
-(``fer_ros.architectures``, ``seed``). The weights here are random: speed does not depend on
-them. Left out, as they only slow the original down further: drawing, the 1600x960
+(``fer_ros.learning.architectures``, ``seed``). The weights here are random: speed does not
+depend on them. Left out, as they only slow the original down further: drawing, the 1600x960
 ``imshow`` and the progress line Keras prints for every ``predict`` (``verbose=0`` here).
 No ROS transport is involved either, so this is an upper bound of the original's rate.
 """
@@ -16,7 +16,7 @@ import time
 import cv2
 import numpy as np
 
-from fer_ros.sample import sample_faces_frame
+from fer_ros.sources.sample import sample_faces_frame
 from run import FACE_COUNTS, Report
 
 SEED_INPUT = (48, 48, 1)
@@ -31,7 +31,7 @@ class OriginalLoop:
     """Per frame: gray, Haar at scale step 1.3, then one ``predict`` per face found."""
 
     def __init__(self) -> None:
-        from fer_ros.architectures import build
+        from fer_ros.learning.architectures import build
 
         self.model = build("seed", SEED_INPUT)
         self.cascade = cv2.CascadeClassifier(

@@ -15,12 +15,12 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from fer_ros.classification import load_classifier
-from fer_ros.detection import DEFAULT_DETECTOR, create_detector
-from fer_ros.model_files import bundled_model
-from fer_ros.pipeline import EmotionPipeline, PipelineConfig
-from fer_ros.preprocessing import prepare_faces
-from fer_ros.sample import sample_faces_frame
+from fer_ros.perception.classification import load_classifier
+from fer_ros.perception.detection import DEFAULT_DETECTOR, create_detector
+from fer_ros.perception.model_files import bundled_model
+from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
+from fer_ros.perception.preprocessing import prepare_faces
+from fer_ros.sources.sample import sample_faces_frame
 from run import FACE_COUNTS, Report, Target, percentiles
 
 DETECTORS = ("blazeface_full", "blazeface_short", "haar")
@@ -124,7 +124,7 @@ def _keras_rows(add: Callable, inputs: dict[int, np.ndarray], seconds: float) ->
     """Keras last: importing TensorFlow takes seconds and must not disturb the rows above."""
     import keras
 
-    from fer_ros.architectures import build
+    from fer_ros.learning.architectures import build
 
     # The bundled .h5 names its input; calling it with a plain tensor works but warns each call.
     warnings.filterwarnings("ignore", message="The structure of `inputs`", category=UserWarning)

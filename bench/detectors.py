@@ -20,7 +20,7 @@ A detection is a hit when its box overlaps a face's true box with IoU >= 0.3 (ea
 at most once); every other detection is a false positive. True boxes follow the Haar convention
 (brows to chin, cheek to cheek): the pasted LFW square, and hand-checked boxes for the astronaut
 and the cameraman. ``--calibrate`` measures how BlazeFace's own boxes relate to Haar's on the
-faces both find: the source of the correction constants in ``fer_ros/detection.py``.
+faces both find: the source of the correction constants in ``fer_ros/perception/detection.py``.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ import cv2
 import numpy as np
 import skimage.data
 
-from fer_ros.detection import BLAZEFACE_MODELS, BlazeFaceDetector, create_detector
-from fer_ros.preprocessing import Box
+from fer_ros.perception.detection import BLAZEFACE_MODELS, BlazeFaceDetector, create_detector
+from fer_ros.perception.preprocessing import Box
 
 FRAME_W, FRAME_H = 640, 480
 HIT_IOU = 0.3

@@ -35,8 +35,8 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from baseline import measure as measure_baseline
-from fer_ros.ros_images import bgr_to_image
-from fer_ros.sample import sample_faces_frame
+from fer_ros.nodes.image_messages import bgr_to_image
+from fer_ros.sources.sample import sample_faces_frame
 from run import (
     FACE_COUNTS,
     NodeProcess,

@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO / "fer_ros" / "test"))
 from ros_harness import NodeProcess, RosPeer, executable, wait_until  # noqa: E402, F401
 
 FACE_COUNTS: tuple[int, ...] = (0, 1, 4, 8)
-"""Faces per 640x480 frame in every benchmark, from ``fer_ros.sample.sample_faces_frame``."""
+"""Faces per 640x480 frame in every benchmark (``fer_ros.sources.sample.sample_faces_frame``)."""
 
 BENCHMARKS: tuple[str, ...] = ("components", "baseline", "pipeline")
 """Subcommands, each a module in bench/ with ``add_arguments(parser)`` and
@@ -211,7 +211,7 @@ def private_ros_env(log_dir: Path) -> dict[str, str]:
     Node topics also go under a namespace unique to this run (``bench_namespace``), so a test
     run that happens to pick the same ROS_DOMAIN_ID cannot feed frames into a benchmark.
     """
-    from fer_ros.dds_profile import use_bundled_dds_profile
+    from fer_ros.nodes.dds_profile import use_bundled_dds_profile
 
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     os.environ.pop("ROS_LOCALHOST_ONLY", None)

@@ -3,8 +3,8 @@
 Run from the repository root: ``PYTHONPATH=fer_ros python bench/training.py [--limit N]``
 (or as ``bench/run.py training`` once registered there). The faces are FER-2013-sized (48x48
 gray, 28,709 of them by default, the size of its training split) with random pixels: speed does
-not depend on what the faces show. Everything runs through ``fer_ros.training``'s own pipeline
-and compile settings, with mixed precision on a GPU as ``fer train`` uses it.
+not depend on what the faces show. Everything runs through ``fer_ros.learning.training``'s own
+pipeline and compile settings, with mixed precision on a GPU as ``fer train`` uses it.
 
 - pipeline: one full pass over all faces (shuffle, batch, augment, normalise), no model; with
   ``--seed`` (repeatable runs) ``fer train`` augments one batch at a time, hence its own row.
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_ros.architectures import ARCHITECTURES, build
-from fer_ros.datasets import FaceSet
-from fer_ros.model_metadata import ModelMetadata
-from fer_ros.training import compile_for_training, make_dataset
+from fer_ros.learning.architectures import ARCHITECTURES, build
+from fer_ros.learning.datasets import FaceSet
+from fer_ros.learning.training import compile_for_training, make_dataset
+from fer_ros.perception.model_metadata import ModelMetadata
 from run import DEFAULT_OUT, Report, print_report, write_results
 
 FER2013_TRAINING_FACES = 28_709

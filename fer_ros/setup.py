@@ -10,8 +10,10 @@ setup(
     name=package_name,
     version="0.1.0",
     packages=find_packages(exclude=["test"]),
-    package_data={package_name: ["models/*.tflite", "models/*.h5", "models/*.json",
-                                 "dds/*.xml"]},
+    package_data={
+        package_name + ".perception": ["models/*.tflite", "models/*.h5", "models/*.json"],
+        package_name + ".nodes": ["dds/*.xml"],
+    },
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
@@ -27,8 +29,8 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
-            "emotion_node = fer_ros.emotion_node:main",
-            "camera_node = fer_ros.camera_node:main",
+            "emotion_node = fer_ros.nodes.emotion_node:main",
+            "camera_node = fer_ros.nodes.camera_node:main",
             "fer = fer_ros.cli:main",
         ],
     },

@@ -19,7 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "fer_ros" / "fer_ros" / "models"
+MODELS_DIR = Path(__file__).resolve().parents[1] / "fer_ros" / "fer_ros" / "perception" / "models"
 
 
 def sha256_of(path: Path) -> str:

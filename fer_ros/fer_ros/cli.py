@@ -13,9 +13,11 @@ import sys
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("fer_ros.prediction", "detect faces and classify expressions in image files"),
-    "bringup": ("fer_ros.bringup", "run camera and emotion node in one process, no ros2 launch"),
-    "train": ("fer_ros.training", "train an expression model on FER-2013 or a folder dataset"),
-    "evaluate": ("fer_ros.evaluation", "accuracy, confusion matrix and export agreement"),
+    "bringup": ("fer_ros.nodes.bringup",
+                "run camera and emotion node in one process, no ros2 launch"),
+    "train": ("fer_ros.learning.training",
+              "train an expression model on FER-2013 or a folder dataset"),
+    "evaluate": ("fer_ros.learning.evaluation", "accuracy, confusion matrix and export agreement"),
 }
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import cv2
 
-from fer_ros.annotation import FaceAnnotation, draw_annotations
-from fer_ros.detection import DEFAULT_DETECTOR, DETECTORS
-from fer_ros.pipeline import EmotionPipeline, FaceResult, PipelineConfig
+from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
+from fer_ros.perception.detection import DEFAULT_DETECTOR, DETECTORS
+from fer_ros.perception.pipeline import EmotionPipeline, FaceResult, PipelineConfig
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm",
                             ".ppm"})

@@ -8,8 +8,8 @@ from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from fer_ros.preprocessing import Box
-from fer_ros.sample import SOURCE_FACE
+from fer_ros.perception.preprocessing import Box
+from fer_ros.sources.sample import SOURCE_FACE
 
 
 def astronaut_frame(offset_x: int = 80, offset_y: int = 0) -> tuple[np.ndarray, Box]:

@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from fer_ros.annotation import (
+from fer_ros.perception.annotation import (
     COLORS,
     EMOJI_MAX,
     EMOJI_MIN,
@@ -12,7 +12,7 @@ from fer_ros.annotation import (
     emoji_size,
     render_emoji,
 )
-from fer_ros.labels import EMOTIONS
+from fer_ros.perception.labels import EMOTIONS
 
 
 @pytest.mark.parametrize("label", EMOTIONS)

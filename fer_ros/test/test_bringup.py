@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_ros.bringup import (
+from fer_ros.cli import main as fer_main
+from fer_ros.nodes.bringup import (
     RECORDS_NAME,
     SUMMARY_NAME,
     VIDEO_NAME,
@@ -18,8 +19,7 @@ from fer_ros.bringup import (
     TimedVideo,
     config_file,
 )
-from fer_ros.cli import main as fer_main
-from fer_ros.sample import SampleSequence
+from fer_ros.sources.sample import SampleSequence
 from ros_harness import NodeProcess, executable
 
 RUN_TIMEOUT = 60

@@ -19,24 +19,22 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from fer_ros import camera_node
-from fer_ros.camera_sources import (
-    CalibrationError,
+from fer_ros.nodes import camera_node
+from fer_ros.sources.calibration import CalibrationError, calibration_path, load_calibration
+from fer_ros.sources.frame_sources import (
     CaptureSource,
     FolderSource,
     FrameSource,
     FrameUnreadable,
-    Pacer,
     SampleSource,
     SourceError,
     SourceSpec,
     SourceUnavailable,
-    calibration_path,
-    load_calibration,
     output_size,
     parse_source,
 )
-from fer_ros.sample import SampleSequence
+from fer_ros.sources.pacing import Pacer
+from fer_ros.sources.sample import SampleSequence
 from ros_harness import NodeProcess, RosPeer, executable, wait_until
 
 START_TIMEOUT = 30.0

@@ -8,19 +8,19 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_ros.classification import ModelLoadError, load_classifier, resolve_model
-from fer_ros.image_conversion import (
+from fer_ros.nodes.image_conversion import (
     ImageConversionError,
     bgr_to_raw,
     compressed_to_bgr,
     raw_to_bgr,
 )
-from fer_ros.labels import EMOTIONS, canonical_label
-from fer_ros.latest_frame import LatestFrame
-from fer_ros.model_files import bundled_model
-from fer_ros.model_metadata import CropSpec, ModelMetadata, ModelMetadataError
-from fer_ros.pipeline import EmotionPipeline, PipelineConfig
-from fer_ros.preprocessing import crop_box, crop_face, prepare_faces
+from fer_ros.nodes.latest_frame import LatestFrame
+from fer_ros.perception.classification import ModelLoadError, load_classifier, resolve_model
+from fer_ros.perception.labels import EMOTIONS, canonical_label
+from fer_ros.perception.model_files import bundled_model
+from fer_ros.perception.model_metadata import CropSpec, ModelMetadata, ModelMetadataError
+from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
+from fer_ros.perception.preprocessing import crop_box, crop_face, prepare_faces
 from frames import astronaut_frame
 
 

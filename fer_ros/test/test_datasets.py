@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fer_ros.datasets import (
+from fer_ros.learning.datasets import (
     DatasetError,
     FaceSet,
     default_test_split,
@@ -20,7 +20,7 @@ from fer_ros.datasets import (
     load_training_splits,
     split_off,
 )
-from fer_ros.labels import EMOTIONS
+from fer_ros.perception.labels import EMOTIONS
 from synthetic_faces import FOLDER_NAMES, make_faces, standard_splits, write_csv, write_folder
 
 
@@ -85,7 +85,7 @@ def test_malformed_csv_rows_are_counted_skips_never_wrong_labels(tmp_path: Path,
     ]
     path = tmp_path / "fer.csv"
     path.write_text("emotion,pixels,Usage\n" + "\n".join(good[:40] + bad + good[40:]) + "\n")
-    with caplog.at_level(logging.WARNING, logger="fer_ros.datasets"):
+    with caplog.at_level(logging.WARNING, logger="fer_ros.learning.datasets"):
         faces = load_split(path, "Training")
     np.testing.assert_array_equal(faces.labels, labels)
     np.testing.assert_array_equal(faces.images, images)
@@ -157,7 +157,7 @@ def test_corrupt_and_foreign_files_are_counted_skips(tmp_path: Path, splits, cap
     (happy / "garbage.png").write_bytes(b"not a png at all")
     (happy / "notes.txt").write_text("labels checked by hand")
     (happy / ".DS_Store").write_bytes(b"\0")
-    with caplog.at_level(logging.WARNING, logger="fer_ros.datasets"):
+    with caplog.at_level(logging.WARNING, logger="fer_ros.learning.datasets"):
         faces = load_split(root, "train")
     assert len(faces) == len(splits["Training"][1])
     reasons = {s.where.split("/")[-1]: s.reason for s in faces.skipped}

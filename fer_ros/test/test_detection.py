@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import skimage.data
 
-from fer_ros.detection import (
+from fer_ros.perception.detection import (
     DEFAULT_DETECTOR,
     DETECTORS,
     BlazeFaceDetector,
     Detection,
     create_detector,
 )
-from fer_ros.preprocessing import Box
+from fer_ros.perception.preprocessing import Box
 
 ASTRONAUT_FACE: Box = (177, 66, 95, 95)
 """Forehead to chin, cheek to cheek in ``astronaut()``, checked by eye on a 4x zoom."""

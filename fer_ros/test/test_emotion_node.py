@@ -15,8 +15,8 @@ from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from sensor_msgs.msg import CompressedImage, Image
 
-from fer_ros.labels import EMOTIONS
-from fer_ros.sample import SampleSequence
+from fer_ros.perception.labels import EMOTIONS
+from fer_ros.sources.sample import SampleSequence
 from frames import astronaut_frame, image_msg, iou, jpeg_msg, roi_box
 from ros_harness import NodeProcess, RosPeer, executable, wait_for_subscriber, wait_until
 
@@ -245,7 +245,7 @@ def test_exits_quickly_and_cleanly_on_signal(ros_domain, ros_env, tmp_path, sig)
     ("truncated.tflite", "not a valid TFLite model"),
 ])
 def test_refuses_to_start_with_a_bad_model(ros_env, tmp_path, model, problem):
-    from fer_ros.model_files import bundled_model
+    from fer_ros.perception.model_files import bundled_model
 
     source = bundled_model("fer_mini_xception.tflite")
     (tmp_path / "truncated.tflite").write_bytes(source.read_bytes()[:5000])

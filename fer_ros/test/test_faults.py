@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from fer_msgs.msg import EmotionArray
 
-from fer_ros.model_files import bundled_model
-from fer_ros.sample import SampleSequence, sample_faces_frame
+from fer_ros.perception.model_files import bundled_model
+from fer_ros.sources.sample import SampleSequence, sample_faces_frame
 from frames import astronaut_frame, header, image_msg
 from ros_harness import NodeProcess, RosPeer, executable, wait_until
 from test_emotion_node import START_TIMEOUT, Session
@@ -130,7 +130,7 @@ def _tiny_tflite_model(path: Path, outputs: int) -> None:
     """A 64x64x1 model with ``outputs`` classes, as LiteRT runs it (built with TensorFlow)."""
     import keras
 
-    from fer_ros.export import tflite_model
+    from fer_ros.learning.export import tflite_model
 
     model = keras.Sequential([keras.Input((64, 64, 1)), keras.layers.GlobalAveragePooling2D(),
                               keras.layers.Dense(outputs, activation="softmax")])
@@ -158,7 +158,7 @@ def test_keras_model_with_a_lambda_layer_is_refused(tmp_path, suffix):
     """A Lambda layer carries marshalled Python bytecode; safe mode must refuse to load it."""
     import keras
 
-    from fer_ros.classification import ModelLoadError, load_classifier
+    from fer_ros.perception.classification import ModelLoadError, load_classifier
 
     model = keras.Sequential([keras.Input((64, 64, 1)), keras.layers.Lambda(lambda x: x * 2.0),
                               keras.layers.GlobalAveragePooling2D(),
@@ -196,8 +196,8 @@ def test_package_never_uses(what):
 def test_default_node_set_up_never_imports_tensorflow():
     script = (
         "import sys\n"
-        "import fer_ros.emotion_node\n"
-        "from fer_ros.pipeline import EmotionPipeline, PipelineConfig\n"
+        "import fer_ros.nodes.emotion_node\n"
+        "from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig\n"
         "EmotionPipeline.from_config(PipelineConfig())\n"
         "loaded = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
         "print('loaded:', loaded)\n"

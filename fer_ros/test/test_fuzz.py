@@ -20,14 +20,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sensor_msgs.msg import CompressedImage, Image
 
-from fer_ros.image_conversion import (
+from fer_ros.nodes.image_conversion import (
     SUPPORTED_ENCODINGS,
     ImageConversionError,
     compressed_to_bgr,
     raw_to_bgr,
 )
-from fer_ros.pipeline import EmotionPipeline, PipelineConfig
-from fer_ros.sample import sample_faces_frame
+from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
+from fer_ros.sources.sample import sample_faces_frame
 from frames import astronaut_frame, header, image_msg, jpeg_msg
 from test_emotion_node import Session
 from test_faults import node_totals

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fer_ros import camera_node, emotion_node
-from fer_ros.bringup import share_directory
+from fer_ros.nodes import camera_node, emotion_node
+from fer_ros.nodes.bringup import share_directory
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 LAUNCH_FILES = sorted((PACKAGE_DIR / "launch").glob("*.launch.py"))

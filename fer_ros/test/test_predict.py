@@ -8,7 +8,7 @@ import subprocess
 import cv2
 import numpy as np
 
-from fer_ros.labels import EMOTIONS
+from fer_ros.perception.labels import EMOTIONS
 from frames import astronaut_frame, iou
 from ros_harness import executable
 

@@ -2,9 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_ros.detection import HaarDetector
-from fer_ros.sample import MAX_FACES, SampleSequence, sample_faces_frame
-from fer_ros.tracking import iou_matrix
+from fer_ros.perception.detection import HaarDetector
+from fer_ros.perception.tracking import iou_matrix
+from fer_ros.sources.sample import MAX_FACES, SampleSequence, sample_faces_frame
 
 
 @pytest.fixture(scope="module")

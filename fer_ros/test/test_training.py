@@ -18,14 +18,14 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_ros import evaluation, training
-from fer_ros.architectures import build
-from fer_ros.classification import load_classifier
-from fer_ros.datasets import load_split
-from fer_ros.export import float32_copy, load_keras
-from fer_ros.labels import EMOTIONS
-from fer_ros.model_metadata import CropSpec, ModelMetadata
-from fer_ros.preprocessing import normalize
+from fer_ros.learning import evaluation, training
+from fer_ros.learning.architectures import build
+from fer_ros.learning.datasets import load_split
+from fer_ros.learning.export import float32_copy, load_keras
+from fer_ros.perception.classification import load_classifier
+from fer_ros.perception.labels import EMOTIONS
+from fer_ros.perception.model_metadata import CropSpec, ModelMetadata
+from fer_ros.perception.preprocessing import normalize
 from ros_harness import executable
 from synthetic_faces import (
     FOLDER_NAMES,

@@ -20,9 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.labels import EMOTIONS, canonical_label
-from fer_ros.model_metadata import ModelMetadata
-from fer_ros.preprocessing import resize_face
+from fer_ros.perception.labels import EMOTIONS, canonical_label
+from fer_ros.perception.model_metadata import ModelMetadata
+from fer_ros.perception.preprocessing import resize_face
 
 log = logging.getLogger(__name__)
 

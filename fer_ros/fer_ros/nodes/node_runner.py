@@ -11,7 +11,7 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
-from fer_ros.dds_profile import use_bundled_dds_profile
+from fer_ros.nodes.dds_profile import use_bundled_dds_profile
 
 
 def close_nodes(executor: Executor, nodes: list[Node]) -> None:

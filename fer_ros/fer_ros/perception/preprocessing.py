@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from fer_ros.model_metadata import CropSpec, ModelMetadata
+from fer_ros.perception.model_metadata import CropSpec, ModelMetadata
 
 Box = tuple[int, int, int, int]
 """A face box in pixels: x, y, width, height."""

@@ -19,11 +19,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.classification import ModelLoadError, load_classifier, resolve_model
-from fer_ros.datasets import DatasetError, FaceSet, default_test_split, load_split
-from fer_ros.export import write_bytes_atomic
-from fer_ros.model_metadata import ModelMetadata, ModelMetadataError
-from fer_ros.training import HISTORY_FILE, normalized_faces
+from fer_ros.learning.datasets import DatasetError, FaceSet, default_test_split, load_split
+from fer_ros.learning.export import write_bytes_atomic
+from fer_ros.learning.training import HISTORY_FILE, normalized_faces
+from fer_ros.perception.classification import ModelLoadError, load_classifier, resolve_model
+from fer_ros.perception.model_metadata import ModelMetadata, ModelMetadataError
 
 MIN_AGREEMENT = 0.99
 BATCH = 256

@@ -34,16 +34,17 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image
 
-from fer_ros.camera_node import CameraNode
-from fer_ros.camera_sources import DEFAULT_RATE, CalibrationError, SourceError
-from fer_ros.classification import ModelLoadError
-from fer_ros.dds_profile import use_bundled_dds_profile
-from fer_ros.detection import DETECTORS
-from fer_ros.emotion_node import EmotionNode
-from fer_ros.image_conversion import ImageConversionError
-from fer_ros.model_files import ModelFileMissing
-from fer_ros.node_runner import close_nodes
-from fer_ros.ros_images import image_to_bgr
+from fer_ros.nodes.camera_node import CameraNode
+from fer_ros.nodes.dds_profile import use_bundled_dds_profile
+from fer_ros.nodes.emotion_node import EmotionNode
+from fer_ros.nodes.image_conversion import ImageConversionError
+from fer_ros.nodes.image_messages import image_to_bgr
+from fer_ros.nodes.node_runner import close_nodes
+from fer_ros.perception.classification import ModelLoadError
+from fer_ros.perception.detection import DETECTORS
+from fer_ros.perception.model_files import ModelFileMissing
+from fer_ros.sources.calibration import CalibrationError
+from fer_ros.sources.frame_sources import DEFAULT_RATE, SourceError
 
 PACKAGE = "fer_ros"
 VIDEO_NAME = "annotated.mp4"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_ros.model_metadata import METADATA_FILENAME, ModelMetadata
+from fer_ros.perception.model_metadata import METADATA_FILENAME, ModelMetadata
 
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model_float16.tflite"

@@ -3,7 +3,7 @@
 Publishes ``image_raw`` (bgr8), ``camera_info`` under the same header, and on request
 ``image_raw/compressed`` (JPEG). Capture runs in its own thread because ``VideoCapture.read``
 blocks for up to a frame period; the executor stays free for parameter services and the node
-stops promptly. The sources themselves live in fer_ros.camera_sources, free of ROS.
+stops promptly. The sources themselves live in fer_ros.sources.frame_sources, free of ROS.
 
 QoS: reliable, keep-last. A reliable publisher matches both best-effort subscribers (the emotion
 node's SensorDataQoS) and reliable ones (rqt_image_view and image_transport's defaults), while a
@@ -29,25 +29,27 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
-from fer_ros.camera_sources import (
-    DEFAULT_RATE,
-    SAMPLE,
+from fer_ros.nodes.image_messages import bgr_to_image
+from fer_ros.nodes.node_runner import node_main
+from fer_ros.nodes.parameters import ParameterSpec, ParameterTable, accept, refuse
+from fer_ros.nodes.publishing import publish_guarded
+from fer_ros.sources.calibration import (
     Calibration,
     CalibrationError,
+    calibration_path,
+    load_calibration,
+)
+from fer_ros.sources.frame_sources import (
+    DEFAULT_RATE,
+    SAMPLE,
     FrameUnreadable,
-    Pacer,
     SourceError,
     SourceUnavailable,
-    calibration_path,
     fit_frame,
-    load_calibration,
     make_source,
     parse_source,
 )
-from fer_ros.node_runner import node_main
-from fer_ros.publishing import publish_guarded
-from fer_ros.ros_images import bgr_to_image
-from fer_ros.ros_parameters import ParameterSpec, ParameterTable, accept, refuse
+from fer_ros.sources.pacing import Pacer
 
 SOURCE = ParameterSpec(
     "source", SAMPLE, "Device index (0) or path (/dev/video0), video file, image folder, "

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fer_ros.labels import EMOTIONS
-from fer_ros.preprocessing import Box
+from fer_ros.perception.labels import EMOTIONS
+from fer_ros.perception.preprocessing import Box
 
 SMOOTHING_MODES: tuple[str, ...] = ("none", "ema", "window")
 

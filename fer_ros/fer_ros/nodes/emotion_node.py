@@ -19,18 +19,18 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
-from fer_ros.annotation import FaceAnnotation, draw_annotations
-from fer_ros.classification import ModelLoadError
-from fer_ros.detection import DETECTORS
-from fer_ros.image_conversion import ImageConversionError
-from fer_ros.latest_frame import LatestFrame
-from fer_ros.model_files import ModelFileMissing
-from fer_ros.node_runner import node_main
-from fer_ros.pipeline import EmotionPipeline, FaceResult, PipelineConfig
-from fer_ros.publishing import publish_guarded
-from fer_ros.ros_images import bgr_to_image, compressed_image_to_bgr, image_to_bgr
-from fer_ros.ros_parameters import ParameterSpec, ParameterTable, accept, refuse
-from fer_ros.tracking import SMOOTHING_MODES
+from fer_ros.nodes.image_conversion import ImageConversionError
+from fer_ros.nodes.image_messages import bgr_to_image, compressed_image_to_bgr, image_to_bgr
+from fer_ros.nodes.latest_frame import LatestFrame
+from fer_ros.nodes.node_runner import node_main
+from fer_ros.nodes.parameters import ParameterSpec, ParameterTable, accept, refuse
+from fer_ros.nodes.publishing import publish_guarded
+from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
+from fer_ros.perception.classification import ModelLoadError
+from fer_ros.perception.detection import DETECTORS
+from fer_ros.perception.model_files import ModelFileMissing
+from fer_ros.perception.pipeline import EmotionPipeline, FaceResult, PipelineConfig
+from fer_ros.perception.tracking import SMOOTHING_MODES
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("detector", "blazeface", "Face detector.", choices=DETECTORS),

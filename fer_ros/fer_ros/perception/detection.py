@@ -14,8 +14,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from fer_ros.model_files import bundled_model
-from fer_ros.preprocessing import Box
+from fer_ros.perception.model_files import bundled_model
+from fer_ros.perception.preprocessing import Box
 
 DETECTORS: tuple[str, ...] = ("blazeface", "blazeface_full", "blazeface_short", "haar")
 DEFAULT_DETECTOR = "blazeface"

@@ -22,23 +22,23 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_ros.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE, DESCRIPTIONS, build
-from fer_ros.datasets import DatasetError, FaceSet, TrainingSplits, load_training_splits
-from fer_ros.export import (
+from fer_ros.learning.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE, DESCRIPTIONS, build
+from fer_ros.learning.datasets import DatasetError, FaceSet, TrainingSplits, load_training_splits
+from fer_ros.learning.export import (
     REPRESENTATIVE_FACES,
     export_model,
     load_keras,
     save_keras_atomic,
     write_bytes_atomic,
 )
-from fer_ros.labels import EMOTIONS
-from fer_ros.model_metadata import (
+from fer_ros.perception.labels import EMOTIONS
+from fer_ros.perception.model_metadata import (
     METADATA_FILENAME,
     CropSpec,
     ModelMetadata,
     ModelMetadataError,
 )
-from fer_ros.preprocessing import normalize
+from fer_ros.perception.preprocessing import normalize
 
 log = logging.getLogger(__name__)
 

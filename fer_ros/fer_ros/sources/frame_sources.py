@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import math
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-import yaml
 
-from fer_ros.sample import SampleSequence
+from fer_ros.sources.sample import SampleSequence
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm",
                             ".ppm"})
@@ -268,7 +265,7 @@ class FolderSource(FrameSource):
 
 
 class SampleSource(FrameSource):
-    """fer_ros.sample.SampleSequence: moving faces for machines without a camera."""
+    """fer_ros.sources.sample.SampleSequence: moving faces for machines without a camera."""
 
     def __init__(self, loop: bool = True, width: int = 0, height: int = 0):
         self.spec = SourceSpec(SAMPLE, SAMPLE)
@@ -298,117 +295,3 @@ def make_source(spec: SourceSpec, loop: bool, width: int = 0, height: int = 0,
     if spec.kind == "folder":
         return FolderSource(spec, loop)
     return CaptureSource(spec, loop, width, height, fps)
-
-
-class Pacer:
-    """Frame slots on a fixed grid of a monotonic clock, so the rate never drifts.
-
-    Slot n is due at ``start + n / fps``: time spent decoding or publishing one frame is taken
-    out of the wait for the next instead of adding up. After a stall longer than one period the
-    grid restarts rather than bursting frames to catch up.
-    """
-
-    def __init__(self, fps: float, clock: Callable[[], float] = time.monotonic):
-        self.period = 1.0 / fps if fps > 0 else 0.0
-        self._clock = clock
-        self._next: float | None = None
-
-    def delay(self) -> float:
-        """Seconds until the next slot (0 when it is due or nothing is paced)."""
-        if self._next is None:
-            return 0.0
-        return max(0.0, self._next - self._clock())
-
-    def due(self) -> bool:
-        """For live sources: whether a frame that arrived now fills a slot.
-
-        A quarter period of slack keeps a device running at about the capped rate from losing
-        every other frame to clock jitter, without letting a faster device exceed the cap.
-        """
-        return self._next is None or self._clock() >= self._next - self.period / 4
-
-    def advance(self) -> None:
-        """Mark the current slot used."""
-        now = self._clock()
-        if self._next is None or now - self._next > self.period:
-            self._next = now + self.period
-        else:
-            self._next += self.period
-
-
-class CalibrationError(ValueError):
-    """A calibration file is missing or not in camera_calibration_parsers' YAML format."""
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """The fields of a sensor_msgs/CameraInfo that a calibration file fixes."""
-
-    camera_name: str
-    width: int
-    height: int
-    distortion_model: str
-    d: tuple[float, ...]
-    k: tuple[float, ...]
-    r: tuple[float, ...]
-    p: tuple[float, ...]
-
-
-def calibration_path(url: str) -> Path:
-    """The file a ``camera_info_url`` names: ``file://`` URLs and plain paths."""
-    if url.startswith("file://"):
-        return Path(url[len("file://"):]).expanduser()
-    if "://" in url:
-        scheme = url.split("://", 1)[0]
-        raise CalibrationError(f"camera_info_url scheme {scheme}:// is not supported "
-                               "(use file://, package:// or a plain path)")
-    return Path(url).expanduser()
-
-
-def _matrix(data: dict, key: str, rows: int, cols: int, default: list[float] | None
-            ) -> tuple[float, ...]:
-    entry = data.get(key)
-    if entry is None:
-        if default is None:
-            raise CalibrationError(f"{key} is missing")
-        return tuple(default)
-    try:
-        values = tuple(float(v) for v in entry["data"])
-        shape = (int(entry["rows"]), int(entry["cols"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CalibrationError(f"{key} needs rows, cols and numeric data ({exc})") from exc
-    if shape[0] * shape[1] != len(values):
-        raise CalibrationError(f"{key} is {shape[0]}x{shape[1]} but has {len(values)} values")
-    if rows and shape != (rows, cols):
-        raise CalibrationError(f"{key} must be {rows}x{cols}, got {shape[0]}x{shape[1]}")
-    return values
-
-
-def load_calibration(path: Path) -> Calibration:
-    """Read a camera_calibration_parsers YAML file (as written by the ROS camera calibrator).
-
-    Rectification defaults to identity and projection to the camera matrix, as for a monocular
-    camera; a malformed matrix is refused rather than published.
-    """
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CalibrationError(f"cannot read calibration {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise CalibrationError(f"calibration {path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise CalibrationError(f"calibration {path} is not a YAML mapping")
-    missing = [key for key in ("image_width", "image_height") if key not in data]
-    if missing:
-        raise CalibrationError(f"calibration {path}: {' and '.join(missing)} missing")
-    try:
-        width, height = int(data["image_width"]), int(data["image_height"])
-        k = _matrix(data, "camera_matrix", 3, 3, None)
-        d = _matrix(data, "distortion_coefficients", 0, 0, [])
-        r = _matrix(data, "rectification_matrix", 3, 3, [1, 0, 0, 0, 1, 0, 0, 0, 1])
-        p = _matrix(data, "projection_matrix", 3, 4,
-                    [k[0], k[1], k[2], 0, k[3], k[4], k[5], 0, k[6], k[7], k[8], 0])
-    except (TypeError, ValueError) as exc:
-        raise CalibrationError(f"calibration {path}: {exc}") from exc
-    model = str(data.get("distortion_model", "plumb_bob" if d else ""))
-    return Calibration(str(data.get("camera_name", "")), width, height, model, d, k, r, p)

@@ -1,8 +1,9 @@
 """sensor_msgs images to and from OpenCV: cv_bridge where installed, else our exact conversion.
 
 ROS installs ship cv_bridge and users expect it to be used; the PyPI route has none, so the
-project's own conversion (fer_ros.image_conversion) stands in. Either way the message fields are
-checked first, so a malformed message is refused with a reason instead of crashing the node.
+project's own conversion (fer_ros.nodes.image_conversion) stands in. Either way the message
+fields are checked first, so a malformed message is refused with a reason instead of crashing
+the node.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from fer_ros.image_conversion import (
+from fer_ros.nodes.image_conversion import (
     ImageConversionError,
     bgr_to_raw,
     check_raw_image,
@@ -26,7 +27,7 @@ except ImportError:
     CvBridgeError = ImageConversionError
 
 _BRIDGE = CvBridge() if CvBridge is not None else None
-CONVERTER = "cv_bridge" if _BRIDGE is not None else "fer_ros.image_conversion"
+CONVERTER = "cv_bridge" if _BRIDGE is not None else "fer_ros.nodes.image_conversion"
 
 
 def image_to_bgr(msg: Image) -> np.ndarray:

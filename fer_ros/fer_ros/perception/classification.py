@@ -14,8 +14,8 @@ from typing import Protocol
 
 import numpy as np
 
-from fer_ros.model_files import DEFAULT_CLASSIFIER, bundled_model
-from fer_ros.model_metadata import METADATA_FILENAME, ModelMetadata, ModelMetadataError
+from fer_ros.perception.model_files import DEFAULT_CLASSIFIER, bundled_model
+from fer_ros.perception.model_metadata import METADATA_FILENAME, ModelMetadata, ModelMetadataError
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 TFLITE_SUFFIXES = (".tflite",)

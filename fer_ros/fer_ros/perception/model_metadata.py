@@ -12,7 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from fer_ros.labels import EMOTIONS
+from fer_ros.perception.labels import EMOTIONS
 
 FORMAT_VERSION = 1
 METADATA_FILENAME = "metadata.json"

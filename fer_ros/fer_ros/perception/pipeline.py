@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fer_ros.classification import ExpressionClassifier, load_classifier
-from fer_ros.detection import DEFAULT_DETECTOR, FaceDetector, create_detector
-from fer_ros.preprocessing import Box, prepare_faces
-from fer_ros.tracking import FaceTracker
+from fer_ros.perception.classification import ExpressionClassifier, load_classifier
+from fer_ros.perception.detection import DEFAULT_DETECTOR, FaceDetector, create_detector
+from fer_ros.perception.preprocessing import Box, prepare_faces
+from fer_ros.perception.tracking import FaceTracker
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,163 @@
+"""The package's parts keep to their jobs, computed from the code's own imports.
+
+An AST scan of every module, not a hand-kept list: a new module is checked the day it is added.
+``perception`` and ``sources`` must run on a robot without ROS or TensorFlow in the way (a
+benchmark, ``fer predict``, another middleware), ``learning`` must never be pulled into the nodes
+(TensorFlow is 1.3 GB and seconds of start-up), and none of the three may need ROS at all.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1] / "fer_ros"
+PARTS = ("perception", "sources", "learning", "nodes")
+ROS_FREE = ("perception", "sources", "learning")
+TENSORFLOW_FREE_AT_IMPORT = ("perception", "sources")
+TENSORFLOW = ("tensorflow", "keras", "tf_keras")
+ROS_ROOTS = ("rclpy", "rcl", "rcutils", "rmw", "rosidl", "ament_index_python", "cv_bridge",
+             "launch", "launch_ros", "launch_testing", "message_filters", "image_transport")
+ALLOWED_INTERNAL: dict[str, tuple[str, ...]] = {
+    "perception": ("perception",),
+    "sources": ("sources", "perception"),
+    "learning": ("learning", "perception"),
+    "nodes": ("nodes", "perception", "sources"),
+}
+"""Which parts a part may import at module level: perception is the base, nodes sit on top,
+and learning stands beside the nodes, never under them."""
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str
+    line: int
+    at_module_level: bool
+
+
+def is_ros(module: str) -> bool:
+    """rclpy and friends, or any message/interface package (``*_msgs``, ``*_interfaces``)."""
+    root = module.split(".")[0]
+    return root in ROS_ROOTS or root.endswith(("_msgs", "_interfaces", "_srvs"))
+
+
+def is_tensorflow(module: str) -> bool:
+    return module.split(".")[0] in TENSORFLOW
+
+
+def part_of(module: str) -> str | None:
+    """The part a ``fer_ros`` module belongs to, or None for another package / the top level."""
+    names = module.split(".")
+    if names[0] != "fer_ros" or len(names) < 2:
+        return None
+    return names[1] if names[1] in PARTS else None
+
+
+def imports_of(path: Path, package_root: Path) -> Iterator[Import]:
+    """Every import of a module, with relative imports resolved and laziness recorded.
+
+    An import inside a function runs only when that function is called; that is the accepted way
+    for perception to load Keras for a ``.keras`` model. Anything else runs at import time.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    own = path.relative_to(package_root.parent).with_suffix("").parts
+    lazy_nodes: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            lazy_nodes.update(id(child) for child in ast.walk(node) if child is not node)
+    for node in ast.walk(tree):
+        module_level = id(node) not in lazy_nodes
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield Import(alias.name, node.lineno, module_level)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                package = own[:-1]
+                base = list(package[:len(package) - (node.level - 1)])
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            yield Import(target, node.lineno, module_level)
+            for alias in node.names:
+                if part_of(f"{target}.{alias.name}") and not part_of(target):
+                    yield Import(f"{target}.{alias.name}", node.lineno, module_level)
+
+
+def violations(package_root: Path) -> list[str]:
+    """Every broken rule, one readable line each, naming the file, the line and the rule."""
+    found = []
+    for part in PARTS:
+        for path in sorted((package_root / part).rglob("*.py")):
+            where = path.relative_to(package_root.parent)
+            for imp in imports_of(path, package_root):
+                if part in ROS_FREE and is_ros(imp.module):
+                    found.append(f"{where}:{imp.line} imports {imp.module}: {part}/ must not "
+                                 "depend on ROS (rclpy or a message package); that belongs in "
+                                 "nodes/")
+                if part in TENSORFLOW_FREE_AT_IMPORT and is_tensorflow(imp.module) \
+                        and imp.at_module_level:
+                    found.append(f"{where}:{imp.line} imports {imp.module} at module level: "
+                                 f"{part}/ must import TensorFlow/Keras only inside the function "
+                                 "that needs it")
+                target = part_of(imp.module)
+                if target and target not in ALLOWED_INTERNAL[part] and (
+                        imp.at_module_level or target == "nodes"
+                        or part in TENSORFLOW_FREE_AT_IMPORT):
+                    found.append(f"{where}:{imp.line} imports {imp.module}: {part}/ may import "
+                                 f"only {', '.join(ALLOWED_INTERNAL[part])}")
+    return found
+
+
+def test_every_part_exists_and_holds_modules():
+    for part in PARTS:
+        modules = [p for p in (PACKAGE_DIR / part).glob("*.py") if p.name != "__init__.py"]
+        assert modules, f"{part}/ has no modules"
+
+
+def test_no_module_lies_outside_the_parts_but_the_command_line():
+    top_level = sorted(p.name for p in PACKAGE_DIR.glob("*.py"))
+    assert top_level == ["__init__.py", "cli.py", "prediction.py"]
+
+
+def test_the_parts_keep_their_boundaries():
+    found = violations(PACKAGE_DIR)
+    assert not found, "architecture boundaries broken:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize(("part", "line", "expected"), [
+    ("perception", "import rclpy", "perception/detection.py:1 imports rclpy: perception/ must "
+                                   "not depend on ROS"),
+    ("sources", "from sensor_msgs.msg import Image", "imports sensor_msgs.msg: sources/ must not"),
+    ("learning", "from fer_msgs.msg import Emotion", "imports fer_msgs.msg: learning/ must not"),
+    ("perception", "import tensorflow as tf", "imports tensorflow at module level"),
+    ("sources", "from keras import layers", "imports keras at module level"),
+    ("nodes", "from fer_ros.learning import training", "nodes/ may import only"),
+    ("perception", "from ..sources import sample", "imports fer_ros.sources: perception/"),
+    ("perception", "from fer_ros.nodes.publishing import publish_guarded",
+     "perception/ may import only perception"),
+])
+def test_a_broken_boundary_is_caught(tmp_path: Path, part: str, line: str, expected: str):
+    """The scan itself works: the same check on a copy with one offending import fails it."""
+    copy = tmp_path / "fer_ros"
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "models"))
+    victim = sorted(p for p in (copy / part).glob("*.py") if p.name != "__init__.py")[0]
+    if part == "perception":
+        victim = copy / part / "detection.py"
+    victim.write_text(line + "\n" + victim.read_text(encoding="utf-8"), encoding="utf-8")
+    found = violations(copy)
+    assert any(expected in v for v in found), found
+
+
+def test_lazy_tensorflow_import_inside_a_function_is_allowed(tmp_path: Path):
+    """The way perception loads a ``.keras`` model: only when asked to."""
+    copy = tmp_path / "fer_ros"
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "models"))
+    victim = copy / "perception" / "tracking.py"
+    victim.write_text(victim.read_text(encoding="utf-8")
+                      + "\n\ndef _load():\n    import keras\n    return keras\n", encoding="utf-8")
+    assert violations(copy) == []
