@@ -36,7 +36,7 @@ DEFAULT_OUT = REPO / "bench" / "results"
 sys.path.insert(0, str(REPO / "fer_ros" / "test"))
 
 # Re-exported: the benchmarks start and drive nodes with the tests' own harness.
-from ros_harness import NodeProcess, RosPeer, executable, wait_until  # noqa: E402, F401
+from ros_harness import DomainClaim, NodeProcess, RosPeer, executable, wait_until  # noqa: E402, F401
 
 FACE_COUNTS: tuple[int, ...] = (0, 1, 4, 8)
 """Faces per 640x480 frame in every benchmark (``fer_ros.sources.sample.sample_faces_frame``)."""
@@ -205,27 +205,28 @@ class ProcessStats:
         return text in Path(f"/proc/{self.pid}/maps").read_text()
 
 
+_HELD_DOMAINS: list[DomainClaim] = []
+"""Domains this benchmark process holds until it exits."""
+
+
 def private_ros_env(log_dir: Path) -> dict[str, str]:
     """Environment for this process and its node processes: DDS on this machine only.
 
     Node topics also go under a namespace unique to this run (``bench_namespace``), so a test
-    run that happens to pick the same ROS_DOMAIN_ID cannot feed frames into a benchmark.
+    process given the same ROS_DOMAIN_ID by hand cannot feed frames into a benchmark.
     """
     from fer_ros.nodes.dds_profile import use_bundled_dds_profile
 
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     os.environ.pop("ROS_LOCALHOST_ONLY", None)
-    os.environ.setdefault("ROS_DOMAIN_ID", str(bench_domain()))
+    if "ROS_DOMAIN_ID" not in os.environ:
+        _HELD_DOMAINS.append(DomainClaim())
+        os.environ["ROS_DOMAIN_ID"] = str(_HELD_DOMAINS[-1].domain_id)
     os.environ["ROS_LOG_DIR"] = str(log_dir)
     use_bundled_dds_profile()
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     return env
-
-
-def bench_domain() -> int:
-    """A domain away from the ones the tests take first (1 + pid % 50 upwards)."""
-    return 180 + os.getpid() % 50
 
 
 def bench_namespace() -> str:

@@ -1,7 +1,8 @@
 """Shared test set-up: every ROS test talks over real DDS, kept private to this machine.
 
-Discovery is limited to localhost, each test gets its own ROS_DOMAIN_ID (so leftovers of one
-test never reach the next, and parallel runs never see each other) and logs go to a temp dir.
+Discovery is limited to localhost, each test gets its own ROS_DOMAIN_ID, claimed exclusively on
+this machine (so leftovers of one test never reach the next, and parallel runs never see each
+other), and logs go to a temp dir.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,18 +21,18 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="fer-test-roslog-"))
 os.environ.pop("ROS_LOCALHOST_ONLY", None)
 
-from fer_ros.dds_profile import use_bundled_dds_profile  # noqa: E402
+from fer_ros.nodes.dds_profile import use_bundled_dds_profile  # noqa: E402
+from ros_harness import DomainClaim  # noqa: E402
 
 use_bundled_dds_profile()
 
-_DOMAIN_BASE = 1 + os.getpid() % 50
-_domain_counter = iter(range(10_000))
-
 
 @pytest.fixture
-def ros_domain() -> int:
-    """A ROS_DOMAIN_ID no other test of this run uses (Fast DDS accepts 0..232)."""
-    return _DOMAIN_BASE + next(_domain_counter) % 180
+def ros_domain() -> Iterator[int]:
+    """A ROS_DOMAIN_ID that no other test, test run or benchmark on this machine holds."""
+    claim = DomainClaim()
+    yield claim.domain_id
+    claim.release()
 
 
 @pytest.fixture

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +20,41 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+MAX_DOMAIN_ID = 232
+"""Fast DDS derives its ports from the domain id and accepts 0..232."""
+
+
+class DomainClaim:
+    """A ROS_DOMAIN_ID that no other process on this machine holds while this claim lives.
+
+    Test runs, benchmarks and their node processes on one machine (two worktrees, CI beside a
+    developer) would otherwise cross-talk on the same topics whenever their ids collide. An
+    advisory lock per id makes the choice exclusive; ids are taken round-robin from a start, so
+    one process does not reuse an id soon after releasing it (a slow node may still be leaving).
+    """
+
+    _next = 1 + os.getpid() % MAX_DOMAIN_ID
+    _lock_dir = Path(tempfile.gettempdir()) / "fer_ros-domains"
+
+    def __init__(self) -> None:
+        self._lock_dir.mkdir(exist_ok=True)
+        for _ in range(MAX_DOMAIN_ID):
+            candidate = DomainClaim._next
+            DomainClaim._next = candidate % MAX_DOMAIN_ID + 1
+            handle = (self._lock_dir / f"{candidate}.lock").open("w")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            self.domain_id = candidate
+            self._handle = handle
+            return
+        raise RuntimeError(f"every ROS_DOMAIN_ID 1..{MAX_DOMAIN_ID} is held by another process")
+
+    def release(self) -> None:
+        self._handle.close()
 
 
 def executable(name: str) -> list[str]:
