@@ -19,17 +19,25 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
+from fer_ros.nodes.decoder_output import decoder_output_to
 from fer_ros.nodes.image_conversion import ImageConversionError
 from fer_ros.nodes.image_messages import bgr_to_image, compressed_image_to_bgr, image_to_bgr
 from fer_ros.nodes.latest_frame import LatestFrame
+from fer_ros.nodes.model_swap import PipelineSwap
 from fer_ros.nodes.node_runner import node_main
-from fer_ros.nodes.parameters import ParameterSpec, ParameterTable, accept, refuse
+from fer_ros.nodes.parameters import (
+    MAX_IMAGE_PIXELS,
+    ParameterSpec,
+    ParameterTable,
+    accept,
+    refuse,
+)
 from fer_ros.nodes.publishing import publish_guarded
 from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
 from fer_ros.perception.classification import ModelLoadError
 from fer_ros.perception.detection import DETECTORS
 from fer_ros.perception.model_files import ModelFileMissing
-from fer_ros.perception.pipeline import EmotionPipeline, FaceResult, PipelineConfig
+from fer_ros.perception.pipeline import FaceResult, PipelineConfig
 from fer_ros.perception.tracking import SMOOTHING_MODES
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
@@ -52,6 +60,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("image_transport", "raw", "Subscribe to raw images or to "
                   "<image_raw>/compressed (JPEG/PNG).", choices=("raw", "compressed"),
                   read_only=True),
+    MAX_IMAGE_PIXELS,
     ParameterSpec("publish_annotated", True, "Publish image_annotated while it has "
                   "subscribers."),
     ParameterSpec("draw_emoji", True, "Draw an emoji beside each face on image_annotated."),
@@ -65,8 +74,8 @@ class EmotionNode(Node):
     def __init__(self, **kwargs: Any):
         super().__init__("emotion_node", **kwargs)
         self._params = ParameterTable(self, PARAMETERS)
-        self._pipeline = EmotionPipeline.from_config(self._pipeline_config(self._params.values))
-        self._pipeline_lock = threading.Lock()
+        self._pipelines = PipelineSwap(self._pipeline_config(self._params.values),
+                                       self.get_logger().info, self._model_failed)
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         self._emotions_pub = self.create_publisher(EmotionArray, "emotions", 10)
@@ -88,9 +97,9 @@ class EmotionNode(Node):
             self.create_timer(self._params.values["stats_period"], self._log_stats)
         self._worker = threading.Thread(target=self._work, name="fer_worker", daemon=True)
         self._worker.start()
-        detector = self._pipeline.detector.name
+        pipeline = self._pipelines.pipeline
         self.get_logger().info(
-            f"ready: detector {detector}, model {self._pipeline.classifier.path.name}, "
+            f"ready: detector {pipeline.detector.name}, model {pipeline.classifier.path.name}, "
             f"subscribed to {self.resolve_topic_name('image_raw')} "
             f"({self._params.values['image_transport']})")
 
@@ -102,17 +111,17 @@ class EmotionNode(Node):
         proposed, reason = self._params.check(parameters)
         if reason is not None:
             return refuse(reason)
-        changed = {k for k in PIPELINE_KEYS if proposed[k] != self._params.values[k]}
-        if changed:
-            keep = None if changed & {"model", "num_threads"} else self._pipeline.classifier
-            try:
-                pipeline = EmotionPipeline.from_config(self._pipeline_config(proposed), keep)
-            except (ModelLoadError, ModelFileMissing, ValueError) as exc:
-                return refuse(str(exc))
-            with self._pipeline_lock:
-                self._pipeline = pipeline
+        reason = self._pipelines.reconfigure(self._pipeline_config(proposed))
+        if reason is not None:
+            return refuse(reason)
         self._params.values = proposed
         return accept()
+
+    def _model_failed(self, value: str, reason: str, running: str) -> None:
+        """A model that passed the checks but failed to load: say so, keep the running one and
+        put the parameter back to it, so that `ros2 param get` tells the truth."""
+        self.get_logger().error(f"model {value!r} not loaded: {reason}; keeping {running!r}")
+        self.set_parameters([Parameter("model", value=running)])
 
     def _work(self) -> None:
         while not self._slot.closed and self.context.ok():
@@ -132,7 +141,8 @@ class EmotionNode(Node):
     def _process(self, msg: Image | CompressedImage) -> None:
         try:
             if isinstance(msg, CompressedImage):
-                bgr = compressed_image_to_bgr(msg)
+                with decoder_output_to(self._decoder_said):
+                    bgr = compressed_image_to_bgr(msg, self._params.values["max_image_pixels"])
             else:
                 bgr = image_to_bgr(msg)
         except ImageConversionError as exc:
@@ -141,9 +151,7 @@ class EmotionNode(Node):
                 f"skipping bad frame: {exc} ({self.counts['bad_input']} skipped so far)",
                 throttle_duration_sec=5.0)
             return
-        with self._pipeline_lock:
-            pipeline = self._pipeline
-            faces = pipeline.process(bgr)
+        pipeline, faces = self._pipelines.process(bgr)
         result = to_emotion_array(msg.header, pipeline.labels, faces, bgr.shape[1], bgr.shape[0])
         publish_guarded(self, self._emotions_pub, result, self.counts)
         self.counts["processed"] += 1
@@ -154,6 +162,9 @@ class EmotionNode(Node):
                                      draw_emoji=self._params.values["draw_emoji"])
             publish_guarded(self, self._annotated_pub, bgr_to_image(image, msg.header),
                             self.counts)
+
+    def _decoder_said(self, line: str) -> None:
+        self.get_logger().warning(f"decoder: {line}", throttle_duration_sec=5.0)
 
     def _log_stats(self) -> None:
         now, processed = time.monotonic(), self.counts["processed"]

@@ -1,17 +1,53 @@
 """Spin nodes until Ctrl-C or SIGTERM and take them down in order: the nodes' own threads
-first, then the nodes, then the executor, so no worker publishes into a destroyed node."""
+first, then the nodes, then the executor, so no worker publishes into a destroyed node.
+
+The signals are taken here, not by rclpy. rclpy's handler wakes the executor and then shuts the
+context down; an executor that wakes between the two sees a valid context and waits again with
+no timeout, and the node hangs until some timer fires (or forever). It also shuts the context
+down under a node still being constructed. Here a signal only sets a flag; the executor spins
+with a bounded timeout and looks at the flag between spins, whenever the signal came: during
+construction, while spinning, or again while closing (``ros2 launch`` without a terminal signals
+each node a second time), where it is ignored.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
+from types import FrameType
 
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
 from fer_ros.nodes.dds_profile import use_bundled_dds_profile
+
+SPIN_PERIOD_S = 0.1
+"""Longest the executor waits before it looks at the stop flag again."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopRequest:
+    """SIGINT and SIGTERM as a flag. Any later signal finds the flag set and changes nothing."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signal: int | None = None
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signal is None:
+            self.signal = signum
+        self.event.set()
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
 
 
 def close_nodes(executor: Executor, nodes: list[Node]) -> None:
@@ -23,20 +59,27 @@ def close_nodes(executor: Executor, nodes: list[Node]) -> None:
     executor.shutdown(timeout_sec=0.5)
 
 
-def run_nodes(nodes: list[Node]) -> None:
-    """Spin on one executor until rclpy's signal handlers shut the context down."""
-    executor = SingleThreadedExecutor()
-    for node in nodes:
-        executor.add_node(node)
+def spin_until(executor: Executor, stop: StopRequest) -> None:
+    """Spin until ``stop`` is set or the context is shut down (a camera at the end of its file)."""
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+        while not stop.is_set() and executor.context.ok():
+            executor.spin_once(timeout_sec=SPIN_PERIOD_S)
+    except ExternalShutdownException:
         pass
     except Exception:
         # rclpy can fail to take a message whose subscription the shutdown is destroying;
         # that is the shutdown, not an error. Anything while ROS is still up is a real bug.
         if executor.context.ok():
             raise
+
+
+def run_nodes(nodes: list[Node], stop: StopRequest) -> None:
+    """Spin on one executor until ``stop`` is set or the context shuts down, then close."""
+    executor = SingleThreadedExecutor()
+    for node in nodes:
+        executor.add_node(node)
+    try:
+        spin_until(executor, stop)
     finally:
         close_nodes(executor, nodes)
         rclpy.try_shutdown()
@@ -46,13 +89,28 @@ def node_main(name: str, make_node: Callable[[], Node],
               startup_errors: tuple[type[Exception], ...], args: list[str] | None) -> int:
     """A node executable's main: one clear line and status 1 when it cannot start, never a
     traceback; otherwise spin, and return the node's ``exit_code`` (0 unless it sets one)."""
+    stop = StopRequest()
     use_bundled_dds_profile()
-    rclpy.init(args=args)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     try:
         node = make_node()
     except (*startup_errors, ValueError, ParameterException) as exc:
         print(f"{name}: cannot start: {exc}", file=sys.stderr)
         rclpy.try_shutdown()
         return 1
-    run_nodes([node])
-    return getattr(node, "exit_code", 0)
+    run_nodes([node], stop)
+    code = getattr(node, "exit_code", 0)
+    exit_now_if_threads_linger(code)
+    return code
+
+
+def exit_now_if_threads_linger(code: int) -> None:
+    """End the process at once when a thread outlived the nodes' close (a read blocked in a
+    device or stream, a model still loading): a normal interpreter exit would run C++ static
+    destructors under that thread and abort ("terminate called without an active exception")."""
+    lingering = [t for t in threading.enumerate()
+                 if t is not threading.main_thread() and t.is_alive()]
+    if lingering:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

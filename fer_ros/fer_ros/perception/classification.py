@@ -14,7 +14,12 @@ from typing import Protocol
 
 import numpy as np
 
-from fer_ros.perception.model_files import DEFAULT_CLASSIFIER, bundled_model
+from fer_ros.perception.model_files import (
+    DEFAULT_CLASSIFIER,
+    bundled_model,
+    not_a_model_file,
+    unsafe_keras_refusal,
+)
 from fer_ros.perception.model_metadata import METADATA_FILENAME, ModelMetadata, ModelMetadataError
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -111,6 +116,9 @@ class KerasClassifier:
     """
 
     def __init__(self, path: Path, metadata: ModelMetadata):
+        refusal = unsafe_keras_refusal(path)
+        if refusal is not None:
+            raise ModelLoadError(refusal)
         import keras
 
         self.path = path
@@ -177,7 +185,7 @@ def resolve_model(path: str | Path | None) -> tuple[Path, ModelMetadata]:
                 return model_path / name, metadata
         raise ModelLoadError(f"{model_path / METADATA_FILENAME}: lists no 'tflite' or 'keras' file")
     if not model_path.is_file():
-        raise ModelLoadError(f"{model_path}: model file not found")
+        raise ModelLoadError(f"{model_path}: {not_a_model_file(model_path)}")
     try:
         return model_path, _metadata_for_file(model_path)
     except ModelMetadataError as exc:
@@ -188,7 +196,7 @@ def load_classifier(path: str | Path | None = None, num_threads: int = 2) -> Exp
     """Load the model a ``model`` parameter names; every failure is one ModelLoadError line."""
     model_path, metadata = resolve_model(path)
     if not model_path.is_file():
-        raise ModelLoadError(f"{model_path}: model file not found")
+        raise ModelLoadError(f"{model_path}: {not_a_model_file(model_path)}")
     suffix = model_path.suffix.lower()
     if suffix in TFLITE_SUFFIXES:
         return LiteRTClassifier(model_path, metadata, num_threads=num_threads)
