@@ -40,6 +40,7 @@ from fer_ros.nodes.parameters import (
     refuse,
 )
 from fer_ros.nodes.publishing import publish_guarded
+from fer_ros.nodes.stop_request import StopRequest
 from fer_ros.sources.calibration import (
     Calibration,
     CalibrationError,
@@ -62,8 +63,9 @@ SOURCE = ParameterSpec(
     "source", SAMPLE, "Device index (0) or path (/dev/video0), video file, image folder, "
     "RTSP/HTTP URL, or 'sample' (built-in moving faces).", read_only=True, any_type=True)
 QOS_DEPTH = 5
-MIN_FPS = 0.1
-"""Slowest rate other than 0: one frame every 10 s is a slide show; slower is a mistake."""
+MIN_FPS = 0.01
+"""Slowest rate other than 0: one frame every 100 s is a slow slide show; slower is a typo
+(1e-7 would mean a frame every 116 days)."""
 
 
 def parameter_specs(loop_default: bool) -> tuple[ParameterSpec, ...]:
@@ -362,8 +364,9 @@ class CameraNode(Node):
                                       "released when the process exits")
 
 
-def main(args: list[str] | None = None) -> int:
-    return node_main("camera_node", CameraNode, (SourceError, CalibrationError), args)
+def main(args: list[str] | None = None, stop: StopRequest | None = None) -> int:
+    return node_main("camera_node", CameraNode, (SourceError, CalibrationError), args,
+                     stop)
 
 
 if __name__ == "__main__":

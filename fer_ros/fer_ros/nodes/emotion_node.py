@@ -33,6 +33,7 @@ from fer_ros.nodes.parameters import (
     refuse,
 )
 from fer_ros.nodes.publishing import publish_guarded
+from fer_ros.nodes.stop_request import StopRequest
 from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
 from fer_ros.perception.classification import ModelLoadError
 from fer_ros.perception.detection import DETECTORS
@@ -205,8 +206,9 @@ def to_emotion_array(header, labels: tuple[str, ...], faces: list[FaceResult],
     return msg
 
 
-def main(args: list[str] | None = None) -> int:
-    return node_main("emotion_node", EmotionNode, (ModelLoadError, ModelFileMissing), args)
+def main(args: list[str] | None = None, stop: StopRequest | None = None) -> int:
+    return node_main("emotion_node", EmotionNode, (ModelLoadError, ModelFileMissing), args,
+                     stop)
 
 
 if __name__ == "__main__":

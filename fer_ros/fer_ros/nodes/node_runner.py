@@ -13,11 +13,9 @@ each node a second time), where it is ignored.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable
-from types import FrameType
 
 import rclpy
 from rclpy.exceptions import ParameterException
@@ -26,28 +24,10 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from fer_ros.nodes.dds_profile import use_bundled_dds_profile
+from fer_ros.nodes.stop_request import StopRequest
 
 SPIN_PERIOD_S = 0.1
 """Longest the executor waits before it looks at the stop flag again."""
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class StopRequest:
-    """SIGINT and SIGTERM as a flag. Any later signal finds the flag set and changes nothing."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.signal: int | None = None
-        for sig in STOP_SIGNALS:
-            signal.signal(sig, self._handle)
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.signal is None:
-            self.signal = signum
-        self.event.set()
-
-    def is_set(self) -> bool:
-        return self.event.is_set()
 
 
 def close_nodes(executor: Executor, nodes: list[Node]) -> None:
@@ -86,10 +66,14 @@ def run_nodes(nodes: list[Node], stop: StopRequest) -> None:
 
 
 def node_main(name: str, make_node: Callable[[], Node],
-              startup_errors: tuple[type[Exception], ...], args: list[str] | None) -> int:
+              startup_errors: tuple[type[Exception], ...], args: list[str] | None,
+              stop: StopRequest | None = None) -> int:
     """A node executable's main: one clear line and status 1 when it cannot start, never a
-    traceback; otherwise spin, and return the node's ``exit_code`` (0 unless it sets one)."""
-    stop = StopRequest()
+    traceback; otherwise spin, and return the node's ``exit_code`` (0 unless it sets one).
+
+    ``stop`` is the request the entry point installed before its imports; a signal that came
+    during the imports or the node's construction makes the node close right after it."""
+    stop = stop or StopRequest()
     use_bundled_dds_profile()
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     try:
@@ -98,6 +82,7 @@ def node_main(name: str, make_node: Callable[[], Node],
         print(f"{name}: cannot start: {exc}", file=sys.stderr)
         rclpy.try_shutdown()
         return 1
+    stop.immediate = False
     run_nodes([node], stop)
     code = getattr(node, "exit_code", 0)
     exit_now_if_threads_linger(code)
