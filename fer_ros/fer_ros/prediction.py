@@ -68,7 +68,8 @@ def annotated_paths(paths: list[Path], folder: Path) -> dict[Path, Path]:
     common = Path(os.path.commonpath([p.parent for p in absolute])) if absolute else folder
     targets: dict[Path, Path] = {}
     taken: set[Path] = set()
-    for path, full in zip(paths, absolute):
+    pngs_first = sorted(zip(paths, absolute), key=lambda pair: pair[0].suffix.lower() != ".png")
+    for path, full in pngs_first:
         relative = full.relative_to(common)
         target = folder / relative.with_suffix(".png")
         if target in taken:
@@ -108,8 +109,10 @@ def read_input(path: Path, max_pixels: int):
         return None, "not a regular file"
     try:
         image = read_image(path, max_pixels)
-    except (ImageTooLarge, ImageHeaderError) as exc:
+    except ImageTooLarge as exc:
         return None, str(exc)
+    except ImageHeaderError as exc:
+        return None, f"not a readable image ({exc})"
     except OSError as exc:
         return None, f"cannot read it ({exc.strerror})"
     return (image, None) if image is not None else (None, "not a readable image")
