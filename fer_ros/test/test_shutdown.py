@@ -129,6 +129,7 @@ def test_a_second_sigint_while_closing_is_quiet(ros_domain, ros_env, tmp_path, g
                 process.process.send_signal(signal.SIGINT)
                 time.sleep(gap)
                 code, _ = process.stop(signal.SIGINT)
+                assert code == 0, (code, process.output)  # -2: the second signal killed it
                 assert_clean_exit(process, signal.SIGINT, code, time.monotonic() - start)
     finally:
         peer.close()

@@ -339,7 +339,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _run_nodes(args, camera_params, emotion_params, stop)
     finally:
-        rclpy.try_shutdown()
+        rclpy.try_shutdown(uninstall_handlers=False)
+        stop.ignore_from_now()
 
 
 def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Path,

@@ -62,7 +62,7 @@ def run_nodes(nodes: list[Node], stop: StopRequest) -> None:
         spin_until(executor, stop)
     finally:
         close_nodes(executor, nodes)
-        rclpy.try_shutdown()
+        rclpy.try_shutdown(uninstall_handlers=False)
 
 
 def node_main(name: str, make_node: Callable[[], Node],
@@ -80,10 +80,11 @@ def node_main(name: str, make_node: Callable[[], Node],
         node = make_node()
     except (*startup_errors, ValueError, ParameterException) as exc:
         print(f"{name}: cannot start: {exc}", file=sys.stderr)
-        rclpy.try_shutdown()
+        rclpy.try_shutdown(uninstall_handlers=False)
         return 1
     stop.immediate = False
     run_nodes([node], stop)
+    stop.ignore_from_now()
     code = getattr(node, "exit_code", 0)
     exit_now_if_threads_linger(code)
     return code

@@ -35,7 +35,18 @@ class StopRequest:
         self.event.set()
         if self.immediate:
             self.immediate = False
+            self.ignore_from_now()
             raise SystemExit(0)
 
     def is_set(self) -> bool:
         return self.event.is_set()
+
+    def ignore_from_now(self) -> None:
+        """Ignore the stop signals for the rest of the process, once everything is closed.
+
+        Python's finalization resets handlers to the default action, and finalizing a process
+        that used DDS takes a few hundred milliseconds: a second SIGINT in that time would kill
+        it with status -2. Ignored signals are left ignored by the finalization.
+        """
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
