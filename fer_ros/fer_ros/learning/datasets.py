@@ -20,6 +20,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_ros.perception.image_limits import (
+    DEFAULT_MAX_PIXELS,
+    ImageHeaderError,
+    ImageTooLarge,
+    read_image,
+)
 from fer_ros.perception.labels import EMOTIONS, canonical_label
 from fer_ros.perception.model_metadata import ModelMetadata
 from fer_ros.perception.preprocessing import resize_face
@@ -344,7 +350,14 @@ def _read_folder_split(split_dir: Path, out: _Collector) -> None:
             if file.suffix.lower() not in IMAGE_EXTENSIONS:
                 out.skip(where, "not an image file")
                 continue
-            image = cv2.imdecode(np.fromfile(file, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+            try:
+                image = read_image(file, DEFAULT_MAX_PIXELS, cv2.IMREAD_GRAYSCALE)
+            except ImageTooLarge as exc:
+                out.skip(where, str(exc))
+                continue
+            except ImageHeaderError as exc:
+                out.skip(where, f"cannot decode the image (corrupt or truncated: {exc})")
+                continue
             if image is None:
                 out.skip(where, "cannot decode the image (corrupt or truncated)")
                 continue
