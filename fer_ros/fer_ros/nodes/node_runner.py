@@ -12,9 +12,7 @@ each node a second time), where it is ignored.
 
 from __future__ import annotations
 
-import os
 import sys
-import threading
 from collections.abc import Callable
 
 import rclpy
@@ -85,18 +83,5 @@ def node_main(name: str, make_node: Callable[[], Node],
     stop.immediate = False
     run_nodes([node], stop)
     stop.ignore_from_now()
-    code = getattr(node, "exit_code", 0)
-    exit_now_if_threads_linger(code)
-    return code
+    return getattr(node, "exit_code", 0)
 
-
-def exit_now_if_threads_linger(code: int) -> None:
-    """End the process at once when a thread outlived the nodes' close (a read blocked in a
-    device or stream, a model still loading): a normal interpreter exit would run C++ static
-    destructors under that thread and abort ("terminate called without an active exception")."""
-    lingering = [t for t in threading.enumerate()
-                 if t is not threading.main_thread() and t.is_alive()]
-    if lingering:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
