@@ -26,24 +26,33 @@ from fer_ros.nodes.stop_request import StopRequest
 
 def emotion_node() -> NoReturn:
     stop = StopRequest(immediate=True)
-    from fer_ros.nodes import emotion_node as node
+    try:
+        from fer_ros.nodes import emotion_node as node
 
-    exit_now(node.main(stop=stop))
+        code = node.main(stop=stop)
+    except SystemExit as exc:  # a signal during start-up (StopRequest.immediate)
+        code = exc.code if isinstance(exc.code, int) else 0
+    exit_now(code)
 
 
 def camera_node() -> NoReturn:
     stop = StopRequest(immediate=True)
-    from fer_ros.nodes import camera_node as node
+    try:
+        from fer_ros.nodes import camera_node as node
 
-    exit_now(node.main(stop=stop))
+        code = node.main(stop=stop)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    exit_now(code)
 
 
 def exit_now(code: int) -> NoReturn:
     """Release ROS's context (its DDS participant, once no node uses it), collect what the
     nodes held, flush, and end the process with ``code``."""
-    import rclpy  # loaded by the node already
-
-    rclpy.get_default_context().destroy()
+    rclpy = sys.modules.get("rclpy")
+    if rclpy is not None and hasattr(rclpy, "try_shutdown"):  # absent if stopped while importing
+        rclpy.try_shutdown(uninstall_handlers=False)
+        rclpy.get_default_context().destroy()
     gc.collect()
     logging.shutdown()
     sys.stdout.flush()
