@@ -124,7 +124,7 @@ class EmotionNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             pipeline = EmotionPipeline.from_config(self._pipeline_config(self._params.values))
-        except MODEL_ERRORS as exc:
+        except Exception as exc:  # rclpy would swallow it without a word: say why, stay put
             self._configure_error = exc
             self.get_logger().error(f"configure failed: {exc}")
             return FAILURE
