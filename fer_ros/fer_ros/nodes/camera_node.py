@@ -206,10 +206,11 @@ class CameraNode(Node):
     def _capture_until_done(self) -> None:
         """Open and stream until stopped or the end; every reconnect waits its backoff.
 
-        ``failures`` counts consecutive opens that failed or published nothing (an HTTP stream
-        that ends at once opens fine every time), so those reconnect with a growing delay too.
+        ``failures`` counts consecutive opens that failed; ``fruitless`` consecutive opens that
+        worked but published nothing before the source was lost (an HTTP stream that ends at
+        once opens fine every time): those reconnect after a growing delay too.
         """
-        failures = 0
+        failures = fruitless = 0
         pacer = Pacer(self._rate())
         while not self._stop.is_set():
             try:
@@ -224,6 +225,7 @@ class CameraNode(Node):
                 if self._stop.wait(delay):
                     return
                 continue
+            failures = 0
             self.get_logger().info(f"opened {description}; publishing on "
                                    f"{self.resolve_topic_name('image_raw')} at "
                                    f"{self._describe_rate()}")
@@ -232,9 +234,8 @@ class CameraNode(Node):
                 ended = self._stream(pacer)
             except SourceUnavailable as exc:
                 self._source.release()
-                failures = failures + 1 if self.counts["published"] == published else 1
-                delay = self._backoff(failures)
-                self.counts["reconnects"] += 1
+                fruitless = fruitless + 1 if self.counts["published"] == published else 0
+                delay = self._backoff(fruitless + 1)
                 self.get_logger().error(f"lost {self.spec}: {exc}; reconnecting in {delay:.1f} s")
                 if self._stop.wait(delay):
                     return

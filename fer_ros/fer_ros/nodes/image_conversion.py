@@ -94,7 +94,8 @@ def compressed_to_bgr(fmt: str, data, max_pixels: int = DEFAULT_MAX_PIXELS) -> n
         raise ImageConversionError(f"compressed image ({what}): {exc}") from exc
     except ImageHeaderError as exc:
         raise ImageConversionError(
-            f"compressed image ({what}, {buffer.size} bytes) refused: {exc}") from exc
+            f"corrupt or undecodable compressed image ({what}, {buffer.size} bytes): "
+            f"{exc}") from exc
     except cv2.error as exc:
         raise ImageConversionError(
             f"compressed image ({what}) refused by the decoder: "
