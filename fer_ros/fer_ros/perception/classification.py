@@ -1,24 +1,45 @@
 """Expression classifiers: one batched call for all faces of a frame.
 
 The original program called ``model.predict`` once per face, paying Keras' per-call set-up every
-time. Here every face of a frame goes through the model in one call, with LiteRT (the TFLite
-runtime, a few MB, starts in milliseconds) as the default backend. TensorFlow is imported only
-when a Keras model is configured, so the default node never pays its start-up time or memory.
+time. Here every face of a frame goes through the model in one call. ``.tflite`` models run in
+LiteRT (a few MB, starts in milliseconds), ``.onnx`` models in OpenCV's dnn module (no extra
+runtime to install), and TensorFlow is imported only when a Keras model is configured, so the
+default node never pays its start-up time or memory.
+
+Bundled models are named (``mini_xception``, ``face_expression_net``) and ``ensemble`` averages
+them (perception/ensemble.py); a ``model`` parameter may also name files or export folders.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+import cv2
 import numpy as np
 
+from fer_ros.perception.ensemble import EnsembleClassifier
 from fer_ros.perception.model_files import DEFAULT_CLASSIFIER, bundled_model
 from fer_ros.perception.model_metadata import METADATA_FILENAME, ModelMetadata, ModelMetadataError
+from fer_ros.perception.preprocessing import Box, prepare_frame_faces
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 TFLITE_SUFFIXES = (".tflite",)
+ONNX_SUFFIXES = (".onnx",)
+
+BUNDLED_MODELS: dict[str, str] = {
+    "mini_xception": DEFAULT_CLASSIFIER,
+    "face_expression_net": "face_expression_net.onnx",
+}
+"""Model names a ``model`` parameter accepts, and the bundled file each stands for."""
+
+ENSEMBLES: dict[str, tuple[str, ...]] = {"ensemble": ("mini_xception", "face_expression_net")}
+"""Named ensembles; a comma-separated list of models is an ensemble too."""
+
+DEFAULT_MODEL = "ensemble"
+"""What an empty ``model`` parameter loads: the best pair on bench/accuracy.py's real photos."""
 
 
 class ModelLoadError(RuntimeError):
@@ -26,12 +47,31 @@ class ModelLoadError(RuntimeError):
 
 
 class ExpressionClassifier(Protocol):
+    """What the pipeline needs: a frame's faces in, one row of probabilities per face out."""
+
+    metadata: ModelMetadata
+    path: Path
+    """The model file; for an ensemble, its name (what the ``model`` parameter said)."""
+
+    def classify(self, bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """Probabilities (N, len(metadata.labels)) for the N face boxes of one frame."""
+        ...
+
+
+class SingleModel:
+    """A model with one input convention: crops the frame as its metadata says, then predicts.
+
+    ``predict`` takes an already normalised NHWC batch (training's evaluation uses it).
+    """
+
     metadata: ModelMetadata
     path: Path
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        """Probabilities (N, len(labels)) for a normalised float32 NHWC batch."""
-        ...
+        raise NotImplementedError
+
+    def classify(self, bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        return self.predict(prepare_frame_faces(bgr, gray, boxes, self.metadata))
 
 
 def _softmax_if_needed(outputs: np.ndarray) -> np.ndarray:
@@ -45,7 +85,7 @@ def _softmax_if_needed(outputs: np.ndarray) -> np.ndarray:
     return outputs
 
 
-class LiteRTClassifier:
+class LiteRTClassifier(SingleModel):
     """A ``.tflite`` model run by LiteRT, resized to the batch it is given.
 
     Re-allocating tensors costs about as much as an inference, so the batch dimension grows in
@@ -102,7 +142,7 @@ class LiteRTClassifier:
         return _softmax_if_needed(self._interpreter.get_tensor(self._output_index)[:count].copy())
 
 
-class KerasClassifier:
+class KerasClassifier(SingleModel):
     """A Keras model (``.keras`` or legacy ``.h5``), loaded in safe mode and called directly.
 
     Calling the model (``model(x, training=False)``) avoids ``predict``'s per-call set-up of a
@@ -128,6 +168,45 @@ class KerasClassifier:
         if batch.shape[0] == 0:
             return np.zeros((0, len(self.metadata.labels)), dtype=np.float32)
         return _softmax_if_needed(np.asarray(self._model(batch, training=False)))
+
+
+class OpenCVDnnClassifier(SingleModel):
+    """An ``.onnx`` model run by OpenCV's dnn module.
+
+    Measured against onnxruntime on FaceExpressionNet (bench/README.md, classifier runtimes):
+    OpenCV is within noise of it at the batch sizes a robot sees, and it is already a dependency.
+    The model must take a float32 NHWC batch of any size and return one row per face.
+    """
+
+    def __init__(self, path: Path, metadata: ModelMetadata, num_threads: int = 2):
+        self.path = path
+        self.metadata = metadata
+        self._num_threads = num_threads
+        try:
+            self._net = cv2.dnn.readNetFromONNX(str(path))
+        except cv2.error as exc:
+            message = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
+            raise ModelLoadError(f"{path}: not a valid ONNX model ({message})") from exc
+        height, width = metadata.input_size
+        probe = np.zeros((1, height, width, metadata.channels), np.float32)
+        try:
+            outputs = self._forward(probe)
+        except cv2.error as exc:
+            raise ModelLoadError(
+                f"{path}: does not accept a 1x{height}x{width}x{metadata.channels} NHWC input "
+                "as its metadata promises"
+            ) from exc
+        _check_shapes(path, metadata, probe.shape, outputs.shape)
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        cv2.setNumThreads(self._num_threads)
+        self._net.setInput(np.ascontiguousarray(batch))
+        return self._net.forward()
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        if batch.shape[0] == 0:
+            return np.zeros((0, len(self.metadata.labels)), dtype=np.float32)
+        return _softmax_if_needed(self._forward(batch).reshape(batch.shape[0], -1).copy())
 
 
 def _check_shapes(path: Path, metadata: ModelMetadata, input_shape: tuple, output_shape: tuple):
@@ -157,13 +236,16 @@ def _metadata_for_file(path: Path) -> ModelMetadata:
 
 
 def resolve_model(path: str | Path | None) -> tuple[Path, ModelMetadata]:
-    """Model file and metadata for a parameter value: a file, an export folder or empty (default).
+    """Model file and metadata for one model: a bundled model's name, a file, an export folder,
+    or empty for mini-Xception (the single-file model ``fer train`` starts from).
 
     For an export folder the TFLite file is preferred over the Keras one: same predictions (the
     evaluation checks it), a fraction of the start-up time and memory.
     """
     if path is None or str(path).strip() == "":
-        model_path = bundled_model(DEFAULT_CLASSIFIER)
+        path = "mini_xception"
+    if str(path).strip() in BUNDLED_MODELS:
+        model_path = bundled_model(BUNDLED_MODELS[str(path).strip()])
         return model_path, _metadata_for_file(model_path)
     model_path = Path(path).expanduser()
     if model_path.is_dir():
@@ -177,6 +259,9 @@ def resolve_model(path: str | Path | None) -> tuple[Path, ModelMetadata]:
                 return model_path / name, metadata
         raise ModelLoadError(f"{model_path / METADATA_FILENAME}: lists no 'tflite' or 'keras' file")
     if not model_path.is_file():
+        if not model_path.suffix and len(model_path.parts) == 1:
+            names = ", ".join([*BUNDLED_MODELS, *ENSEMBLES])
+            raise ModelLoadError(f"{model_path}: no such model file, nor a bundled model ({names})")
         raise ModelLoadError(f"{model_path}: model file not found")
     try:
         return model_path, _metadata_for_file(model_path)
@@ -184,17 +269,37 @@ def resolve_model(path: str | Path | None) -> tuple[Path, ModelMetadata]:
         raise ModelLoadError(str(exc)) from exc
 
 
-def load_classifier(path: str | Path | None = None, num_threads: int = 2) -> ExpressionClassifier:
-    """Load the model a ``model`` parameter names; every failure is one ModelLoadError line."""
+def load_single_model(path: str | Path | None = None, num_threads: int = 2) -> SingleModel:
+    """Load one model (see ``resolve_model``); every failure is one ModelLoadError line."""
     model_path, metadata = resolve_model(path)
     if not model_path.is_file():
         raise ModelLoadError(f"{model_path}: model file not found")
     suffix = model_path.suffix.lower()
     if suffix in TFLITE_SUFFIXES:
         return LiteRTClassifier(model_path, metadata, num_threads=num_threads)
+    if suffix in ONNX_SUFFIXES:
+        return OpenCVDnnClassifier(model_path, metadata, num_threads=num_threads)
     if suffix in KERAS_SUFFIXES:
         return KerasClassifier(model_path, metadata)
     raise ModelLoadError(
         f"{model_path}: unsupported model type {suffix!r} "
-        f"(expected one of {', '.join(TFLITE_SUFFIXES + KERAS_SUFFIXES)})"
+        f"(expected one of {', '.join(TFLITE_SUFFIXES + ONNX_SUFFIXES + KERAS_SUFFIXES)})"
     )
+
+
+def load_classifier(model: str | Path | None = None,
+                    num_threads: int = 2) -> ExpressionClassifier:
+    """Load what a ``model`` parameter names: empty for the default, a bundled model's or an
+    ensemble's name, a file, an export folder, or a comma-separated list to average."""
+    spec = DEFAULT_MODEL if model is None or str(model).strip() == "" else str(model).strip()
+    if spec in ENSEMBLES:
+        members = ENSEMBLES[spec]
+    elif "," in spec:
+        members = tuple(part.strip() for part in spec.split(",") if part.strip())
+    else:
+        return load_single_model(spec, num_threads=num_threads)
+    loaded = [load_single_model(member, num_threads=num_threads) for member in members]
+    try:
+        return EnsembleClassifier(spec, loaded)
+    except ValueError as exc:
+        raise ModelLoadError(str(exc)) from exc
