@@ -2,9 +2,9 @@
 
 The original program called ``model.predict`` once per face, paying Keras' per-call set-up every
 time. Here every face of a frame goes through the model in one call. ``.tflite`` models run in
-LiteRT (a few MB, starts in milliseconds), ``.onnx`` models in OpenCV's dnn module (no extra
-runtime to install), and TensorFlow is imported only when a Keras model is configured, so the
-default node never pays its start-up time or memory.
+LiteRT (a few MB, starts in milliseconds), ``.onnx`` models in onnxruntime, and TensorFlow is
+imported only when a Keras model is configured, so the default node never pays its start-up time
+or memory.
 
 Bundled models are named (``mini_xception``, ``face_expression_net``) and ``ensemble`` averages
 them (perception/ensemble.py); a ``model`` parameter may also name files or export folders.
@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-import cv2
 import numpy as np
 
 from fer_ros.perception.ensemble import EnsembleClassifier
@@ -170,43 +169,45 @@ class KerasClassifier(SingleModel):
         return _softmax_if_needed(np.asarray(self._model(batch, training=False)))
 
 
-class OpenCVDnnClassifier(SingleModel):
-    """An ``.onnx`` model run by OpenCV's dnn module.
+class OnnxRuntimeClassifier(SingleModel):
+    """An ``.onnx`` model run by onnxruntime (already the runtime of the RetinaFace detector).
 
-    Measured against onnxruntime on FaceExpressionNet (bench/README.md, classifier runtimes):
-    OpenCV is within noise of it at the batch sizes a robot sees, and it is already a dependency.
-    The model must take a float32 NHWC batch of any size and return one row per face.
+    On FaceExpressionNet it measured 2.7x faster than OpenCV's dnn module with one thread
+    (bench/classifier_runtimes.py; bench/README.md). The model must take a float32 NHWC batch of
+    any size and return one row per face.
     """
 
     def __init__(self, path: Path, metadata: ModelMetadata, num_threads: int = 2):
+        import onnxruntime
+
         self.path = path
         self.metadata = metadata
-        self._num_threads = num_threads
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = num_threads
+        options.inter_op_num_threads = 1
         try:
-            self._net = cv2.dnn.readNetFromONNX(str(path))
-        except cv2.error as exc:
-            message = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
-            raise ModelLoadError(f"{path}: not a valid ONNX model ({message})") from exc
-        height, width = metadata.input_size
-        probe = np.zeros((1, height, width, metadata.channels), np.float32)
-        try:
-            outputs = self._forward(probe)
-        except cv2.error as exc:
+            self._session = onnxruntime.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own error types for a bad file
+            text = str(exc).strip()
+            first_line = text.splitlines()[0] if text else type(exc).__name__
+            raise ModelLoadError(f"{path}: not a valid ONNX model ({first_line})") from exc
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1:
             raise ModelLoadError(
-                f"{path}: does not accept a 1x{height}x{width}x{metadata.channels} NHWC input "
-                "as its metadata promises"
-            ) from exc
-        _check_shapes(path, metadata, probe.shape, outputs.shape)
+                f"{path}: expected one input and one output, found {len(inputs)} and {len(outputs)}"
+            )
+        self._input_name = inputs[0].name
+        def dims(shape: list) -> tuple:
+            return tuple(d if isinstance(d, int) else None for d in shape)
 
-    def _forward(self, batch: np.ndarray) -> np.ndarray:
-        cv2.setNumThreads(self._num_threads)
-        self._net.setInput(np.ascontiguousarray(batch))
-        return self._net.forward()
+        _check_shapes(path, metadata, dims(inputs[0].shape), dims(outputs[0].shape))
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         if batch.shape[0] == 0:
             return np.zeros((0, len(self.metadata.labels)), dtype=np.float32)
-        return _softmax_if_needed(self._forward(batch).reshape(batch.shape[0], -1).copy())
+        outputs = self._session.run(None, {self._input_name: np.ascontiguousarray(batch)})[0]
+        return _softmax_if_needed(outputs.reshape(batch.shape[0], -1))
 
 
 def _check_shapes(path: Path, metadata: ModelMetadata, input_shape: tuple, output_shape: tuple):
@@ -278,7 +279,7 @@ def load_single_model(path: str | Path | None = None, num_threads: int = 2) -> S
     if suffix in TFLITE_SUFFIXES:
         return LiteRTClassifier(model_path, metadata, num_threads=num_threads)
     if suffix in ONNX_SUFFIXES:
-        return OpenCVDnnClassifier(model_path, metadata, num_threads=num_threads)
+        return OnnxRuntimeClassifier(model_path, metadata, num_threads=num_threads)
     if suffix in KERAS_SUFFIXES:
         return KerasClassifier(model_path, metadata)
     raise ModelLoadError(
