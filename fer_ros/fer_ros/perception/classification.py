@@ -172,9 +172,9 @@ class KerasClassifier(SingleModel):
 class OnnxRuntimeClassifier(SingleModel):
     """An ``.onnx`` model run by onnxruntime (already the runtime of the RetinaFace detector).
 
-    On FaceExpressionNet it measured 2.7x faster than OpenCV's dnn module with one thread
-    (bench/classifier_runtimes.py; bench/README.md). The model must take a float32 NHWC batch of
-    any size and return one row per face.
+    On FaceExpressionNet it measured 2 to 4 times faster than OpenCV's dnn module with one
+    thread (bench/classifier_runtimes.py; bench/README.md). The model must take a float32 NHWC
+    batch of any size and return one row per face.
     """
 
     def __init__(self, path: Path, metadata: ModelMetadata, num_threads: int = 2):
