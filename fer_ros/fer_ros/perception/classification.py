@@ -170,7 +170,7 @@ class KerasClassifier(SingleModel):
 
 
 class OnnxRuntimeClassifier(SingleModel):
-    """An ``.onnx`` model run by onnxruntime (already the runtime of the RetinaFace detector).
+    """An ``.onnx`` model run by onnxruntime.
 
     On FaceExpressionNet it measured 2 to 4 times faster than OpenCV's dnn module with one
     thread (bench/classifier_runtimes.py; bench/README.md). The model must take a float32 NHWC
@@ -185,6 +185,9 @@ class OnnxRuntimeClassifier(SingleModel):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = num_threads
         options.inter_op_num_threads = 1
+        # Idle worker threads would otherwise spin, taking a core from the node's other threads
+        # (DDS, the detector): with 2 threads it used twice the CPU for the same ms per face.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = onnxruntime.InferenceSession(
                 str(path), options, providers=["CPUExecutionProvider"])
@@ -198,16 +201,18 @@ class OnnxRuntimeClassifier(SingleModel):
                 f"{path}: expected one input and one output, found {len(inputs)} and {len(outputs)}"
             )
         self._input_name = inputs[0].name
-        def dims(shape: list) -> tuple:
-            return tuple(d if isinstance(d, int) else None for d in shape)
-
-        _check_shapes(path, metadata, dims(inputs[0].shape), dims(outputs[0].shape))
+        _check_shapes(path, metadata, _fixed_dims(inputs[0].shape), _fixed_dims(outputs[0].shape))
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         if batch.shape[0] == 0:
             return np.zeros((0, len(self.metadata.labels)), dtype=np.float32)
         outputs = self._session.run(None, {self._input_name: np.ascontiguousarray(batch)})[0]
         return _softmax_if_needed(outputs.reshape(batch.shape[0], -1))
+
+
+def _fixed_dims(shape: list) -> tuple:
+    """onnxruntime names a dynamic dimension ('batch'); the checks want None for it."""
+    return tuple(d if isinstance(d, int) else None for d in shape)
 
 
 def _check_shapes(path: Path, metadata: ModelMetadata, input_shape: tuple, output_shape: tuple):

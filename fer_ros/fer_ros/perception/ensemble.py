@@ -45,7 +45,10 @@ def fer_order(labels: Sequence[str], origin: str) -> np.ndarray:
 
 
 class EnsembleClassifier:
-    """The mean of its members' probabilities, in ``EMOTIONS``' order."""
+    """The mean of its members' probabilities, in ``EMOTIONS``' order.
+
+    Its ``metadata`` is for its labels and provenance; input size and crop are each member's.
+    """
 
     def __init__(self, name: str, members: Sequence[Member]):
         if len(members) < 2:
