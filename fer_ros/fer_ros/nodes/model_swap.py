@@ -13,11 +13,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
 from fer_ros.perception.classification import (
+    DEFAULT_MODEL,
+    ENSEMBLES,
     KERAS_SUFFIXES,
     ExpressionClassifier,
     ModelLoadError,
@@ -30,17 +31,23 @@ from fer_ros.perception.pipeline import EmotionPipeline, FaceResult, PipelineCon
 LOAD_ERRORS = (ModelLoadError, ModelFileMissing, ValueError)
 
 
-def check_model(value: str) -> Path:
-    """The model file a ``model`` value names, after every check that needs no model runtime;
-    raises one of LOAD_ERRORS with the reason."""
-    path, _ = resolve_model(value)
-    if not path.is_file():
-        raise ModelLoadError(f"{path}: model file listed in the metadata is missing")
-    if path.suffix.lower() in KERAS_SUFFIXES:
-        refusal = unsafe_keras_refusal(path)
-        if refusal is not None:
-            raise ModelLoadError(refusal)
-    return path
+def check_model(value: str) -> None:
+    """Run every check on a ``model`` value that needs no model runtime: each model file it
+    names (one, an ensemble's members or a comma-separated list) exists with its metadata and
+    holds no unsafe Keras layer. Raises one of LOAD_ERRORS with the reason."""
+    spec = value.strip() or DEFAULT_MODEL
+    if spec in ENSEMBLES:
+        members = ENSEMBLES[spec]
+    else:
+        members = tuple(part.strip() for part in spec.split(",") if part.strip())
+    for member in members:
+        path, _ = resolve_model(member)
+        if not path.is_file():
+            raise ModelLoadError(f"{path}: model file listed in the metadata is missing")
+        if path.suffix.lower() in KERAS_SUFFIXES:
+            refusal = unsafe_keras_refusal(path)
+            if refusal is not None:
+                raise ModelLoadError(refusal)
 
 
 class ModelLoader:
