@@ -36,7 +36,12 @@ import cv2
 import numpy as np
 import skimage.data
 
-from fer_ros.perception.detection import BLAZEFACE_MODELS, BlazeFaceDetector, create_detector
+from fer_ros.perception.detection import (
+    BLAZEFACE_MODELS,
+    BlazeFaceDetector,
+    RetinaFaceDetector,
+    create_detector,
+)
 from fer_ros.perception.preprocessing import Box
 
 FRAME_W, FRAME_H = 640, 480
@@ -251,53 +256,69 @@ def agreement(scenes: list[Scene], haar: list[list[Box]], other: list[list[Box]]
     return statistics.median(overlaps) if overlaps else float("nan")
 
 
-def calibrate(scenes: list[Scene]) -> dict:
-    """How Haar boxes sit relative to BlazeFace's own boxes on the faces both detectors find.
+def native_boxes(scenes: list[Scene]) -> dict[str, list[np.ndarray]]:
+    """Each neural detector's own boxes, before its Haar correction: rows of (cx, cy, w, h)."""
+    detectors = {f"blazeface_{v}": BlazeFaceDetector(v) for v in BLAZEFACE_MODELS}
+    retinaface = RetinaFaceDetector()
+    boxes: dict[str, list[np.ndarray]] = defaultdict(list)
+    for scene in scenes:
+        for name, blazeface in detectors.items():
+            boxes[name].append(blazeface.detect_native(scene.frame)[:, :4])
+        corners = retinaface.detect_native(scene.frame)[0]
+        boxes["retinaface"].append(np.hstack([(corners[:, :2] + corners[:, 2:]) / 2,
+                                              corners[:, 2:] - corners[:, :2]]))
+    return boxes
 
-    Per variant and source of faces: the quartiles of Haar's centre minus BlazeFace's (in
-    BlazeFace widths and heights) and of Haar's side over BlazeFace's mean side.
+
+def calibrate(scenes: list[Scene]) -> dict:
+    """How Haar boxes sit relative to each neural detector's own boxes on the faces both find.
+
+    Per detector and source of faces: the quartiles of Haar's centre minus the detector's (in
+    its box widths and heights) and of Haar's side over the mean of its box's sides.
     """
     haar = create_detector("haar")
-    blazefaces = {variant: BlazeFaceDetector(variant) for variant in BLAZEFACE_MODELS}
-    samples: dict[str, dict[str, list]] = {v: defaultdict(list) for v in BLAZEFACE_MODELS}
-    for scene in scenes:
-        if not scene.faces or scene.group.startswith("camera"):
-            continue  # a profile face says nothing about the frontal convention
+    scenes = [s for s in scenes if s.faces and not s.group.startswith("camera")]
+    # (a profile face says nothing about the frontal convention)
+    native = native_boxes(scenes)
+    samples: dict[str, dict[str, list]] = {name: defaultdict(list) for name in native}
+    for k, scene in enumerate(scenes):
         source = "astronaut" if scene.group.startswith("astronaut") else "lfw"
         gray = cv2.cvtColor(scene.frame, cv2.COLOR_BGR2GRAY)
         haar_boxes = [d.box for d in haar.detect(scene.frame, gray)]
         hits, _ = match(scene.faces, haar_boxes)
-        for variant, blazeface in blazefaces.items():
-            native = blazeface.detect_native(scene.frame)
+        for name, per_scene in native.items():
             for j in hits.values():
                 hx, hy, hw, hh = haar_boxes[j]
                 hcx, hcy = hx + hw / 2, hy + hh / 2
-                inside = [r for r in native if hx <= r[0] <= hx + hw and hy <= r[1] <= hy + hh]
+                inside = [r for r in per_scene[k]
+                          if hx <= r[0] <= hx + hw and hy <= r[1] <= hy + hh]
                 if inside:
-                    cx, cy, w, h, _ = min(inside,
-                                          key=lambda r: (r[0] - hcx) ** 2 + (r[1] - hcy) ** 2)
-                    samples[variant][source].append(
+                    cx, cy, w, h = min(inside,
+                                       key=lambda r: (r[0] - hcx) ** 2 + (r[1] - hcy) ** 2)
+                    samples[name][source].append(
                         ((hcx - cx) / w, (hcy - cy) / h, hw / ((w + h) / 2)))
     return {
-        variant: {
+        name: {
             source: {"faces": len(rows), **{
-                name: [round(float(q), 3) for q in np.percentile(column, [25, 50, 75])]
-                for name, column in zip(("shift_x", "shift_y", "side_scale"), zip(*rows))}}
+                key: [round(float(q), 3) for q in np.percentile(column, [25, 50, 75])]
+                for key, column in zip(("shift_x", "shift_y", "side_scale"), zip(*rows))}}
             for source, rows in by_source.items()
         }
-        for variant, by_source in samples.items()
+        for name, by_source in samples.items()
     }
 
 
 def print_calibration(calibration: dict) -> None:
-    print("Haar box relative to BlazeFace's own box, on faces both find: quartiles 25/50/75 %")
-    print("variant  source      faces  shift_x (widths)     shift_y (heights)    side scale")
-    for variant, by_source in calibration.items():
+    print("Haar box relative to each detector's own box, on faces both find: "
+          "quartiles 25/50/75 %")
+    print("detector         source      faces  shift_x (widths)     shift_y (heights)    "
+          "side scale")
+    for name, by_source in calibration.items():
         for source, c in sorted(by_source.items()):
             cells = "".join(f"{'/'.join(f'{q:+.3f}' for q in c[k]):<21}"
                             for k in ("shift_x", "shift_y"))
             scale = "/".join(f"{q:.3f}" for q in c["side_scale"])
-            print(f"{variant:<8} {source:<11} {c['faces']:>5}  {cells}{scale}")
+            print(f"{name:<16} {source:<11} {c['faces']:>5}  {cells}{scale}")
 
 
 def print_table(results: dict) -> None:
