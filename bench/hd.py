@@ -26,13 +26,15 @@ from std_msgs.msg import Header
 from face_photos import crowd_frame
 from fer_ros.nodes.image_messages import bgr_to_image
 from fer_ros.sources.sample import sample_faces_frame
-from pipeline import RATE_HZ, Collector, start_node
+from pipeline import RATE_HZ, Collector
 from run import (
+    NodeProcess,
     ProcessStats,
     Report,
     RosPeer,
     Target,
     bench_namespace,
+    executable,
     log_dir,
     percentiles,
     private_ros_env,
@@ -53,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="measured seconds per HD case (default %(default)s)")
     parser.add_argument("--hd-warm-up", type=float, default=2.0,
                         help="unmeasured seconds before each HD case (default %(default)s)")
+    parser.add_argument("--hd-param", action="append", default=[], metavar="NAME=VALUE",
+                        help="an emotion_node parameter for the HD cases, e.g. "
+                             "detection_size=1280 (repeatable; default: the node's defaults)")
 
 
 def frames() -> dict[str, tuple[Image, int]]:
@@ -95,7 +100,10 @@ def run(args: argparse.Namespace) -> Report:
     publisher = peer.node.create_publisher(Image, f"{namespace}/image_raw",
                                            qos_profile_sensor_data)
     messages = frames()
-    node = start_node(env, logs, namespace, 0)
+    # NAME=VALUE here, as rclpy.init in this process would read NAME:=VALUE as its own remapping.
+    params = [a for p in args.hd_param for a in ("-p", p.replace("=", ":=", 1))]
+    node = NodeProcess([*executable("emotion_node"), "--ros-args", "-r", f"__ns:={namespace}",
+                        *params], env, logs / "emotion_node.log")
     rows, data = [], []
     try:
         small = messages["640x480, 4 faces"][0]
@@ -132,9 +140,9 @@ def run(args: argparse.Namespace) -> Report:
             node.stop(signal.SIGKILL)
         peer.close()
 
+    settings = ", ".join(args.hd_param) or "defaults (RetinaFace, detection_size 960)"
     report = Report(
-        "hd", "hd: emotion_node over DDS at 30 Hz, default detector (RetinaFace, "
-        "detection_size 960)",
+        "hd", f"hd: emotion_node over DDS at 30 Hz, node parameters: {settings}",
         ["case", "sent", "EmotionArray/s", "p50 ms", "p95 ms", "p99 ms",
          "every face reported", "node CPU %", "node RSS MB"], rows)
     for row in data:
@@ -151,5 +159,5 @@ def run(args: argparse.Namespace) -> Report:
     report.notes = [f"errors or tracebacks in the node's log: {len(errors)}"]
     report.data.update({"cases": data, "peak_rss_mb": peak_rss, "log_errors": errors,
                         "settings": {"seconds": args.hd_seconds, "warm_up": args.hd_warm_up,
-                                     "rate_hz": RATE_HZ}})
+                                     "rate_hz": RATE_HZ, "node_parameters": args.hd_param}})
     return report

@@ -88,6 +88,10 @@ class RetinaFaceDetector:
         # delay the threads that have some.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # its warnings about unused initialisers are noise
+        # A memory pattern plans one block per input shape ahead; without it the arena still
+        # reuses its buffers. Peak memory 13-19 MB lower at 960x544, the same speed (40
+        # interleaved runs: 63.8 against 64.7 ms, both cores shared with other jobs).
+        options.enable_mem_pattern = False
         path = model_path if model_path is not None else bundled_model(MODEL_FILE)
         self._session = onnxruntime.InferenceSession(
             str(path), sess_options=options, providers=["CPUExecutionProvider"])
@@ -97,6 +101,7 @@ class RetinaFaceDetector:
         self._min_face_size = min_face_size
         self.detection_size = detection_size
         self._canvas = np.zeros((0, 0, 3), np.uint8)
+        self._blob = np.zeros((1, 3, 0, 0), np.float32)
         self._anchors = np.zeros((0, 3), np.float32)
 
     def detect(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
@@ -128,14 +133,19 @@ class RetinaFaceDetector:
             # Padding in the mean colour is zero after the mean is subtracted: no false edge.
             self._canvas = np.empty((pad_h, pad_w, 3), np.uint8)
             self._canvas[:] = np.round(MEAN_BGR).astype(np.uint8)
+            self._blob = np.empty((1, 3, pad_h, pad_w), np.float32)
             self._anchors = anchor_boxes(pad_h, pad_w)
         if scale < 1.0:
             cv2.resize(bgr, (new_w, new_h), dst=self._canvas[:new_h, :new_w],
                        interpolation=cv2.INTER_AREA)
         else:
             self._canvas[:new_h, :new_w] = bgr
-        blob = cv2.dnn.blobFromImage(self._canvas, 1.0, mean=MEAN_BGR, swapRB=False)
-        loc, conf, marks = self._session.run(None, {self._input_name: blob})
+        # Into a buffer kept across frames: a fresh 6 MB input per frame (960x544) left the
+        # allocator holding tens of MB more at its peak.
+        for channel, mean in enumerate(MEAN_BGR):
+            np.subtract(self._canvas[:, :, channel], mean, out=self._blob[0, channel],
+                        casting="unsafe")
+        loc, conf, marks = self._session.run(None, {self._input_name: self._blob})
 
         keep = np.flatnonzero(conf[0, :, 1] > self._score_threshold)
         scores = conf[0, keep, 1]
