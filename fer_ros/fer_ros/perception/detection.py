@@ -15,15 +15,14 @@ import numpy as np
 
 from fer_ros.perception.detection_types import Detection, FaceDetector
 from fer_ros.perception.model_files import bundled_model
-from fer_ros.perception.retinaface import RetinaFaceDetector
+from fer_ros.perception.retinaface import DEFAULT_DETECTION_SIZE, RetinaFaceDetector
 
-__all__ = ["DEFAULT_DETECTOR", "DETECTORS", "BlazeFaceDetector", "Detection", "FaceDetector",
-           "HaarDetector", "RetinaFaceDetector", "create_detector"]
+__all__ = ["DEFAULT_DETECTION_SIZE", "DEFAULT_DETECTOR", "DETECTORS", "BlazeFaceDetector",
+           "Detection", "FaceDetector", "HaarDetector", "RetinaFaceDetector", "create_detector"]
 
 DETECTORS: tuple[str, ...] = ("retinaface", "blazeface", "blazeface_full", "blazeface_short",
                               "haar")
 DEFAULT_DETECTOR = "retinaface"
-DEFAULT_DETECTION_SIZE = 960
 DETECTOR_DEFAULT_THRESHOLD = 0.0
 """A ``score_threshold`` of 0 asks for each detector's own default: scores of different
 models mean different things (RetinaFace 0.9, BlazeFace 0.5; Haar has no score)."""

