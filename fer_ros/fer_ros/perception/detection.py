@@ -150,8 +150,10 @@ class BlazeFaceDetector:
     240 / 227 full; matching boxes differ by a median 5 % of their side).
     """
 
+    DEFAULT_SCORE_THRESHOLD = 0.5
+
     def __init__(self, variant: str = DEFAULT_BLAZEFACE_VARIANT, min_face_size: int = 30,
-                 score_threshold: float = 0.5, num_threads: int = 2,
+                 score_threshold: float = DEFAULT_SCORE_THRESHOLD, num_threads: int = 2,
                  iou_threshold: float = 0.3, model_path: Path | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
@@ -261,6 +263,7 @@ def create_detector(name: str, min_face_size: int = 30,
     if name in DETECTORS and name.startswith("blazeface"):
         variant = name.partition("_")[2] or DEFAULT_BLAZEFACE_VARIANT
         return BlazeFaceDetector(variant, min_face_size=min_face_size,
-                                 score_threshold=score_threshold or 0.5,
+                                 score_threshold=score_threshold
+                                 or BlazeFaceDetector.DEFAULT_SCORE_THRESHOLD,
                                  num_threads=num_threads)
     raise ValueError(f"unknown detector {name!r}: expected one of {', '.join(DETECTORS)}")
