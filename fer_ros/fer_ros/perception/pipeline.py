@@ -1,7 +1,11 @@
 """Frame in, faces with ids and expressions out: the core the node, the CLI and benches share.
 
 One frame costs one gray conversion, one detector call and one batched classifier call, however
-many faces it holds.
+many faces it holds. Two intervals trade freshness for CPU time: with ``detection_interval`` k
+the whole frame is searched every k-th frame only, and in between each tracked face is found
+again near its last box (perception/roi_redetection.py), so a new face is reported at most k-1
+frames late; with ``classification_interval`` c each face is classified every c-th frame and
+its scores reused in between (perception/scheduling.py), so they are at most c-1 frames old.
 """
 
 from __future__ import annotations
@@ -19,14 +23,17 @@ from fer_ros.perception.detection import (
     FaceDetector,
     create_detector,
 )
-from fer_ros.perception.detection_types import Landmarks
+from fer_ros.perception.detection_types import Detection, Landmarks
 from fer_ros.perception.preprocessing import Box
+from fer_ros.perception.roi_redetection import RoiRedetector
+from fer_ros.perception.scheduling import ClassificationSchedule
 from fer_ros.perception.tracking import FaceTracker
 
 
 @dataclass(frozen=True)
 class FaceResult:
-    """One face of one frame. ``scores`` are this frame's raw probabilities; ``label`` and
+    """One face of one frame. ``scores`` are the raw probabilities of the face's most recent
+    classification, at most ``classification_interval`` - 1 frames old; ``label`` and
     ``confidence`` come from the track's smoothed probabilities when smoothing is on.
     ``landmarks`` are the detector's (five for RetinaFace, in its documented order; empty for
     detectors without them), in frame pixels."""
@@ -56,17 +63,29 @@ class PipelineConfig:
     track_iou_threshold: float = 0.3
     track_max_misses: int = 5
     num_threads: int = 2
+    detection_interval: int = 1
+    classification_interval: int = 1
 
 
 class EmotionPipeline:
     """Detect, classify in one batch, track. Not thread-safe: one caller at a time."""
 
     def __init__(self, detector: FaceDetector, classifier: ExpressionClassifier,
-                 tracker: FaceTracker, max_faces: int = 16):
+                 tracker: FaceTracker, max_faces: int = 16, detection_interval: int = 1,
+                 classification_interval: int = 1, min_face_size: int = 30):
+        if (isinstance(detection_interval, bool) or not isinstance(detection_interval, int)
+                or detection_interval < 1):
+            raise ValueError(
+                f"detection_interval must be an integer >= 1, got {detection_interval!r}")
         self.detector = detector
         self.classifier = classifier
         self.tracker = tracker
         self.max_faces = max_faces
+        self.detection_interval = detection_interval
+        self.schedule = ClassificationSchedule(classification_interval)
+        self.redetector = RoiRedetector(detector, min_face_size=min_face_size)
+        self.frame = 0
+        """Number of the next frame; full detections fall on multiples of detection_interval."""
 
     @classmethod
     def from_config(cls, config: PipelineConfig,
@@ -81,7 +100,9 @@ class EmotionPipeline:
             detection_size=config.detection_size,
         )
         return cls(detector, classifier, make_tracker(config, classifier.metadata.labels),
-                   max_faces=config.max_faces)
+                   max_faces=config.max_faces, detection_interval=config.detection_interval,
+                   classification_interval=config.classification_interval,
+                   min_face_size=config.min_face_size)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -89,19 +110,35 @@ class EmotionPipeline:
 
     def process(self, bgr: np.ndarray) -> list[FaceResult]:
         """All faces of one BGR frame, largest first when there are more than ``max_faces``."""
+        frame, self.frame = self.frame, self.frame + 1
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        detections = self.detector.detect(bgr, gray)
+        detections = self._detect(frame, bgr, gray)
         if len(detections) > self.max_faces:
             detections = sorted(detections, key=lambda d: d.box[2] * d.box[3], reverse=True)
             detections = detections[: self.max_faces]
         boxes = [d.box for d in detections]
-        scores = self.classifier.classify(bgr, gray, boxes)
-        tracks = self.tracker.update(boxes, scores)
+        face_ids = self.tracker.associate(boxes)
+        self.schedule.keep_only(self.tracker.live_boxes())
+        due = self.schedule.due(frame, face_ids)
+        chosen = [i for i, now in enumerate(due) if now]
+        if chosen:
+            fresh = self.classifier.classify(bgr, gray, [boxes[i] for i in chosen])
+            self.schedule.record([face_ids[i] for i in chosen], fresh)
+        scores = np.array([self.schedule.scores(f) for f in face_ids], np.float32).reshape(
+            len(face_ids), len(self.labels))
+        tracks = self.tracker.smooth(face_ids, scores, due)
         return [
             FaceResult(track.face_id, det.box, det.score, track.label, track.confidence, row,
                        det.landmarks)
             for det, track, row in zip(detections, tracks, scores)
         ]
+
+    def _detect(self, frame: int, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
+        """The whole frame on full-detection frames; near the tracked faces in between."""
+        if frame % self.detection_interval == 0:
+            return self.detector.detect(bgr, gray)
+        tracked = list(self.tracker.live_boxes().values())
+        return [d for d in self.redetector.redetect(bgr, tracked) if d is not None]
 
 
 def make_tracker(config: PipelineConfig, labels: tuple[str, ...]) -> FaceTracker:

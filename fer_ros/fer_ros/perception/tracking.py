@@ -44,6 +44,9 @@ class _State:
         self.box = box
         self.hits = 0
         self.misses = 0
+        self.gap = 0
+        """``misses`` just before this frame's match, reported as ``Track.misses``."""
+        self.smoothed: np.ndarray | None = None
         self.ema: np.ndarray | None = None
         self.history: deque[np.ndarray] = deque(maxlen=window)
 
@@ -132,16 +135,14 @@ class FaceTracker:
         self._next_id = max(self._next_id, previous._next_id)
 
     def update(self, boxes: Sequence[Box], scores: np.ndarray) -> list[Track]:
-        """Match this frame's faces to the live ones; one Track per box, in input order.
+        """Match this frame's faces to the live ones and smooth each face's scores; one Track
+        per box, in input order. ``scores`` holds one row of probabilities per box."""
+        return self.smooth(self.associate(boxes), scores)
 
-        ``scores`` holds this frame's probabilities, one row per box in the same order.
-        """
-        scores = np.asarray(scores, dtype=np.float32)
-        if scores.shape != (len(boxes), len(self.labels)):
-            raise ValueError(
-                f"scores must have shape ({len(boxes)}, {len(self.labels)}) for {len(boxes)} "
-                f"boxes, got {scores.shape}"
-            )
+    def associate(self, boxes: Sequence[Box]) -> list[int]:
+        """Match this frame's boxes to the live faces, before anything is classified: the face
+        id of each box, in input order. Faces left unmatched count a miss; a new box gets a new
+        id. Call ``smooth`` with the ids to get the frame's Tracks."""
         new = _as_array(boxes)
         if np.any(new[:, 2:] <= 0):
             raise ValueError(f"face boxes need a positive width and height, got {list(boxes)}")
@@ -154,7 +155,7 @@ class FaceTracker:
                 if state.misses > self.max_misses:
                     continue
             survivors.append(state)
-        out = []
+        ids = []
         for i, box in enumerate(boxes):
             if i in assignment:
                 state = self._tracks[assignment[i]]
@@ -162,16 +163,47 @@ class FaceTracker:
                 state = _State(self._next_id, box, self.window)
                 self._next_id += 1
                 survivors.append(state)
-            gap = state.misses
+            state.gap = state.misses
             state.box = tuple(int(v) for v in box)
             state.hits += 1
             state.misses = 0
-            smoothed = self._smooth(state, scores[i])
-            best = int(np.argmax(smoothed))
-            out.append(Track(state.face_id, state.box, self.labels[best], float(smoothed[best]),
-                             smoothed, state.hits, gap))
+            ids.append(state.face_id)
         self._tracks = survivors
+        return ids
+
+    def smooth(self, face_ids: Sequence[int], scores: np.ndarray,
+               fresh: Sequence[bool] | None = None) -> list[Track]:
+        """The Tracks of faces ``associate`` just returned, one per id, in that order.
+
+        ``scores`` holds one row per id. Only rows marked ``fresh`` (all when None) are new
+        classifications and move the smoothing; the others are a face's earlier scores reused
+        (see ``ClassificationSchedule``), and counting them again would weigh one old look at
+        the face as many.
+        """
+        scores = np.asarray(scores, dtype=np.float32)
+        if scores.shape != (len(face_ids), len(self.labels)):
+            raise ValueError(
+                f"scores must have shape ({len(face_ids)}, {len(self.labels)}) for "
+                f"{len(face_ids)} faces, got {scores.shape}"
+            )
+        states = {state.face_id: state for state in self._tracks}
+        out = []
+        for i, face_id in enumerate(face_ids):
+            state = states.get(face_id)
+            if state is None:
+                raise ValueError(f"face {face_id} is not a live face of this tracker")
+            if fresh is None or fresh[i] or state.smoothed is None:
+                state.smoothed = self._smooth(state, scores[i])
+            best = int(np.argmax(state.smoothed))
+            out.append(Track(face_id, state.box, self.labels[best],
+                             float(state.smoothed[best]), state.smoothed.copy(), state.hits,
+                             state.gap))
         return out
+
+    def live_boxes(self) -> dict[int, Box]:
+        """Last box of every face still remembered, seen in the last frame or not: where to look
+        for each face again between full detections."""
+        return {state.face_id: state.box for state in self._tracks}
 
     def _match(self, new: np.ndarray) -> dict[int, int]:
         """Map indices of this frame's boxes to indices of live tracks."""

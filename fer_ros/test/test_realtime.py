@@ -1,0 +1,201 @@
+"""The two real-time intervals on real faces with the real models: re-detection near tracked
+faces between full detections (``detection_interval``), and classification of each face at a
+bounded rate (``classification_interval``). Faces are face-api's photos (``make photos``),
+moved across an HD frame a few pixels per frame."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from face_photos import all_faces, head_patch
+from fer_ros.perception.classification import load_classifier
+from fer_ros.perception.detection import create_detector
+from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig, make_tracker
+from fer_ros.perception.roi_redetection import RoiRedetector
+from fer_ros.perception.scheduling import ClassificationSchedule
+from test_detection import iou
+
+WIDTH, HEIGHT = 1280, 720
+STEP = 8
+"""Pixels each face moves per frame, each in its own direction: after two frames a box carried
+over would overlap its face by IoU ~0.55, so a stale box fails the 0.7 the tests ask for."""
+START = [(80, 80), (420, 90), (760, 70), (1080, 100), (90, 440), (430, 460), (780, 430),
+         (1070, 450)]
+DIRECTIONS = [(1, 1), (-1, 1), (1, -1), (-1, -1), (1, 0), (0, 1), (-1, 0), (0, -1)]
+SIZES = [100, 110, 96, 104, 118, 92, 112, 106]
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return load_classifier("")
+
+
+@pytest.fixture(scope="module")
+def patches():
+    faces = all_faces()
+    return [head_patch(*faces[(k * 5) % len(faces)], size) for k, size in enumerate(SIZES)]
+
+
+def scene(patches, t: int, present: list[int]) -> np.ndarray:
+    """Frame ``t`` of the sequence, with the faces of ``present`` (indices into START)."""
+    frame = np.full((HEIGHT, WIDTH, 3), 70, np.uint8)
+    for k in present:
+        patch, _ = patches[k]
+        x = START[k][0] + DIRECTIONS[k][0] * STEP * t
+        y = START[k][1] + DIRECTIONS[k][1] * STEP * t
+        h, w = patch.shape[:2]
+        frame[y:y + h, x:x + w] = patch[:HEIGHT - y, :WIDTH - x]
+    return frame
+
+
+def pipeline_with(classifier, **settings) -> EmotionPipeline:
+    return EmotionPipeline.from_config(PipelineConfig(**settings), classifier)
+
+
+def full_boxes(frame: np.ndarray) -> list:
+    detector = create_detector("retinaface")
+    return [d.box for d in detector.detect(frame, cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))]
+
+
+def best_iou(box, boxes) -> float:
+    return max((iou(box, b) for b in boxes), default=0.0)
+
+
+def test_boxes_between_full_detections_follow_the_moving_faces(classifier, patches):
+    pipeline = pipeline_with(classifier, detection_interval=3)
+    everyone = list(range(8))
+    ids = None
+    previous_full = None
+    for t in range(7):
+        frame = scene(patches, t, everyone)
+        faces = pipeline.process(frame)
+        truth = full_boxes(frame)
+        assert len(truth) == 8
+        assert len(faces) == 8, f"frame {t}: {len(faces)} faces"
+        for face in faces:
+            assert best_iou(face.box, truth) > 0.7, f"frame {t}: {face.box} vs {truth}"
+            assert len(face.landmarks) == 5
+            x, y, w, h = face.box
+            assert all(x <= px <= x + w and y - h / 2 <= py <= y + 1.5 * h
+                       for px, py in face.landmarks)
+        if t % 3 == 2:
+            # The test's motion must be large enough that last full detection's boxes fail.
+            assert min(best_iou(b, truth) for b in previous_full) < 0.7
+        if t % 3 == 0:
+            previous_full = [f.box for f in faces]
+        frame_ids = {f.face_id for f in faces}
+        ids = ids or frame_ids
+        assert frame_ids == ids
+
+
+def test_a_face_that_appears_is_found_at_the_next_full_detection(classifier, patches):
+    pipeline = pipeline_with(classifier, detection_interval=3)
+    counts = [len(pipeline.process(scene(patches, t, [0, 1] if t == 0 else [0, 1, 2])))
+              for t in range(4)]
+    # It appears in frame 1; frames 1 and 2 only look near the tracked faces.
+    assert counts == [2, 2, 2, 3]
+
+
+def test_a_face_that_leaves_is_dropped_at_once_and_the_others_keep_their_ids(classifier,
+                                                                           patches):
+    pipeline = pipeline_with(classifier, detection_interval=5)
+    first = pipeline.process(scene(patches, 0, [0, 1, 2]))
+    after = [pipeline.process(scene(patches, t, [0, 2])) for t in (1, 2, 3, 4, 5)]
+    left_id = next(f.face_id for f in first if iou(f.box, patches_box(patches, 1, 0)) > 0.5)
+    for faces in after:
+        assert len(faces) == 2
+        assert {f.face_id for f in faces} == {f.face_id for f in first} - {left_id}
+
+
+def patches_box(patches, k: int, t: int):
+    """The true face box of face ``k`` in frame ``t``."""
+    fx, fy, fw, fh = patches[k][1]
+    return (START[k][0] + DIRECTIONS[k][0] * STEP * t + fx,
+            START[k][1] + DIRECTIONS[k][1] * STEP * t + fy, fw, fh)
+
+
+def test_scores_change_only_on_each_faces_scheduled_frames(classifier, patches):
+    interval = 3
+    pipeline = pipeline_with(classifier, classification_interval=interval)
+    last: dict[int, np.ndarray] = {}
+    changes = []
+    for t in range(7):
+        faces = pipeline.process(scene(patches, t, list(range(6))))
+        assert len(faces) == 6
+        changed = 0
+        for face in faces:
+            assert face.scores.sum() == pytest.approx(1.0, abs=1e-4)
+            scheduled = face.face_id not in last or (t + face.face_id) % interval == 0
+            if scheduled:
+                # The faces move, so a new classification gives new scores.
+                assert face.face_id not in last or not np.array_equal(face.scores,
+                                                                      last[face.face_id])
+                changed += 1
+            else:
+                assert np.array_equal(face.scores, last[face.face_id])
+            last[face.face_id] = face.scores
+        changes.append(changed)
+    # All six are new in frame 0; after that each frame classifies two of them, not six at once.
+    assert changes == [6, 2, 2, 2, 2, 2, 2]
+
+
+def test_intervals_of_1_give_the_results_of_a_full_detection_and_classification(classifier,
+                                                                                patches):
+    """Interval 1 is the behaviour before the intervals existed: detect the whole frame, classify
+    every face, track and smooth, frame by frame."""
+    config = PipelineConfig()
+    pipeline = pipeline_with(classifier)
+    detector = create_detector("retinaface")
+    tracker = make_tracker(config, classifier.metadata.labels)
+    for t in range(4):
+        frame = scene(patches, t, list(range(5)))
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        detections = detector.detect(frame, gray)
+        boxes = [d.box for d in detections]
+        scores = classifier.classify(frame, gray, boxes)
+        tracks = tracker.update(boxes, scores)
+        faces = pipeline.process(frame)
+        assert [f.box for f in faces] == boxes
+        assert [f.face_id for f in faces] == [tr.face_id for tr in tracks]
+        assert [(f.label, f.confidence) for f in faces] == [(tr.label, tr.confidence)
+                                                            for tr in tracks]
+        assert np.array_equal(np.array([f.scores for f in faces]), scores)
+
+
+def test_redetection_finds_faces_near_the_frame_edge_and_misses_where_none_is(patches):
+    detector = create_detector("retinaface")
+    frame = scene(patches, 0, [0, 3])
+    truth = [patches_box(patches, 0, 0), patches_box(patches, 3, 0)]
+    empty = (600, 500, 100, 100)
+    found = RoiRedetector(detector).redetect(frame, [truth[0], empty, truth[1]])
+    assert found[1] is None
+    assert iou(found[0].box, truth[0]) > 0.6 and iou(found[2].box, truth[1]) > 0.6
+
+
+def test_schedule_staggers_faces_and_forgets_the_gone():
+    schedule = ClassificationSchedule(3)
+    assert schedule.due(0, [1, 2, 3]) == [True, True, True]
+    schedule.record([1, 2, 3], np.eye(3, 7))
+    assert schedule.due(1, [1, 2, 3]) == [False, True, False]
+    assert schedule.due(2, [1, 2, 3, 4]) == [True, False, False, True]
+    schedule.keep_only([2])
+    assert schedule.due(1, [1, 2]) == [True, True]
+    with pytest.raises(ValueError, match="integer >= 1"):
+        ClassificationSchedule(0)
+
+
+def test_reused_scores_do_not_move_the_smoothing(classifier):
+    tracker = make_tracker(PipelineConfig(), classifier.metadata.labels)
+    happy, sad = np.eye(7, dtype=np.float32)[[3, 4]]
+    ids = tracker.associate([(10, 10, 50, 50)])
+    tracker.smooth(ids, happy[None])
+    ids = tracker.associate([(12, 10, 50, 50)])
+    mixed = tracker.smooth(ids, sad[None])[0].smoothed
+    for _ in range(3):
+        ids = tracker.associate([(14, 10, 50, 50)])
+        again = tracker.smooth(ids, sad[None], fresh=[False])[0]
+        assert np.array_equal(again.smoothed, mixed)
+    with pytest.raises(ValueError, match="not a live face"):
+        tracker.smooth([99], sad[None])
