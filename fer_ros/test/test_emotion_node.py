@@ -209,6 +209,33 @@ def test_bad_parameter_values_are_refused_with_a_reason(session):
     assert any(iou(roi_box(e), face) > 0.5 for e in answer.emotions), "haar missed the face"
 
 
+def test_intervals_change_at_run_time_and_keep_the_face_and_its_id(session):
+    """detection_interval and classification_interval are set on the running node: the face is
+    still reported in every frame, under one id (a new one: a rebuilt pipeline starts a new
+    tracker, whose ids continue the old one's), and its scores are reused in between."""
+    frame, face = astronaut_frame()
+    first = session.send(image_msg(frame, session.next_stamp()))
+    assert first is not None and len(first.emotions) == 1
+    for name in ("detection_interval", "classification_interval"):
+        result = set_parameter(session.peer, name, ParameterValue(
+            type=ParameterType.PARAMETER_INTEGER, integer_value=3))
+        assert result.successful, result.reason
+    result = set_parameter(session.peer, "detection_interval", ParameterValue(
+        type=ParameterType.PARAMETER_INTEGER, integer_value=0))
+    assert not result.successful
+    scores, ids = [], set()
+    for offset in range(6):
+        moved, box = astronaut_frame(offset_x=80 + 3 * offset)
+        answer = session.send(image_msg(moved, session.next_stamp()))
+        assert answer is not None and len(answer.emotions) == 1
+        emotion = answer.emotions[0]
+        assert iou(roi_box(emotion), box) > 0.5
+        ids.add(emotion.face_id)
+        scores.append(tuple(emotion.scores))
+    assert len(ids) == 1 and ids.pop() > first.emotions[0].face_id
+    assert len(set(scores)) < len(scores), "scores were not reused between classifications"
+
+
 def test_compressed_transport_with_a_corrupt_jpeg(ros_domain, ros_env, tmp_path):
     s = Session(ros_domain, ros_env, tmp_path, "image_transport:=compressed", compressed=True)
     try:
