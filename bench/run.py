@@ -42,7 +42,7 @@ from ros_harness import DomainClaim, NodeProcess, RosPeer, executable, wait_unti
 FACE_COUNTS: tuple[int, ...] = (0, 1, 4, 8)
 """Faces per 640x480 frame in every benchmark (``fer_ros.sources.sample.sample_faces_frame``)."""
 
-BENCHMARKS: tuple[str, ...] = ("components", "baseline", "pipeline", "hd")
+BENCHMARKS: tuple[str, ...] = ("components", "baseline", "pipeline", "hd", "realtime")
 """Subcommands, each a module in bench/ with ``add_arguments(parser)`` and
 ``run(args) -> Report``."""
 
