@@ -2,7 +2,8 @@
 
 In this process, without ROS: the pipeline runs on a sequence of HD frames with 8 real faces of
 90-120 px (face-api's photos, ``make photos``, composed as bench/hd.py composes them) that drift
-3 px right and 2 px down per frame, as people in front of a robot do. Per combination: the
+3 px right and 2 px down per frame and back every SWING frames, as people in front of a robot
+do, never leaving the frame. Per combination: the
 median and p99 time per frame, and the recall: the share of (frame, face) pairs with a reported
 box on the face (IoU >= 0.5), and the frames where every face was reported. The first frames,
 until every combination has run a full detection and classified every face, are a warm-up.
@@ -30,7 +31,9 @@ from hd import HD_FACE_SIZES
 from run import Report, percentiles
 
 DRIFT = (3, 2)
-"""Pixels the faces move per frame, right and down."""
+"""Pixels the faces move per frame, right and down (then back)."""
+SWING = 10
+"""Frames the faces move one way before they turn."""
 WARM_UP_FRAMES = 6
 
 
@@ -52,7 +55,8 @@ def sequence(width: int, height: int, count: int) -> list[tuple[np.ndarray, list
     frame, boxes = crowd_frame(width, height, HD_FACE_SIZES, seed=0)
     frames = []
     for t in range(count):
-        dx, dy = DRIFT[0] * t, DRIFT[1] * t
+        steps = SWING - abs(t % (2 * SWING) - SWING)
+        dx, dy = DRIFT[0] * steps, DRIFT[1] * steps
         matrix = np.float32([[1, 0, dx], [0, 1, dy]])
         moved = cv2.warpAffine(frame, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
         frames.append((moved, [(x + dx, y + dy, w, h) for x, y, w, h in boxes]))

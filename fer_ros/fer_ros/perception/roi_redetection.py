@@ -69,7 +69,9 @@ class RoiRedetector:
             scale = side / max(x1 - x0, y1 - y0)
             cw, ch = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
             ox, oy = (k % cols) * side, (k // cols) * side
-            interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+            # INTER_AREA costs 0.45 ms per crop at the usual 1.5-2x shrink, 7x INTER_LINEAR's
+            # (8 faces: 3.5 ms a frame); bilinear aliases visibly only past 2x.
+            interpolation = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
             cv2.resize(bgr[y0:y1, x0:x1], (cw, ch), dst=mosaic[oy:oy + ch, ox:ox + cw],
                        interpolation=interpolation)
             regions.append((ox, oy, cw, ch, x0, y0, scale))
