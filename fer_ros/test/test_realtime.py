@@ -64,7 +64,7 @@ def best_iou(box, boxes) -> float:
 
 
 def test_boxes_between_full_detections_follow_the_moving_faces(classifier, patches):
-    pipeline = pipeline_with(classifier, detection_interval=3)
+    pipeline = pipeline_with(classifier, detection_interval=3, classification_interval=1)
     everyone = list(range(8))
     ids = None
     previous_full = None
@@ -118,7 +118,7 @@ def patches_box(patches, k: int, t: int):
 
 def test_scores_change_only_on_each_faces_scheduled_frames(classifier, patches):
     interval = 3
-    pipeline = pipeline_with(classifier, classification_interval=interval)
+    pipeline = pipeline_with(classifier, detection_interval=1, classification_interval=interval)
     last: dict[int, np.ndarray] = {}
     changes = []
     for t in range(7):
@@ -145,8 +145,8 @@ def test_intervals_of_1_give_the_results_of_a_full_detection_and_classification(
                                                                                 patches):
     """Interval 1 is the behaviour before the intervals existed: detect the whole frame, classify
     every face, track and smooth, frame by frame."""
-    config = PipelineConfig()
-    pipeline = pipeline_with(classifier)
+    config = PipelineConfig(detection_interval=1, classification_interval=1)
+    pipeline = EmotionPipeline.from_config(config, classifier)
     detector = create_detector("retinaface")
     tracker = make_tracker(config, classifier.metadata.labels)
     for t in range(4):

@@ -62,11 +62,11 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("detection_size", 960, "RetinaFace: longer side, in pixels, the frame is "
                   "shrunk to before detection (never enlarged); bounds the cost per frame. "
                   "Faces of about 20 px at this size are found.", 160, 3840),
-    ParameterSpec("detection_interval", 1, "Frames between full detections; in between, "
+    ParameterSpec("detection_interval", 3, "Frames between full detections; in between, "
                   "each tracked face is found again near its last box, at a fraction of the "
                   "cost. New faces are reported at most detection_interval-1 frames late.",
                   1, 30),
-    ParameterSpec("classification_interval", 1, "Frames between two classifications of a "
+    ParameterSpec("classification_interval", 3, "Frames between two classifications of a "
                   "tracked face (new faces at once); in between its last scores are reused, "
                   "at most classification_interval-1 frames old.", 1, 30),
     ParameterSpec("max_faces", 16, "Most faces classified per frame (largest first); bounds "

@@ -63,8 +63,8 @@ class PipelineConfig:
     track_iou_threshold: float = 0.3
     track_max_misses: int = 5
     num_threads: int = 2
-    detection_interval: int = 1
-    classification_interval: int = 1
+    detection_interval: int = 3
+    classification_interval: int = 3
 
 
 class EmotionPipeline:

@@ -46,6 +46,8 @@ and larger. Medians over the faces both find in ``bench/detectors.py --calibrate
 55 faces: shift -0.03, quartiles -0.04..-0.02, scale 0.90, quartiles 0.84..0.98; LFW agrees on
 the shift, -0.025; its scale, 1.08, is not used for the reason given in detection.py)."""
 HAAR_SCALE = 0.90
+MAX_SHAPES = 4
+"""Input shapes whose buffers a detector keeps (see ``RetinaFaceDetector._buffers``)."""
 
 
 def anchor_boxes(height: int, width: int) -> np.ndarray:
@@ -103,9 +105,10 @@ class RetinaFaceDetector:
         self._nms_iou = nms_iou
         self._min_face_size = min_face_size
         self.detection_size = detection_size
-        self._canvas = np.zeros((0, 0, 3), np.uint8)
-        self._blob = np.zeros((1, 3, 0, 0), np.float32)
-        self._anchors = np.zeros((0, 3), np.float32)
+        self._buffers: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        """Canvas, input blob and anchors per padded input shape, newest last. With
+        ``detection_interval`` > 1 full frames and re-detection mosaics alternate: rebuilding
+        a 960x544 set at each switch cost its allocation and its anchors every other frame."""
 
     def detect(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
         boxes, scores, landmarks = self.detect_native(bgr)
@@ -122,6 +125,21 @@ class RetinaFaceDetector:
                 box, float(score), tuple((float(px), float(py)) for px, py in points)))
         return detections
 
+    def _buffers_for(self, pad_h: int, pad_w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The buffers of one padded input shape; the ``MAX_SHAPES`` latest shapes are kept
+        (a full frame and the mosaics of a few face counts)."""
+        key = (pad_h, pad_w)
+        buffers = self._buffers.pop(key, None)
+        if buffers is None:
+            # Padding in the mean colour is zero after the mean is subtracted: no false edge.
+            canvas = np.empty((pad_h, pad_w, 3), np.uint8)
+            canvas[:] = np.round(MEAN_BGR).astype(np.uint8)
+            buffers = canvas, np.empty((1, 3, pad_h, pad_w), np.float32), anchor_boxes(pad_h, pad_w)
+            if len(self._buffers) >= MAX_SHAPES:
+                del self._buffers[next(iter(self._buffers))]
+        self._buffers[key] = buffers
+        return buffers
+
     def detect_native(self, bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """RetinaFace's own output in frame pixels: corner boxes (n, 4) as x0, y0, x1, y1,
         scores (n,) and landmarks (n, 5, 2), after non-maximum suppression, before the Haar
@@ -132,27 +150,22 @@ class RetinaFaceDetector:
         scale = min(1.0, self.detection_size / max(height, width))
         new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
         pad_h, pad_w = -(-new_h // PAD_TO) * PAD_TO, -(-new_w // PAD_TO) * PAD_TO
-        if self._canvas.shape[:2] != (pad_h, pad_w):
-            # Padding in the mean colour is zero after the mean is subtracted: no false edge.
-            self._canvas = np.empty((pad_h, pad_w, 3), np.uint8)
-            self._canvas[:] = np.round(MEAN_BGR).astype(np.uint8)
-            self._blob = np.empty((1, 3, pad_h, pad_w), np.float32)
-            self._anchors = anchor_boxes(pad_h, pad_w)
+        canvas, blob, all_anchors = self._buffers_for(pad_h, pad_w)
         if scale < 1.0:
-            cv2.resize(bgr, (new_w, new_h), dst=self._canvas[:new_h, :new_w],
+            cv2.resize(bgr, (new_w, new_h), dst=canvas[:new_h, :new_w],
                        interpolation=cv2.INTER_AREA)
         else:
-            self._canvas[:new_h, :new_w] = bgr
+            canvas[:new_h, :new_w] = bgr
         # Into a buffer kept across frames: a fresh 6 MB input per frame (960x544) left the
         # allocator holding tens of MB more at its peak.
         for channel, mean in enumerate(MEAN_BGR):
-            np.subtract(self._canvas[:, :, channel], mean, out=self._blob[0, channel],
+            np.subtract(canvas[:, :, channel], mean, out=blob[0, channel],
                         casting="unsafe")
-        loc, conf, marks = self._session.run(None, {self._input_name: self._blob})
+        loc, conf, marks = self._session.run(None, {self._input_name: blob})
 
         keep = np.flatnonzero(conf[0, :, 1] > self._score_threshold)
         scores = conf[0, keep, 1]
-        anchors = self._anchors[keep]
+        anchors = all_anchors[keep]
         centres, sides = anchors[:, :2], anchors[:, 2:3]
         loc = loc[0, keep]
         box_centres = centres + loc[:, :2] * VARIANCES[0] * sides
