@@ -2,7 +2,8 @@
 
 The issue's real-time table, measured from outside as bench/pipeline.py measures (this process
 publishes bgr8 frames with SensorDataQoS on a 30 Hz clock and times each EmotionArray against
-its header stamp), with the node's defaults (RetinaFace, detection_size 960):
+its header stamp), with the node's defaults (RetinaFace, detection_size 960, detection_interval and
+classification_interval 3):
 
 - 640x480, the 4 faces of ``sample_faces_frame(4)`` (scikit-image's astronaut);
 - 1280x720 and 1920x1080, 8 faces of 90 to 120 px from face-api's demo photos
@@ -140,7 +141,7 @@ def run(args: argparse.Namespace) -> Report:
             node.stop(signal.SIGKILL)
         peer.close()
 
-    settings = ", ".join(args.hd_param) or "defaults (RetinaFace, detection_size 960)"
+    settings = ", ".join(args.hd_param) or "defaults (RetinaFace, detection_size 960, intervals 3)"
     report = Report(
         "hd", f"hd: emotion_node over DDS at 30 Hz, node parameters: {settings}",
         ["case", "sent", "EmotionArray/s", "p50 ms", "p95 ms", "p99 ms",
