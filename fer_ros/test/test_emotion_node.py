@@ -216,9 +216,9 @@ def test_intervals_change_at_run_time_and_keep_the_face_and_its_id(session):
     frame, face = astronaut_frame()
     first = session.send(image_msg(frame, session.next_stamp()))
     assert first is not None and len(first.emotions) == 1
-    for name in ("detection_interval", "classification_interval"):
+    for name, value in (("detection_interval", 4), ("classification_interval", 2)):
         result = set_parameter(session.peer, name, ParameterValue(
-            type=ParameterType.PARAMETER_INTEGER, integer_value=3))
+            type=ParameterType.PARAMETER_INTEGER, integer_value=value))
         assert result.successful, result.reason
     result = set_parameter(session.peer, "detection_interval", ParameterValue(
         type=ParameterType.PARAMETER_INTEGER, integer_value=0))

@@ -4,8 +4,9 @@ One frame costs one gray conversion, one detector call and one batched classifie
 many faces it holds. Two intervals trade freshness for CPU time: with ``detection_interval`` k
 the whole frame is searched every k-th frame only, and in between each tracked face is found
 again near its last box (perception/roi_redetection.py), so a new face is reported at most k-1
-frames late; with ``classification_interval`` c each face is classified every c-th frame and
-its scores reused in between (perception/scheduling.py), so they are at most c-1 frames old.
+frames late (at once while no face is tracked: every frame is then a full detection); with
+``classification_interval`` c each face is classified every c-th frame and its scores reused in
+between (perception/scheduling.py), so they are at most c-1 frames old.
 """
 
 from __future__ import annotations
@@ -85,7 +86,9 @@ class EmotionPipeline:
         self.schedule = ClassificationSchedule(classification_interval)
         self.redetector = RoiRedetector(detector, min_face_size=min_face_size)
         self.frame = 0
-        """Number of the next frame; full detections fall on multiples of detection_interval."""
+        """Number of the next frame; faces take their classification turns by it."""
+        self._frames_to_full = 0
+        """Frames left before the next full detection."""
 
     @classmethod
     def from_config(cls, config: PipelineConfig,
@@ -112,7 +115,7 @@ class EmotionPipeline:
         """All faces of one BGR frame, largest first when there are more than ``max_faces``."""
         frame, self.frame = self.frame, self.frame + 1
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        detections = self._detect(frame, bgr, gray)
+        detections = self._detect(bgr, gray)
         if len(detections) > self.max_faces:
             detections = sorted(detections, key=lambda d: d.box[2] * d.box[3], reverse=True)
             detections = detections[: self.max_faces]
@@ -133,11 +136,15 @@ class EmotionPipeline:
             for det, track, row in zip(detections, tracks, scores)
         ]
 
-    def _detect(self, frame: int, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
-        """The whole frame on full-detection frames; near the tracked faces in between."""
-        if frame % self.detection_interval == 0:
-            return self.detector.detect(bgr, gray)
+    def _detect(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
+        """The whole frame every ``detection_interval``-th frame, and in every frame while no
+        face is tracked (an empty scene costs what it did, and the first face is found at
+        once); near the tracked faces in between."""
         tracked = list(self.tracker.live_boxes().values())
+        if not tracked or self._frames_to_full == 0:
+            self._frames_to_full = self.detection_interval - 1
+            return self.detector.detect(bgr, gray)
+        self._frames_to_full -= 1
         return [d for d in self.redetector.redetect(bgr, tracked) if d is not None]
 
 

@@ -81,7 +81,7 @@ class RoiRedetector:
         for det in self.detector.detect(mosaic, gray):
             mx, my = det.box[0] + det.box[2] / 2, det.box[1] + det.box[3] / 2
             k = int(my // side) * cols + int(mx // side)
-            if k >= len(boxes) or regions[k] is None:
+            if not 0 <= k < len(boxes) or regions[k] is None:
                 continue
             ox, oy, cw, ch, x0, y0, scale = regions[k]
             if not (ox <= mx < ox + cw and oy <= my < oy + ch):
