@@ -105,6 +105,15 @@ def test_while_no_face_is_tracked_every_frame_is_searched_whole(classifier, patc
     assert counts == [0, 0, 2, 2]
 
 
+def test_a_scene_cut_is_searched_whole_in_the_same_frame(classifier, patches):
+    """None of the tracked faces is near its box any more: the frame is searched whole."""
+    pipeline = pipeline_with(classifier, detection_interval=5)
+    assert len(pipeline.process(scene(patches, 0, [0, 1]))) == 2
+    faces = pipeline.process(scene(patches, 1, [5, 6, 7]))
+    truth = [patches_box(patches, k, 1) for k in (5, 6, 7)]
+    assert len(faces) == 3 and all(best_iou(t, [f.box for f in faces]) > 0.7 for t in truth)
+
+
 def test_a_face_that_leaves_is_dropped_at_once_and_the_others_keep_their_ids(classifier,
                                                                            patches):
     pipeline = pipeline_with(classifier, detection_interval=5)

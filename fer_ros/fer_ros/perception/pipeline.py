@@ -4,7 +4,8 @@ One frame costs one gray conversion, one detector call and one batched classifie
 many faces it holds. Two intervals trade freshness for CPU time: with ``detection_interval`` k
 the whole frame is searched every k-th frame only, and in between each tracked face is found
 again near its last box (perception/roi_redetection.py), so a new face is reported at most k-1
-frames late (at once while no face is tracked: every frame is then a full detection); with
+frames late (at once while no face is tracked, or when none of the tracked ones is found: the
+whole frame is then searched); with
 ``classification_interval`` c each face is classified every c-th frame and its scores reused in
 between (perception/scheduling.py), so they are at most c-1 frames old.
 """
@@ -139,13 +140,17 @@ class EmotionPipeline:
     def _detect(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
         """The whole frame every ``detection_interval``-th frame, and in every frame while no
         face is tracked (an empty scene costs what it did, and the first face is found at
-        once); near the tracked faces in between."""
+        once); near the tracked faces in between. When none of the tracked faces is found
+        near its box, the scene has changed (another camera, a cut, a turn of the head
+        camera): the whole frame is searched at once rather than up to k-1 frames later."""
         tracked = list(self.tracker.live_boxes().values())
-        if not tracked or self._frames_to_full == 0:
-            self._frames_to_full = self.detection_interval - 1
-            return self.detector.detect(bgr, gray)
-        self._frames_to_full -= 1
-        return [d for d in self.redetector.redetect(bgr, tracked) if d is not None]
+        if tracked and self._frames_to_full > 0:
+            self._frames_to_full -= 1
+            found = [d for d in self.redetector.redetect(bgr, tracked) if d is not None]
+            if found:
+                return found
+        self._frames_to_full = self.detection_interval - 1
+        return self.detector.detect(bgr, gray)
 
 
 def make_tracker(config: PipelineConfig, labels: tuple[str, ...]) -> FaceTracker:
