@@ -26,6 +26,7 @@ from fer_ros.perception.classification import load_classifier
 from fer_ros.perception.labels import EMOTIONS
 from fer_ros.perception.model_metadata import CropSpec, ModelMetadata
 from fer_ros.perception.preprocessing import normalize
+from optional_dependencies import needs_tensorflow
 from ros_harness import executable
 from synthetic_faces import (
     FOLDER_NAMES,
@@ -34,6 +35,8 @@ from synthetic_faces import (
     write_csv,
     write_folder,
 )
+
+pytestmark = needs_tensorflow
 
 EPOCHS = 12
 BATCH = 16
