@@ -3,6 +3,7 @@ first, then the nodes, then the executor, so no worker publishes into a destroye
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
 
@@ -23,6 +24,18 @@ def close_nodes(executor: Executor, nodes: list[Node]) -> None:
     executor.shutdown(timeout_sec=0.5)
 
 
+def ignore_further_stop_signals() -> None:
+    """Let the orderly close finish once it has begun.
+
+    A terminal's Ctrl-C reaches the whole process group, and `ros2 launch` then forwards a
+    second SIGINT to every node (so does `timeout -s INT`): Python would raise that one as a
+    KeyboardInterrupt in the middle of closing. The close is bounded (about 2 s), and launch
+    still sends SIGKILL should it ever hang.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def run_nodes(nodes: list[Node]) -> None:
     """Spin on one executor until rclpy's signal handlers shut the context down."""
     executor = SingleThreadedExecutor()
@@ -38,6 +51,7 @@ def run_nodes(nodes: list[Node]) -> None:
         if executor.context.ok():
             raise
     finally:
+        ignore_further_stop_signals()
         close_nodes(executor, nodes)
         rclpy.try_shutdown()
 
