@@ -36,17 +36,15 @@ from synthetic_faces import (
     write_folder,
 )
 
-pytestmark = needs_tensorflow
-
 EPOCHS = 12
 BATCH = 16
 WELL_ABOVE_CHANCE = 0.5
 """Chance is 1/7; the seed CNN reaches 0.85-1.0 on these faces in twelve epochs."""
 
-pytestmark = pytest.mark.filterwarnings(
+pytestmark = [needs_tensorflow, pytest.mark.filterwarnings(
     # Raised inside Keras' own fit loop under NumPy 2; nothing this package can change.
     "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
-)
+)]
 
 
 def train_args(*argv: object) -> argparse.Namespace:
