@@ -32,6 +32,7 @@ help:
 	@echo "make test   lint and run every test"
 	@echo "make setup  only the set-up (venv, messages, models, ROS 2 tools); make bench / make soak"
 	@echo "make setup-train  add TensorFlow for fer train / fer evaluate"
+	@echo "make colcon-test  colcon build + colcon test of every test, against the venv"
 
 setup: $(STAMPS)/fer_ros ros2-tools
 
@@ -110,6 +111,27 @@ lint: $(STAMPS)/test-deps
 
 test: setup setup-train $(STAMPS)/test-deps photos lint
 	$(PY) -m pytest fer_ros/test
+	$(MAKE) --no-print-directory colcon-test COLCON_PYTEST_ARGS="$(COLCON_TESTS)"
+
+# As on a ROS install: colcon builds both packages in a fresh workspace (the venv standing in for
+# /opt/ros) and `colcon test` runs the suite there; test-result fails on any failed test.
+# `make colcon-test` runs every test; `make test` only the ones about the ROS tooling (the rest
+# has just run): the whole suite twice would not fit its 15 minutes on a 2-core machine.
+COLCON_WS := build/colcon_ws
+COLCON_PYTEST_ARGS ?=
+COLCON_TESTS := test/test_launch_fer.py test/test_launch_emotion.py test/test_launch_files.py \
+  test/test_datasets.py test/test_dataset_properties.py test/test_cli.py
+colcon-test: setup setup-train $(STAMPS)/test-deps photos
+	rm -rf $(COLCON_WS) && mkdir -p $(COLCON_WS)/src
+	ln -s $(abspath fer_msgs) $(abspath fer_ros) $(COLCON_WS)/src/
+	cd $(COLCON_WS) && export PATH=$(abspath $(VENV))/bin:$$PATH \
+	  CMAKE_PREFIX_PATH=$(abspath $(VENV)) && \
+	  colcon build --event-handlers console_cohesion- \
+	    --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE=$(abspath $(PY)) && \
+	  . install/setup.sh && \
+	  colcon test --packages-select fer_ros --return-code-on-test-failure \
+	    $(if $(COLCON_PYTEST_ARGS),--pytest-args $(COLCON_PYTEST_ARGS)); status=$$?; \
+	  colcon test-result --verbose && exit $$status
 
 demo: setup
 	$(VENV)/bin/fer bringup --source sample --seconds $(DEMO_SECONDS) --output $(DEMO_OUT) --summary
