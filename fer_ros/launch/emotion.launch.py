@@ -3,7 +3,8 @@
   ros2 launch fer_ros emotion.launch.py image_topic:=/camera/image_raw
 
 Publishes /fer/emotions and /fer/image_annotated (namespace `fer` by default). The parameters
-come from config/emotion.yaml; `model` and `detector` override it.
+come from config/emotion.yaml; `model` and `detector` override it. With `autostart:=false` the
+node starts unconfigured and a lifecycle manager (or `ros2 lifecycle set`) drives it.
 """
 
 import os
@@ -33,6 +34,10 @@ def generate_launch_description():
             'detector', default_value='blazeface',
             description='face detector: blazeface, blazeface_full, blazeface_short or haar'),
         DeclareLaunchArgument(
+            'autostart', default_value='true', choices=['true', 'false'],
+            description='emotion_node configures and activates itself at start; false '
+                        'leaves it unconfigured for a lifecycle manager (ros2 lifecycle set)'),
+        DeclareLaunchArgument(
             'emotion_params', default_value=os.path.join(config, 'emotion.yaml'),
             description='emotion_node parameter file'),
     ]
@@ -46,7 +51,9 @@ def generate_launch_description():
         parameters=[LaunchConfiguration('emotion_params'),
                     {'model': ParameterValue(LaunchConfiguration('model'), value_type=str),
                      'detector': ParameterValue(LaunchConfiguration('detector'),
-                                                value_type=str)}],
+                                                value_type=str),
+                     'autostart': ParameterValue(LaunchConfiguration('autostart'),
+                                                 value_type=bool)}],
         remappings=[('image_raw', LaunchConfiguration('image_topic'))],
     )
     return LaunchDescription([*arguments, emotion])

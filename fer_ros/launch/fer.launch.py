@@ -9,6 +9,8 @@ Examples:
   ros2 launch fer_ros fer.launch.py                       # built-in sample, no camera needed
   ros2 launch fer_ros fer.launch.py source:=0             # first webcam
   ros2 launch fer_ros fer.launch.py use_camera:=false image_topic:=/camera/image_raw
+  ros2 launch fer_ros fer.launch.py autostart:=false      # emotion_node waits, unconfigured,
+                                                          # for a lifecycle manager
 """
 
 import os
@@ -49,6 +51,10 @@ def generate_launch_description():
             'camera_params', default_value=os.path.join(config, 'camera.yaml'),
             description='camera_node parameter file'),
         DeclareLaunchArgument(
+            'autostart', default_value='true', choices=['true', 'false'],
+            description='emotion_node configures and activates itself at start; false '
+                        'leaves it unconfigured for a lifecycle manager (ros2 lifecycle set)'),
+        DeclareLaunchArgument(
             'emotion_params', default_value=os.path.join(config, 'emotion.yaml'),
             description='emotion_node parameter file'),
     ]
@@ -74,7 +80,9 @@ def generate_launch_description():
         parameters=[LaunchConfiguration('emotion_params'),
                     {'model': ParameterValue(LaunchConfiguration('model'), value_type=str),
                      'detector': ParameterValue(LaunchConfiguration('detector'),
-                                                value_type=str)}],
+                                                value_type=str),
+                     'autostart': ParameterValue(LaunchConfiguration('autostart'),
+                                                 value_type=bool)}],
         remappings=[('image_raw', image_topic)],
     )
     group = GroupAction([PushRosNamespace(LaunchConfiguration('namespace')), camera, emotion])

@@ -61,6 +61,18 @@ def test_fixed_number_of_frames_writes_video_pngs_and_json_lines(ros_env, tmp_pa
     assert "Traceback" not in run.stderr
 
 
+def test_a_parameter_file_with_autostart_false_still_classifies(ros_env, tmp_path):
+    """bringup has no lifecycle manager: it always starts the emotion node itself."""
+    params = tmp_path / "emotion.yaml"
+    params.write_text(config_file("emotion.yaml").read_text().replace("autostart: true",
+                                                                      "autostart: false"))
+    assert "autostart: false" in params.read_text()
+    run = subprocess.run(bringup("--frames", "5", "--emotion-params", str(params)),
+                         env=ros_env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "done: 5 frames classified" in run.stdout, run.stdout + run.stderr
+
+
 def test_sigint_stops_it_promptly_with_complete_output(ros_env, tmp_path):
     out = tmp_path / "out"
     process = NodeProcess(bringup("--output", str(out), "--fps", "15"), ros_env,

@@ -347,8 +347,10 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
         camera_overrides.append(Parameter("source", value=args.source))
     if args.fps is not None:
         camera_overrides.append(Parameter("fps", value=float(args.fps)))
+    # No lifecycle manager here: the emotion node always configures and activates itself.
     emotion_overrides = [Parameter(name, value=value) for name, value in
-                         (("model", args.model), ("detector", args.detector))
+                         (("model", args.model), ("detector", args.detector),
+                          ("autostart", True))
                          if value is not None]
     source_done = threading.Event()
     nodes: list = []

@@ -29,6 +29,8 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
+from fer_ros.nodes.camera_diagnostics import TASK, CameraHealth, hardware_id
+from fer_ros.nodes.diagnostics import DiagnosticsPublisher
 from fer_ros.nodes.image_messages import bgr_to_image
 from fer_ros.nodes.node_runner import node_main
 from fer_ros.nodes.parameters import ParameterSpec, ParameterTable, accept, refuse
@@ -121,6 +123,8 @@ class CameraNode(Node):
         self._last_stats = (time.monotonic(), 0)
         if values["stats_period"] > 0:
             self.create_timer(values["stats_period"], self._log_stats)
+        self._diagnostics = DiagnosticsPublisher(self, hardware_id(self.spec))
+        self._diagnostics.add(TASK, CameraHealth(self.spec, self.counts, self._rate).check)
         self._stop = threading.Event()
         self.context.on_shutdown(self._stop.set)
         self._thread = threading.Thread(target=self._capture, name="camera_capture",

@@ -1,9 +1,15 @@
 """The emotion node: camera images in, fer_msgs/EmotionArray and an annotated image out.
 
-Subscribes ``image_raw`` (or ``image_raw/compressed``) with SensorDataQoS. The subscription
-callback only drops the message into a one-slot mailbox; a worker thread takes the newest
-frame, runs the pipeline and publishes. So the executor never blocks on inference, stale frames
-are dropped instead of queued, and memory stays bounded however fast the camera is.
+A managed (lifecycle) node. configure loads the models and creates the publishers, activate
+subscribes to ``image_raw`` (or ``image_raw/compressed``) with SensorDataQoS and lets results
+out, deactivate unsubscribes and holds them back, cleanup releases the models. With
+``autostart`` (the default) the node configures and activates itself at start, so `ros2 run`,
+`fer bringup` and the launch files need no lifecycle manager; ``autostart:=false`` leaves the
+transitions to one (nav2_lifecycle_manager, `ros2 lifecycle set`, a launch file's events).
+
+The subscription callback only drops the message into a one-slot mailbox; a worker thread takes
+the newest frame, runs the pipeline and publishes. So the executor never blocks on inference,
+stale frames are dropped instead of queued, and memory stays bounded however fast the camera is.
 """
 
 from __future__ import annotations
@@ -14,14 +20,16 @@ import time
 from typing import Any
 
 from fer_msgs.msg import Emotion, EmotionArray
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
+from fer_ros.nodes.diagnostics import DiagnosticsPublisher
+from fer_ros.nodes.emotion_diagnostics import TASK, EmotionHealth
 from fer_ros.nodes.image_conversion import ImageConversionError
 from fer_ros.nodes.image_messages import bgr_to_image, compressed_image_to_bgr, image_to_bgr
-from fer_ros.nodes.latest_frame import LatestFrame
+from fer_ros.nodes.latest_frame import Delivery, LatestFrame
 from fer_ros.nodes.node_runner import node_main
 from fer_ros.nodes.parameters import ParameterSpec, ParameterTable, accept, refuse
 from fer_ros.nodes.publishing import publish_guarded
@@ -57,79 +65,178 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("draw_emoji", True, "Draw an emoji beside each face on image_annotated."),
     ParameterSpec("stats_period", 30.0, "Seconds between statistics log lines (0 = never).",
                   0.0, 3600.0, read_only=True),
+    ParameterSpec("autostart", True, "Configure and activate at start; false leaves the "
+                  "lifecycle transitions to a lifecycle manager.", read_only=True),
 )
 PIPELINE_KEYS = frozenset(PipelineConfig.__dataclass_fields__)
+MODEL_ERRORS = (ModelLoadError, ModelFileMissing, ValueError)
+"""What a bad ``model`` or pipeline setting raises: refused with its reason, never a crash."""
+SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 
 
-class EmotionNode(Node):
+class EmotionNode(LifecycleNode):
     def __init__(self, **kwargs: Any):
         super().__init__("emotion_node", **kwargs)
         self._params = ParameterTable(self, PARAMETERS)
-        self._pipeline = EmotionPipeline.from_config(self._pipeline_config(self._params.values))
+        self._pipeline: EmotionPipeline | None = None
         self._pipeline_lock = threading.Lock()
         self.add_on_set_parameters_callback(self._on_set_parameters)
-
-        self._emotions_pub = self.create_publisher(EmotionArray, "emotions", 10)
-        self._annotated_pub = self.create_publisher(
-            Image, "image_annotated",
-            QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
-        self._slot: LatestFrame[Image | CompressedImage] = LatestFrame()
-        if self._params.values["image_transport"] == "compressed":
-            topic = self.resolve_topic_name("image_raw") + "/compressed"
-            self.create_subscription(CompressedImage, topic, self._slot.put,
-                                     qos_profile_sensor_data)
-        else:
-            self.create_subscription(Image, "image_raw", self._slot.put, qos_profile_sensor_data)
-
-        self.counts = {"received": 0, "processed": 0, "bad_input": 0, "errors": 0,
+        self.lifecycle_state = "unconfigured"
+        self.counts = {"input": 0, "received": 0, "processed": 0, "bad_input": 0, "errors": 0,
                        "publish_errors": 0}
+        self._emotions_pub = self._annotated_pub = self._subscription = None
+        self._active = False
+        self._frame_lock = threading.Lock()
+        """Held while a frame is processed, so deactivation waits for it to be published."""
+        self._slot: LatestFrame[Image | CompressedImage] = LatestFrame()
+        self._input_topic = self.resolve_topic_name("image_raw")
+        if self._params.values["image_transport"] == "compressed":
+            self._input_topic += "/compressed"
+        self._health = EmotionHealth(self._input_topic)
+        self._configure_error: Exception | None = None
+
         self._last_stats = (time.monotonic(), 0)
         if self._params.values["stats_period"] > 0:
             self.create_timer(self._params.values["stats_period"], self._log_stats)
+        self._diagnostics = DiagnosticsPublisher(self, hardware_id="none")
+        self._diagnostics.add(TASK, self._check_health)
         self._worker = threading.Thread(target=self._work, name="fer_worker", daemon=True)
         self._worker.start()
-        detector = self._pipeline.detector.name
-        self.get_logger().info(
-            f"ready: detector {detector}, model {self._pipeline.classifier.path.name}, "
-            f"subscribed to {self.resolve_topic_name('image_raw')} "
-            f"({self._params.values['image_transport']})")
+        if self._params.values["autostart"]:
+            self._start()
+        else:
+            self.get_logger().info("unconfigured: waiting for a lifecycle manager "
+                                   "(autostart is false)")
+
+    def _start(self) -> None:
+        """configure and activate, as a lifecycle manager would; a model that cannot load
+        raises its error, so the executable refuses to start with the reason."""
+        if self.trigger_configure() != SUCCESS:
+            self.close()
+            self.destroy_node()
+            raise self._configure_error or RuntimeError("configure failed")
+        self.trigger_activate()
 
     @staticmethod
     def _pipeline_config(values: dict[str, Any]) -> PipelineConfig:
         return PipelineConfig(**{k: v for k, v in values.items() if k in PIPELINE_KEYS})
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            pipeline = EmotionPipeline.from_config(self._pipeline_config(self._params.values))
+        except Exception as exc:  # rclpy would swallow it without a word: say why, stay put
+            self._configure_error = exc
+            self.get_logger().error(f"configure failed: {exc}")
+            return FAILURE
+        with self._pipeline_lock:
+            self._pipeline = pipeline
+        self._emotions_pub = self.create_lifecycle_publisher(EmotionArray, "emotions", 10)
+        self._annotated_pub = self.create_lifecycle_publisher(
+            Image, "image_annotated",
+            QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+        self.lifecycle_state = "inactive"
+        self.get_logger().info("configured: models loaded")
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if self._params.values["image_transport"] == "compressed":
+            self._subscription = self.create_subscription(
+                CompressedImage, self._input_topic, self._on_image, qos_profile_sensor_data)
+        else:
+            self._subscription = self.create_subscription(
+                Image, "image_raw", self._on_image, qos_profile_sensor_data)
+        self._health.restart(self._totals())
+        self._active = True
+        self.lifecycle_state = "active"
+        pipeline = self._pipeline
+        self.get_logger().info(
+            f"ready: detector {pipeline.detector.name}, model {pipeline.classifier.path.name}, "
+            f"subscribed to {self._input_topic} ({self._params.values['image_transport']})")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_processing()
+        self.lifecycle_state = "inactive"
+        self.get_logger().info("inactive: unsubscribed, models kept")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        self.lifecycle_state = "unconfigured"
+        self.get_logger().info("unconfigured: models released")
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_processing()
+        self._release()
+        self.lifecycle_state = "finalized"
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """After a transition raised: back to unconfigured, with nothing held."""
+        self.get_logger().error(f"a transition from {state.label} failed; releasing the models")
+        self._stop_processing()
+        self._release()
+        self.lifecycle_state = "unconfigured"
+        return SUCCESS
+
+    def _stop_processing(self) -> None:
+        """Unsubscribe, drop a waiting frame and wait for the one in progress to finish."""
+        if self._subscription is not None:
+            self.destroy_subscription(self._subscription)
+            self._subscription = None
+        with self._frame_lock:
+            self._active = False
+            self._slot.take(timeout=0.0)
+
+    def _release(self) -> None:
+        for publisher in (self._emotions_pub, self._annotated_pub):
+            if publisher is not None:
+                self.destroy_lifecycle_publisher(publisher)
+        self._emotions_pub = self._annotated_pub = None
+        with self._pipeline_lock:
+            self._pipeline = None
 
     def _on_set_parameters(self, parameters: list[Parameter]):
         proposed, reason = self._params.check(parameters)
         if reason is not None:
             return refuse(reason)
         changed = {k for k in PIPELINE_KEYS if proposed[k] != self._params.values[k]}
-        if changed:
+        if changed and self._pipeline is not None:
             keep = None if changed & {"model", "num_threads"} else self._pipeline.classifier
             try:
                 pipeline = EmotionPipeline.from_config(self._pipeline_config(proposed), keep)
-            except (ModelLoadError, ModelFileMissing, ValueError) as exc:
+            except MODEL_ERRORS as exc:
                 return refuse(str(exc))
             with self._pipeline_lock:
                 self._pipeline = pipeline
         self._params.values = proposed
         return accept()
 
+    def _on_image(self, msg: Image | CompressedImage) -> None:
+        self.counts["input"] += 1
+        self._slot.put(msg)
+
     def _work(self) -> None:
         while not self._slot.closed and self.context.ok():
             delivery = self._slot.take(timeout=0.1)
             if delivery is None:
                 continue
-            self.counts["received"] += 1
-            try:
-                self._process(delivery.item)
-            except Exception as exc:  # a bug must not silence the node: log it and keep serving
-                if not self.context.ok():
-                    return  # Ctrl-C shut ROS down under this frame: nothing is wrong
-                self.counts["errors"] += 1
-                self.get_logger().error(f"frame processing failed: {exc!r}",
-                                        throttle_duration_sec=5.0)
+            with self._frame_lock:
+                if not self._active:
+                    continue
+                self.counts["received"] += 1
+                try:
+                    self._process(delivery)
+                except Exception as exc:  # a bug must not silence the node: log, keep serving
+                    if not self.context.ok():
+                        return  # Ctrl-C shut ROS down under this frame: nothing is wrong
+                    self.counts["errors"] += 1
+                    self.get_logger().error(f"frame processing failed: {exc!r}",
+                                            throttle_duration_sec=5.0)
 
-    def _process(self, msg: Image | CompressedImage) -> None:
+    def _process(self, delivery: Delivery[Image | CompressedImage]) -> None:
+        msg = delivery.item
         try:
             if isinstance(msg, CompressedImage):
                 bgr = compressed_image_to_bgr(msg)
@@ -147,6 +254,7 @@ class EmotionNode(Node):
         result = to_emotion_array(msg.header, pipeline.labels, faces, bgr.shape[1], bgr.shape[0])
         publish_guarded(self, self._emotions_pub, result, self.counts)
         self.counts["processed"] += 1
+        self._health.frame_done(time.monotonic() - delivery.received, len(faces))
         if (self._params.values["publish_annotated"]
                 and self._annotated_pub.get_subscription_count() > 0):
             annotations = [FaceAnnotation(f.box, f.face_id, f.label, f.confidence) for f in faces]
@@ -154,6 +262,15 @@ class EmotionNode(Node):
                                      draw_emoji=self._params.values["draw_emoji"])
             publish_guarded(self, self._annotated_pub, bgr_to_image(image, msg.header),
                             self.counts)
+
+    def _totals(self) -> dict[str, int]:
+        return {**self.counts, "dropped": self._slot.dropped}
+
+    def _check_health(self):
+        pipeline = self._pipeline
+        model = pipeline.classifier.path.name if pipeline else "none (not configured)"
+        detector = pipeline.detector.name if pipeline else self._params.values["detector"]
+        return self._health.check(self.lifecycle_state, self._totals(), model, detector)
 
     def _log_stats(self) -> None:
         now, processed = time.monotonic(), self.counts["processed"]
