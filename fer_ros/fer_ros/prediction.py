@@ -22,8 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", type=Path, metavar="IMAGE_OR_DIR",
                         help="image files, or folders whose images are all read")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
-    parser.add_argument("--model", default="", help="model file or export folder "
-                        "(default: the bundled fer mini-Xception)")
+    parser.add_argument("--model", default="", help="mini_xception, face_expression_net, "
+                        "ensemble, a model file or export folder, or a comma-separated list "
+                        "(default: ensemble)")
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS)
     parser.add_argument("--min-face-size", type=int, default=30)
     parser.add_argument("--annotate", type=Path, metavar="DIR",

@@ -115,8 +115,8 @@ def test_prepare_faces_normalises_like_the_metadata_says():
     assert np.allclose(batch, 1.0)
 
 
-def test_default_classifier_batches_match_single_faces():
-    classifier = load_classifier()
+def test_mini_xception_batches_match_single_faces():
+    classifier = load_classifier("mini_xception")
     frame, face = astronaut_frame()
     gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     boxes = [face, (face[0] + 3, face[1] - 2, face[2], face[3]), (300, 300, 80, 80)]
@@ -151,7 +151,7 @@ def test_keras_and_litert_defaults_agree_on_a_real_face():
     """The bundled .h5 and .tflite are the same network; TensorFlow loads only for the .h5."""
     frame, face = astronaut_frame()
     keras_classifier = load_classifier(bundled_model("fer_mini_xception.h5"))
-    lite = load_classifier()
+    lite = load_classifier("mini_xception")
     gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     batch = prepare_faces(gray, [face], lite.metadata)
     assert np.argmax(keras_classifier.predict(batch)) == np.argmax(lite.predict(batch))

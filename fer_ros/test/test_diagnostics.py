@@ -11,6 +11,7 @@ from sensor_msgs.msg import Image
 from fer_ros.nodes.camera_diagnostics import CameraHealth, hardware_id
 from fer_ros.nodes.diagnostics import ERROR, OK, WARN, CounterWatch, LatencyWindow, Report
 from fer_ros.nodes.emotion_diagnostics import COUNTERS, EmotionHealth
+from fer_ros.perception.classification import DEFAULT_MODEL
 from fer_ros.sources.frame_sources import SourceSpec
 from frames import astronaut_frame, image_msg
 from ros_harness import NodeProcess, RosPeer, executable, wait_for_subscriber, wait_until
@@ -176,7 +177,7 @@ def test_emotion_node_reports_rates_faces_latency_and_the_lack_of_input(ros_doma
         assert 3.0 <= float(values["input rate (Hz)"]) <= 7.0, values
         assert float(values["processed rate (Hz)"]) >= 3.0, values
         assert values["faces"] == "1" and values["detector"] == "blazeface_full", values
-        assert values["model"] == "fer_mini_xception.tflite", values
+        assert values["model"] == DEFAULT_MODEL, values
         assert 0.0 < float(values["latency p50 (ms)"]) <= float(values["latency p95 (ms)"])
         assert values["lifecycle state"] == "active"
 

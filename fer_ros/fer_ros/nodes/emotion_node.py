@@ -42,8 +42,10 @@ from fer_ros.perception.tracking import SMOOTHING_MODES
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("detector", "blazeface", "Face detector.", choices=DETECTORS),
-    ParameterSpec("model", "", "Expression model: a .tflite/.keras/.h5 file with its metadata "
-                  "JSON, an export folder of 'fer train', or empty for the default model."),
+    ParameterSpec("model", "", "Expression model: mini_xception, face_expression_net, "
+                  "ensemble (their mean), a .tflite/.onnx/.keras/.h5 file with its metadata "
+                  "JSON, an export folder of 'fer train', a comma-separated list of these to "
+                  "average, or empty for the default (ensemble)."),
     ParameterSpec("min_face_size", 30, "Smallest face side to report, in pixels.", 8, 4000),
     ParameterSpec("detection_threshold", 0.5, "Minimum face detector score.", 0.05, 0.99),
     ParameterSpec("max_faces", 16, "Most faces classified per frame (largest first); bounds "

@@ -1,24 +1,44 @@
 """Expression classifiers: one batched call for all faces of a frame.
 
 The original program called ``model.predict`` once per face, paying Keras' per-call set-up every
-time. Here every face of a frame goes through the model in one call, with LiteRT (the TFLite
-runtime, a few MB, starts in milliseconds) as the default backend. TensorFlow is imported only
-when a Keras model is configured, so the default node never pays its start-up time or memory.
+time. Here every face of a frame goes through the model in one call. ``.tflite`` models run in
+LiteRT (a few MB, starts in milliseconds), ``.onnx`` models in onnxruntime, and TensorFlow is
+imported only when a Keras model is configured, so the default node never pays its start-up time
+or memory.
+
+Bundled models are named (``mini_xception``, ``face_expression_net``) and ``ensemble`` averages
+them (perception/ensemble.py); a ``model`` parameter may also name files or export folders.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from fer_ros.perception.ensemble import EnsembleClassifier
 from fer_ros.perception.model_files import DEFAULT_CLASSIFIER, bundled_model
 from fer_ros.perception.model_metadata import METADATA_FILENAME, ModelMetadata, ModelMetadataError
+from fer_ros.perception.preprocessing import Box, prepare_frame_faces
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 TFLITE_SUFFIXES = (".tflite",)
+ONNX_SUFFIXES = (".onnx",)
+
+BUNDLED_MODELS: dict[str, str] = {
+    "mini_xception": DEFAULT_CLASSIFIER,
+    "face_expression_net": "face_expression_net.onnx",
+}
+"""Model names a ``model`` parameter accepts, and the bundled file each stands for."""
+
+ENSEMBLES: dict[str, tuple[str, ...]] = {"ensemble": ("mini_xception", "face_expression_net")}
+"""Named ensembles; a comma-separated list of models is an ensemble too."""
+
+DEFAULT_MODEL = "ensemble"
+"""What an empty ``model`` parameter loads: the best pair on bench/accuracy.py's real photos."""
 
 
 class ModelLoadError(RuntimeError):
@@ -26,12 +46,31 @@ class ModelLoadError(RuntimeError):
 
 
 class ExpressionClassifier(Protocol):
+    """What the pipeline needs: a frame's faces in, one row of probabilities per face out."""
+
+    metadata: ModelMetadata
+    path: Path
+    """The model file; for an ensemble, its name (what the ``model`` parameter said)."""
+
+    def classify(self, bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """Probabilities (N, len(metadata.labels)) for the N face boxes of one frame."""
+        ...
+
+
+class SingleModel:
+    """A model with one input convention: crops the frame as its metadata says, then predicts.
+
+    ``predict`` takes an already normalised NHWC batch (training's evaluation uses it).
+    """
+
     metadata: ModelMetadata
     path: Path
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        """Probabilities (N, len(labels)) for a normalised float32 NHWC batch."""
-        ...
+        raise NotImplementedError
+
+    def classify(self, bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        return self.predict(prepare_frame_faces(bgr, gray, boxes, self.metadata))
 
 
 def _softmax_if_needed(outputs: np.ndarray) -> np.ndarray:
@@ -45,7 +84,7 @@ def _softmax_if_needed(outputs: np.ndarray) -> np.ndarray:
     return outputs
 
 
-class LiteRTClassifier:
+class LiteRTClassifier(SingleModel):
     """A ``.tflite`` model run by LiteRT, resized to the batch it is given.
 
     Re-allocating tensors costs about as much as an inference, so the batch dimension grows in
@@ -102,7 +141,7 @@ class LiteRTClassifier:
         return _softmax_if_needed(self._interpreter.get_tensor(self._output_index)[:count].copy())
 
 
-class KerasClassifier:
+class KerasClassifier(SingleModel):
     """A Keras model (``.keras`` or legacy ``.h5``), loaded in safe mode and called directly.
 
     Calling the model (``model(x, training=False)``) avoids ``predict``'s per-call set-up of a
@@ -128,6 +167,52 @@ class KerasClassifier:
         if batch.shape[0] == 0:
             return np.zeros((0, len(self.metadata.labels)), dtype=np.float32)
         return _softmax_if_needed(np.asarray(self._model(batch, training=False)))
+
+
+class OnnxRuntimeClassifier(SingleModel):
+    """An ``.onnx`` model run by onnxruntime.
+
+    On FaceExpressionNet it measured 2 to 4 times faster than OpenCV's dnn module with one
+    thread (bench/classifier_runtimes.py; bench/README.md). The model must take a float32 NHWC
+    batch of any size and return one row per face.
+    """
+
+    def __init__(self, path: Path, metadata: ModelMetadata, num_threads: int = 2):
+        import onnxruntime
+
+        self.path = path
+        self.metadata = metadata
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = num_threads
+        options.inter_op_num_threads = 1
+        # Idle worker threads would otherwise spin, taking a core from the node's other threads
+        # (DDS, the detector): with 2 threads it used twice the CPU for the same ms per face.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self._session = onnxruntime.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own error types for a bad file
+            text = str(exc).strip()
+            first_line = text.splitlines()[0] if text else type(exc).__name__
+            raise ModelLoadError(f"{path}: not a valid ONNX model ({first_line})") from exc
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelLoadError(
+                f"{path}: expected one input and one output, found {len(inputs)} and {len(outputs)}"
+            )
+        self._input_name = inputs[0].name
+        _check_shapes(path, metadata, _fixed_dims(inputs[0].shape), _fixed_dims(outputs[0].shape))
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        if batch.shape[0] == 0:
+            return np.zeros((0, len(self.metadata.labels)), dtype=np.float32)
+        outputs = self._session.run(None, {self._input_name: np.ascontiguousarray(batch)})[0]
+        return _softmax_if_needed(outputs.reshape(batch.shape[0], -1))
+
+
+def _fixed_dims(shape: list) -> tuple:
+    """onnxruntime names a dynamic dimension ('batch'); the checks want None for it."""
+    return tuple(d if isinstance(d, int) else None for d in shape)
 
 
 def _check_shapes(path: Path, metadata: ModelMetadata, input_shape: tuple, output_shape: tuple):
@@ -157,13 +242,16 @@ def _metadata_for_file(path: Path) -> ModelMetadata:
 
 
 def resolve_model(path: str | Path | None) -> tuple[Path, ModelMetadata]:
-    """Model file and metadata for a parameter value: a file, an export folder or empty (default).
+    """Model file and metadata for one model: a bundled model's name, a file, an export folder,
+    or empty for mini-Xception (the single-file model ``fer train`` starts from).
 
     For an export folder the TFLite file is preferred over the Keras one: same predictions (the
     evaluation checks it), a fraction of the start-up time and memory.
     """
     if path is None or str(path).strip() == "":
-        model_path = bundled_model(DEFAULT_CLASSIFIER)
+        path = "mini_xception"
+    if str(path).strip() in BUNDLED_MODELS:
+        model_path = bundled_model(BUNDLED_MODELS[str(path).strip()])
         return model_path, _metadata_for_file(model_path)
     model_path = Path(path).expanduser()
     if model_path.is_dir():
@@ -177,6 +265,9 @@ def resolve_model(path: str | Path | None) -> tuple[Path, ModelMetadata]:
                 return model_path / name, metadata
         raise ModelLoadError(f"{model_path / METADATA_FILENAME}: lists no 'tflite' or 'keras' file")
     if not model_path.is_file():
+        if not model_path.suffix and len(model_path.parts) == 1:
+            names = ", ".join([*BUNDLED_MODELS, *ENSEMBLES])
+            raise ModelLoadError(f"{model_path}: no such model file, nor a bundled model ({names})")
         raise ModelLoadError(f"{model_path}: model file not found")
     try:
         return model_path, _metadata_for_file(model_path)
@@ -184,17 +275,37 @@ def resolve_model(path: str | Path | None) -> tuple[Path, ModelMetadata]:
         raise ModelLoadError(str(exc)) from exc
 
 
-def load_classifier(path: str | Path | None = None, num_threads: int = 2) -> ExpressionClassifier:
-    """Load the model a ``model`` parameter names; every failure is one ModelLoadError line."""
+def load_single_model(path: str | Path | None = None, num_threads: int = 2) -> SingleModel:
+    """Load one model (see ``resolve_model``); every failure is one ModelLoadError line."""
     model_path, metadata = resolve_model(path)
     if not model_path.is_file():
         raise ModelLoadError(f"{model_path}: model file not found")
     suffix = model_path.suffix.lower()
     if suffix in TFLITE_SUFFIXES:
         return LiteRTClassifier(model_path, metadata, num_threads=num_threads)
+    if suffix in ONNX_SUFFIXES:
+        return OnnxRuntimeClassifier(model_path, metadata, num_threads=num_threads)
     if suffix in KERAS_SUFFIXES:
         return KerasClassifier(model_path, metadata)
     raise ModelLoadError(
         f"{model_path}: unsupported model type {suffix!r} "
-        f"(expected one of {', '.join(TFLITE_SUFFIXES + KERAS_SUFFIXES)})"
+        f"(expected one of {', '.join(TFLITE_SUFFIXES + ONNX_SUFFIXES + KERAS_SUFFIXES)})"
     )
+
+
+def load_classifier(model: str | Path | None = None,
+                    num_threads: int = 2) -> ExpressionClassifier:
+    """Load what a ``model`` parameter names: empty for the default, a bundled model's or an
+    ensemble's name, a file, an export folder, or a comma-separated list to average."""
+    spec = DEFAULT_MODEL if model is None or str(model).strip() == "" else str(model).strip()
+    if spec in ENSEMBLES:
+        members = ENSEMBLES[spec]
+    elif "," in spec:
+        members = tuple(part.strip() for part in spec.split(",") if part.strip())
+    else:
+        return load_single_model(spec, num_threads=num_threads)
+    loaded = [load_single_model(member, num_threads=num_threads) for member in members]
+    try:
+        return EnsembleClassifier(spec, loaded)
+    except ValueError as exc:
+        raise ModelLoadError(str(exc)) from exc

@@ -13,7 +13,7 @@ import numpy as np
 
 from fer_ros.perception.classification import ExpressionClassifier, load_classifier
 from fer_ros.perception.detection import DEFAULT_DETECTOR, FaceDetector, create_detector
-from fer_ros.perception.preprocessing import Box, prepare_faces
+from fer_ros.perception.preprocessing import Box
 from fer_ros.perception.tracking import FaceTracker
 
 
@@ -83,7 +83,7 @@ class EmotionPipeline:
             detections = sorted(detections, key=lambda d: d.box[2] * d.box[3], reverse=True)
             detections = detections[: self.max_faces]
         boxes = [d.box for d in detections]
-        scores = self.classifier.predict(prepare_faces(gray, boxes, self.classifier.metadata))
+        scores = self.classifier.classify(bgr, gray, boxes)
         tracks = self.tracker.update(boxes, scores)
         return [
             FaceResult(track.face_id, det.box, det.score, track.label, track.confidence, row)

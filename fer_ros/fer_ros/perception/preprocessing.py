@@ -38,7 +38,8 @@ def crop_box(box: Box, crop: CropSpec) -> Box:
 
 
 def crop_face(gray: np.ndarray, box: Box, crop: CropSpec) -> np.ndarray:
-    """Cut the crop region out of a gray image, replicating the border where it leaves the image.
+    """Cut the crop region out of an image (gray or colour), replicating the border where it
+    leaves the image.
 
     Faces at the image edge are common on a robot; replicating the border keeps them usable
     instead of shrinking or shifting the crop, which would change what the model sees.
@@ -58,7 +59,7 @@ def crop_face(gray: np.ndarray, box: Box, crop: CropSpec) -> np.ndarray:
 
 
 def resize_face(face: np.ndarray, metadata: ModelMetadata) -> np.ndarray:
-    """Resize a gray crop to the model's input size (area filter when shrinking, as is usual)."""
+    """Resize a crop to the model's input size (area filter when shrinking, as is usual)."""
     height, width = metadata.input_size
     if face.shape[:2] == (height, width):
         return face
@@ -74,4 +75,22 @@ def prepare_faces(gray: np.ndarray, boxes: Sequence[Box], metadata: ModelMetadat
     for i, box in enumerate(boxes):
         face = resize_face(crop_face(gray, box, metadata.crop), metadata)
         batch[i] = face[:, :, None]
+    return normalize(batch, metadata).astype(np.float32, copy=False)
+
+
+def prepare_frame_faces(bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box],
+                        metadata: ModelMetadata) -> np.ndarray:
+    """The batch a model expects from one frame: gray faces for 1 channel, RGB for 3.
+
+    Only the crops are converted to RGB, never the whole frame, so a colour model costs no
+    full-frame conversion. A gray camera's frame arrives here as BGR with equal channels, which
+    colour models read as a gray face.
+    """
+    if metadata.channels == 1:
+        return prepare_faces(gray, boxes, metadata)
+    height, width = metadata.input_size
+    batch = np.empty((len(boxes), height, width, 3), dtype=np.float32)
+    for i, box in enumerate(boxes):
+        face = resize_face(crop_face(bgr, box, metadata.crop), metadata)
+        batch[i] = face[:, :, ::-1]
     return normalize(batch, metadata).astype(np.float32, copy=False)

@@ -1,0 +1,103 @@
+"""ms per face of each expression model and runtime: onnxruntime against OpenCV dnn for ONNX.
+
+Run from the repository root: ``.venv/bin/python bench/classifier_runtimes.py``. The node runs
+.onnx models in onnxruntime; the OpenCV dnn rows show what the runtime that comes with OpenCV
+would cost instead (the measurement behind that choice). In-process, real face crops,
+medians over ``--seconds`` of calls after warm-up, per face at batch 1, 4 and 8, with 1 and 2
+threads. Every row of one run shares the machine's conditions; compare rows, not runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fer_ros.perception.classification import load_classifier, load_single_model
+from fer_ros.perception.model_files import bundled_model
+from fer_ros.perception.preprocessing import prepare_frame_faces
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy import build_frames, load_labels  # noqa: E402
+from run import Report, format_table, write_results  # noqa: E402
+
+BATCHES = (1, 4, 8)
+THREADS = (1, 2)
+
+
+def median_ms(seconds: float, call: Callable[..., object], *args: object) -> float:
+    for _ in range(3):
+        call(*args)
+    times = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        call(*args)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def opencv_dnn_predict(path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+    net = cv2.dnn.readNetFromONNX(str(path))
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        cv2.setNumThreads(threads)
+        net.setInput(batch)
+        return net.forward()
+
+    return predict
+
+
+def run(args: argparse.Namespace) -> Report:
+    frame = next(f for f in build_frames(load_labels()) if len(f.faces) >= max(BATCHES))
+    gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
+    boxes = [face.box for face in frame.faces][:max(BATCHES)]
+    report = Report("classifier_runtimes", "expression models: ms per face",
+                    ["model", "runtime", "threads", *(f"batch {b}" for b in BATCHES)])
+    onnx_path = bundled_model("face_expression_net.onnx")
+    for threads in THREADS:
+        xception = load_single_model("mini_xception", num_threads=threads)
+        net = load_single_model("face_expression_net", num_threads=threads)
+        ensemble = load_classifier("ensemble", num_threads=threads)
+        cases = [("mini_xception", "LiteRT", xception.predict, xception.metadata),
+                 ("face_expression_net", "onnxruntime", net.predict, net.metadata),
+                 ("face_expression_net", "OpenCV dnn", opencv_dnn_predict(onnx_path, threads),
+                  net.metadata)]
+        for model, runtime, predict, metadata in cases:
+            row = [model, runtime, threads]
+            for batch in BATCHES:
+                inputs = prepare_frame_faces(frame.image, gray, boxes[:batch], metadata)
+                row.append(round(median_ms(args.seconds, predict, inputs) / batch, 2))
+            report.rows.append(row)
+        row = ["ensemble (crops included)", "LiteRT + onnxruntime", threads]
+        for batch in BATCHES:
+            row.append(round(median_ms(args.seconds, ensemble.classify, frame.image, gray,
+                                       boxes[:batch]) / batch, 2))
+        report.rows.append(row)
+    cv2.setNumThreads(cv2.getNumberOfCPUs())
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="timed window per cell")
+    parser.add_argument("--out", type=Path, default=Path("bench/results"),
+                        help="folder for the JSON")
+    args = parser.parse_args(argv)
+    report = run(args)
+    print(f"\n== {report.title}")
+    print(format_table(report.columns, report.rows))
+    for note in report.notes:
+        print(f"  {note}")
+    print(f"  -> {write_results(args.out, report)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
