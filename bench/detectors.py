@@ -1,9 +1,10 @@
 """Recall, false positives and speed of the face detectors on faces that scikit-image ships.
 
-Run from the repository root: ``PYTHONPATH=fer_ros python bench/detectors.py [--json OUT]``.
+Run from the repository root: ``.venv/bin/python bench/detectors.py [--json OUT]``. A detector
+name may carry RetinaFace's inference size: ``retinaface@640`` is ``detection_size`` 640.
 
-Every frame is 640x480 BGR, the size of a typical robot camera, so the timings are per frame of
-that size. The scenes, all built from images in ``skimage.data`` (no download):
+Two sets of scenes. The first is 640x480 BGR, the size of a typical robot camera, so its
+timings ("ms/frame") are per frame of that size, all built from images in ``skimage.data``:
 
 - astronaut: the one sharp colour face with its whole head, scaled so the face is 24..520 px
   (4 m to 0.2 m from a 640 px camera with a 60 degree field of view) and placed at random on a
@@ -15,6 +16,13 @@ that size. The scenes, all built from images in ``skimage.data`` (no download):
 - camera: ``camera()`` is not face-free: its cameraman shows his face in profile.
 - lfw non-faces, no-face images: the 100 non-face patches of ``lfw_subset()`` pasted the same
   way, and 19 other skimage images (and their mirror images): every detection is a false one.
+
+The second (``--photos``; after ``make photos``) holds real faces from face-api's demo photos,
+composed as the tests compose them (fer_ros/test/face_photos.py): 1280x720 and 1920x1080 frames
+with 8 faces of 90 to 120 px, in colour and gray (6 frames each), a close-up of each of the 22
+faces cut by the frame's edge (640x480, the face box 80 % of the height) in colour and gray,
+and 640x480 frames with six 32 px faces; its timings are medians per group, as frame sizes
+differ.
 
 A detection is a hit when its box overlaps a face's true box with IoU >= 0.3 (each face matched
 at most once); every other detection is a false positive. True boxes follow the Haar convention
@@ -28,15 +36,22 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 import skimage.data
 
-from fer_ros.perception.detection import BLAZEFACE_MODELS, BlazeFaceDetector, create_detector
+from fer_ros.perception.detection import (
+    BLAZEFACE_MODELS,
+    BlazeFaceDetector,
+    RetinaFaceDetector,
+    create_detector,
+)
 from fer_ros.perception.preprocessing import Box
 
 FRAME_W, FRAME_H = 640, 480
@@ -57,7 +72,10 @@ ASTRONAUT_SIZES = {
 }
 LFW_SIZES = (24, 40, 64, 100, 160, 250, 400)
 NON_FACE_SIZES = (40, 100, 160)
-DEFAULT_DETECTORS = ("haar", "blazeface_short", "blazeface_full")
+DEFAULT_DETECTORS = ("haar", "blazeface_short", "blazeface_full", "retinaface@480",
+                     "retinaface@640", "retinaface@960", "retinaface@1280", "retinaface@1920")
+HD_FACE_SIZES = (90, 120)
+"""Smallest and largest face width in the HD frames of ``--photos``, px."""
 
 
 @dataclass
@@ -176,6 +194,36 @@ def build_scenes(seed: int = 0) -> list[Scene]:
     return scenes
 
 
+def photo_scenes(seed: int = 0) -> list[Scene]:
+    """Real faces of face-api's demo photos in HD, close-up, gray and far scenes."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fer_ros" / "test"))
+    from face_photos import all_faces, close_up, crowd_frame, to_gray_bgr
+
+    rng = np.random.default_rng(seed)
+    scenes = []
+    for k in range(6):
+        sizes = [int(v) for v in rng.integers(HD_FACE_SIZES[0], HD_FACE_SIZES[1] + 1, 8)]
+        for width, height in ((1280, 720), (1920, 1080)):
+            frame, boxes = crowd_frame(width, height, sizes, seed=k)
+            group = f"{width}x{height}, 8 faces of 90-120 px"
+            scenes += [Scene(group, frame, boxes), Scene(f"{group}, gray", to_gray_bgr(frame),
+                                                         boxes)]
+    for name, box in all_faces():
+        frame, truth = close_up(name, box)
+        scenes += [Scene("close-up cut by the frame, 640x480", frame, [truth]),
+                   Scene("close-up cut by the frame, gray", to_gray_bgr(frame), [truth])]
+    for k in range(3):
+        frame, boxes = crowd_frame(640, 480, [32] * 6, seed=10 + k)
+        scenes.append(Scene("640x480, 32 px faces", frame, boxes))
+    return scenes
+
+
+def make_detector(name: str):
+    """``retinaface@960`` is RetinaFace at detection_size 960; other names as the node's."""
+    base, _, size = name.partition("@")
+    return create_detector(base, detection_size=int(size)) if size else create_detector(base)
+
+
 def iou(a: Box, b: Box) -> float:
     w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
     h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
@@ -202,16 +250,17 @@ def run(detector_names: tuple[str, ...], scenes: list[Scene], repeats: int) -> d
     results: dict = {}
     found: dict[str, list[list[Box]]] = {}
     for name in detector_names:
-        detector = create_detector(name)
+        detector = make_detector(name)
         detector.detect(scenes[0].frame, grays[0])  # warm-up: one-off set-up costs
         groups: dict[str, dict[str, int]] = defaultdict(
-            lambda: {"frames": 0, "faces": 0, "hits": 0, "false_positives": 0})
+            lambda: {"frames": 0, "faces": 0, "hits": 0, "false_positives": 0, "ms": []})
         times, found[name] = [], []
         for scene, gray in zip(scenes, grays):
             for _ in range(repeats):
                 start = time.perf_counter()
                 detections = detector.detect(scene.frame, gray)
                 times.append((time.perf_counter() - start) * 1e3)
+                groups[scene.group]["ms"].append(times[-1])
             boxes = [d.box for d in detections]
             found[name].append(boxes)
             hits, false_positives = match(scene.faces, boxes)
@@ -222,6 +271,7 @@ def run(detector_names: tuple[str, ...], scenes: list[Scene], repeats: int) -> d
             counts["false_positives"] += false_positives
         for counts in groups.values():
             counts["recall"] = counts["hits"] / counts["faces"] if counts["faces"] else None
+            counts["ms_median"] = statistics.median(counts.pop("ms"))
         results[name] = {
             "ms_median": statistics.median(times),
             "ms_p95": float(np.percentile(times, 95)),
@@ -251,61 +301,78 @@ def agreement(scenes: list[Scene], haar: list[list[Box]], other: list[list[Box]]
     return statistics.median(overlaps) if overlaps else float("nan")
 
 
-def calibrate(scenes: list[Scene]) -> dict:
-    """How Haar boxes sit relative to BlazeFace's own boxes on the faces both detectors find.
+def native_boxes(scenes: list[Scene]) -> dict[str, list[np.ndarray]]:
+    """Each neural detector's own boxes, before its Haar correction: rows of (cx, cy, w, h)."""
+    detectors = {f"blazeface_{v}": BlazeFaceDetector(v) for v in BLAZEFACE_MODELS}
+    retinaface = RetinaFaceDetector()
+    boxes: dict[str, list[np.ndarray]] = defaultdict(list)
+    for scene in scenes:
+        for name, blazeface in detectors.items():
+            boxes[name].append(blazeface.detect_native(scene.frame)[:, :4])
+        corners = retinaface.detect_native(scene.frame)[0]
+        boxes["retinaface"].append(np.hstack([(corners[:, :2] + corners[:, 2:]) / 2,
+                                              corners[:, 2:] - corners[:, :2]]))
+    return boxes
 
-    Per variant and source of faces: the quartiles of Haar's centre minus BlazeFace's (in
-    BlazeFace widths and heights) and of Haar's side over BlazeFace's mean side.
+
+def calibrate(scenes: list[Scene]) -> dict:
+    """How Haar boxes sit relative to each neural detector's own boxes on the faces both find.
+
+    Per detector and source of faces: the quartiles of Haar's centre minus the detector's (in
+    its box widths and heights) and of Haar's side over the mean of its box's sides.
     """
     haar = create_detector("haar")
-    blazefaces = {variant: BlazeFaceDetector(variant) for variant in BLAZEFACE_MODELS}
-    samples: dict[str, dict[str, list]] = {v: defaultdict(list) for v in BLAZEFACE_MODELS}
-    for scene in scenes:
-        if not scene.faces or scene.group.startswith("camera"):
-            continue  # a profile face says nothing about the frontal convention
+    scenes = [s for s in scenes if s.faces and not s.group.startswith("camera")]
+    # (a profile face says nothing about the frontal convention)
+    native = native_boxes(scenes)
+    samples: dict[str, dict[str, list]] = {name: defaultdict(list) for name in native}
+    for k, scene in enumerate(scenes):
         source = "astronaut" if scene.group.startswith("astronaut") else "lfw"
         gray = cv2.cvtColor(scene.frame, cv2.COLOR_BGR2GRAY)
         haar_boxes = [d.box for d in haar.detect(scene.frame, gray)]
         hits, _ = match(scene.faces, haar_boxes)
-        for variant, blazeface in blazefaces.items():
-            native = blazeface.detect_native(scene.frame)
+        for name, per_scene in native.items():
             for j in hits.values():
                 hx, hy, hw, hh = haar_boxes[j]
                 hcx, hcy = hx + hw / 2, hy + hh / 2
-                inside = [r for r in native if hx <= r[0] <= hx + hw and hy <= r[1] <= hy + hh]
+                inside = [r for r in per_scene[k]
+                          if hx <= r[0] <= hx + hw and hy <= r[1] <= hy + hh]
                 if inside:
-                    cx, cy, w, h, _ = min(inside,
-                                          key=lambda r: (r[0] - hcx) ** 2 + (r[1] - hcy) ** 2)
-                    samples[variant][source].append(
+                    cx, cy, w, h = min(inside,
+                                       key=lambda r: (r[0] - hcx) ** 2 + (r[1] - hcy) ** 2)
+                    samples[name][source].append(
                         ((hcx - cx) / w, (hcy - cy) / h, hw / ((w + h) / 2)))
     return {
-        variant: {
+        name: {
             source: {"faces": len(rows), **{
-                name: [round(float(q), 3) for q in np.percentile(column, [25, 50, 75])]
-                for name, column in zip(("shift_x", "shift_y", "side_scale"), zip(*rows))}}
+                key: [round(float(q), 3) for q in np.percentile(column, [25, 50, 75])]
+                for key, column in zip(("shift_x", "shift_y", "side_scale"), zip(*rows))}}
             for source, rows in by_source.items()
         }
-        for variant, by_source in samples.items()
+        for name, by_source in samples.items()
     }
 
 
 def print_calibration(calibration: dict) -> None:
-    print("Haar box relative to BlazeFace's own box, on faces both find: quartiles 25/50/75 %")
-    print("variant  source      faces  shift_x (widths)     shift_y (heights)    side scale")
-    for variant, by_source in calibration.items():
+    print("Haar box relative to each detector's own box, on faces both find: "
+          "quartiles 25/50/75 %")
+    print("detector         source      faces  shift_x (widths)     shift_y (heights)    "
+          "side scale")
+    for name, by_source in calibration.items():
         for source, c in sorted(by_source.items()):
             cells = "".join(f"{'/'.join(f'{q:+.3f}' for q in c[k]):<21}"
                             for k in ("shift_x", "shift_y"))
             scale = "/".join(f"{q:.3f}" for q in c["side_scale"])
-            print(f"{variant:<8} {source:<11} {c['faces']:>5}  {cells}{scale}")
+            print(f"{name:<16} {source:<11} {c['faces']:>5}  {cells}{scale}")
 
 
-def print_table(results: dict) -> None:
+def print_table(results: dict, photos: bool) -> None:
     names = list(results)
     groups = list(next(iter(results.values()))["groups"])
     width = max(len(g) for g in groups) + 2
     print(f"Hit: IoU >= {HIT_IOU} with a true face box. Cells: hits/faces (recall) FP, "
-          f"or FP alone where there are no faces. Frames {FRAME_W}x{FRAME_H}.")
+          "or FP alone where there are no faces. "
+          + ("face-api's photos" if photos else f"Frames {FRAME_W}x{FRAME_H}."))
     print("".ljust(width) + "".join(n.rjust(24) for n in names))
     for group in groups:
         row = group.ljust(width)
@@ -324,6 +391,12 @@ def print_table(results: dict) -> None:
         totals[name] = (sum(c["hits"] for c in g), faces, sum(c["false_positives"] for c in g))
     print("all".ljust(width) + "".join(
         f"{h}/{f} ({h / f:.0%}) {fp}".rjust(24) for h, f, fp in totals.values()))
+    if photos:
+        print("ms per frame, median by group")
+        for group in groups:
+            print(group.ljust(width) + "".join(
+                f"{results[n]['groups'][group]['ms_median']:.1f}".rjust(24) for n in names))
+        return
     print("ms/frame median, p95".ljust(width) + "".join(
         f"{results[n]['ms_median']:.2f}, {results[n]['ms_p95']:.2f}".rjust(24) for n in names))
     for source in ("astronaut", "lfw"):
@@ -340,16 +413,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1,
                         help="detections per frame, for steadier timings (default: 1)")
     parser.add_argument("--calibrate", action="store_true",
-                        help="measure BlazeFace-to-Haar box relation instead of benchmarking")
+                        help="measure the Haar box relation of the neural detectors' own boxes "
+                             "instead of benchmarking")
+    parser.add_argument("--photos", action="store_true",
+                        help="the HD, close-up, gray and far scenes of face-api's photos "
+                             "instead of skimage's 640x480 set")
     args = parser.parse_args()
-    scenes = build_scenes()
+    scenes = photo_scenes() if args.photos else build_scenes()
     if args.calibrate:
         result = {"calibration": calibrate(scenes)}
         print_calibration(result["calibration"])
     else:
-        result = {"frame_size": [FRAME_W, FRAME_H], "hit_iou": HIT_IOU, "frames": len(scenes),
+        result = {"scenes": "face-api photos" if args.photos else f"skimage {FRAME_W}x{FRAME_H}",
+                  "hit_iou": HIT_IOU, "frames": len(scenes),
                   "detectors": run(tuple(args.detectors), scenes, args.repeats)}
-        print_table(result["detectors"])
+        print_table(result["detectors"], args.photos)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)

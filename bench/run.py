@@ -3,7 +3,8 @@
     .venv/bin/python bench/run.py components   # ms per frame per detector, ms per face per backend
     .venv/bin/python bench/run.py baseline     # the original program's loop, frames/s
     .venv/bin/python bench/run.py pipeline     # emotion_node over DDS, with the baseline beside it
-    .venv/bin/python bench/run.py all          # all three and the table of targets
+    .venv/bin/python bench/run.py hd           # emotion_node over DDS at 30 Hz, up to 1920x1080
+    .venv/bin/python bench/run.py all          # components, pipeline, hd and the table of targets
 
 Results go to ``bench/results/<name>.json`` (``--out`` to change). bench/README.md says what each
 figure means and holds the figures measured on the project's reference machine.
@@ -41,7 +42,7 @@ from ros_harness import DomainClaim, NodeProcess, RosPeer, executable, wait_unti
 FACE_COUNTS: tuple[int, ...] = (0, 1, 4, 8)
 """Faces per 640x480 frame in every benchmark (``fer_ros.sources.sample.sample_faces_frame``)."""
 
-BENCHMARKS: tuple[str, ...] = ("components", "baseline", "pipeline")
+BENCHMARKS: tuple[str, ...] = ("components", "baseline", "pipeline", "hd")
 """Subcommands, each a module in bench/ with ``add_arguments(parser)`` and
 ``run(args) -> Report``."""
 
@@ -248,13 +249,13 @@ def main(argv: list[str] | None = None) -> int:
         sub = commands.add_parser(name, help=module.__doc__.splitlines()[0])
         sub.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
         module.add_arguments(sub)
-    everything = commands.add_parser("all", help="components, then pipeline (with baseline)")
+    everything = commands.add_parser("all", help="components, pipeline (with baseline), hd")
     everything.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
-    for name in ("components", "pipeline"):
+    for name in ("components", "pipeline", "hd"):
         modules[name].add_arguments(everything)
     args = parser.parse_args(argv)
 
-    names = ["components", "pipeline"] if args.command == "all" else [args.command]
+    names = ["components", "pipeline", "hd"] if args.command == "all" else [args.command]
     targets: list[Target] = []
     for name in names:
         report = modules[name].run(args)

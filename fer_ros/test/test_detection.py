@@ -90,8 +90,8 @@ def test_haar_box_is_the_hand_checked_one(astronaut):
     assert iou(found.box, ASTRONAUT_FACE) > 0.85
 
 
-def test_default_is_blazeface_full_range(blazeface):
-    assert DEFAULT_DETECTOR == "blazeface"
+def test_blazeface_is_its_full_range_variant(blazeface):
+    assert DEFAULT_DETECTOR == "retinaface"
     assert blazeface.name == "blazeface_full"
 
 

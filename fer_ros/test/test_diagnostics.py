@@ -176,7 +176,7 @@ def test_emotion_node_reports_rates_faces_latency_and_the_lack_of_input(ros_doma
         assert busy.hardware_id == "none"
         assert 3.0 <= float(values["input rate (Hz)"]) <= 7.0, values
         assert float(values["processed rate (Hz)"]) >= 3.0, values
-        assert values["faces"] == "1" and values["detector"] == "blazeface_full", values
+        assert values["faces"] == "1" and values["detector"] == "retinaface", values
         assert values["model"] == DEFAULT_MODEL, values
         assert 0.0 < float(values["latency p50 (ms)"]) <= float(values["latency p95 (ms)"])
         assert values["lifecycle state"] == "active"

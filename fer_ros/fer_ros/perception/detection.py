@@ -9,30 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import cv2
 import numpy as np
 
+from fer_ros.perception.detection_types import Detection, FaceDetector
 from fer_ros.perception.model_files import bundled_model
-from fer_ros.perception.preprocessing import Box
+from fer_ros.perception.retinaface import DEFAULT_DETECTION_SIZE, RetinaFaceDetector
 
-DETECTORS: tuple[str, ...] = ("blazeface", "blazeface_full", "blazeface_short", "haar")
-DEFAULT_DETECTOR = "blazeface"
+__all__ = ["DEFAULT_DETECTION_SIZE", "DEFAULT_DETECTOR", "DETECTORS", "BlazeFaceDetector",
+           "Detection", "FaceDetector", "HaarDetector", "RetinaFaceDetector", "create_detector"]
 
-
-@dataclass(frozen=True)
-class Detection:
-    box: Box
-    score: float
-
-
-class FaceDetector(Protocol):
-    name: str
-
-    def detect(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
-        """Faces of one frame. ``gray`` is the same frame in gray, computed once by the caller."""
-        ...
+DETECTORS: tuple[str, ...] = ("retinaface", "blazeface", "blazeface_full", "blazeface_short",
+                              "haar")
+DEFAULT_DETECTOR = "retinaface"
+DETECTOR_DEFAULT_THRESHOLD = 0.0
+"""A ``score_threshold`` of 0 asks for each detector's own default: scores of different
+models mean different things (RetinaFace 0.9, BlazeFace 0.5; Haar has no score)."""
 
 
 class HaarDetector:
@@ -157,8 +150,10 @@ class BlazeFaceDetector:
     240 / 227 full; matching boxes differ by a median 5 % of their side).
     """
 
+    DEFAULT_SCORE_THRESHOLD = 0.5
+
     def __init__(self, variant: str = DEFAULT_BLAZEFACE_VARIANT, min_face_size: int = 30,
-                 score_threshold: float = 0.5, num_threads: int = 2,
+                 score_threshold: float = DEFAULT_SCORE_THRESHOLD, num_threads: int = 2,
                  iou_threshold: float = 0.3, model_path: Path | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
@@ -244,19 +239,31 @@ class BlazeFaceDetector:
         return np.concatenate([centres, sizes, merged[:, 4:]], axis=1)
 
 
-def create_detector(name: str, min_face_size: int = 30, score_threshold: float = 0.5,
-                    num_threads: int = 2) -> FaceDetector:
+def create_detector(name: str, min_face_size: int = 30,
+                    score_threshold: float = DETECTOR_DEFAULT_THRESHOLD,
+                    num_threads: int = 2,
+                    detection_size: int = DEFAULT_DETECTION_SIZE) -> FaceDetector:
     """Build a detector by its parameter name; unknown names are a clear error.
 
-    ``blazeface`` is the full-range variant, ``blazeface_full``: it finds faces from about 40 px
-    wide in a 640x480 frame (about 2 m away with a 60 degree field of view) to faces filling it;
-    short range needs about 80 px (1 m). ``score_threshold`` and ``num_threads`` apply to
-    BlazeFace only.
+    ``retinaface`` (the default) finds faces of about 20 px and more at ``detection_size``, the
+    longer side the frame is shrunk to (never enlarged), from far faces to close-ups cut by the
+    frame edge, with five landmarks each. ``blazeface`` is the full-range variant,
+    ``blazeface_full``: a fixed 192x192 input, so it finds faces from about 1/16 of the frame's
+    width (40 px in a 640x480 frame) to faces filling it, but not close-ups cut by its edge;
+    short range needs about 1/8 (80 px). ``score_threshold`` and ``num_threads`` apply to the
+    neural detectors, ``detection_size`` to RetinaFace only.
     """
+    if name == "retinaface":
+        return RetinaFaceDetector(
+            min_face_size=min_face_size,
+            score_threshold=score_threshold or RetinaFaceDetector.DEFAULT_SCORE_THRESHOLD,
+            num_threads=num_threads, detection_size=detection_size)
     if name == "haar":
         return HaarDetector(min_face_size=min_face_size)
     if name in DETECTORS and name.startswith("blazeface"):
         variant = name.partition("_")[2] or DEFAULT_BLAZEFACE_VARIANT
         return BlazeFaceDetector(variant, min_face_size=min_face_size,
-                                 score_threshold=score_threshold, num_threads=num_threads)
+                                 score_threshold=score_threshold
+                                 or BlazeFaceDetector.DEFAULT_SCORE_THRESHOLD,
+                                 num_threads=num_threads)
     raise ValueError(f"unknown detector {name!r}: expected one of {', '.join(DETECTORS)}")

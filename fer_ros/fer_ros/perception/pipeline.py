@@ -12,7 +12,14 @@ import cv2
 import numpy as np
 
 from fer_ros.perception.classification import ExpressionClassifier, load_classifier
-from fer_ros.perception.detection import DEFAULT_DETECTOR, FaceDetector, create_detector
+from fer_ros.perception.detection import (
+    DEFAULT_DETECTION_SIZE,
+    DEFAULT_DETECTOR,
+    DETECTOR_DEFAULT_THRESHOLD,
+    FaceDetector,
+    create_detector,
+)
+from fer_ros.perception.detection_types import Landmarks
 from fer_ros.perception.preprocessing import Box
 from fer_ros.perception.tracking import FaceTracker
 
@@ -20,7 +27,9 @@ from fer_ros.perception.tracking import FaceTracker
 @dataclass(frozen=True)
 class FaceResult:
     """One face of one frame. ``scores`` are this frame's raw probabilities; ``label`` and
-    ``confidence`` come from the track's smoothed probabilities when smoothing is on."""
+    ``confidence`` come from the track's smoothed probabilities when smoothing is on.
+    ``landmarks`` are the detector's (five for RetinaFace, in its documented order; empty for
+    detectors without them), in frame pixels."""
 
     face_id: int
     box: Box
@@ -28,6 +37,7 @@ class FaceResult:
     label: str
     confidence: float
     scores: np.ndarray
+    landmarks: Landmarks = ()
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,8 @@ class PipelineConfig:
     detector: str = DEFAULT_DETECTOR
     model: str = ""
     min_face_size: int = 30
-    detection_threshold: float = 0.5
+    detection_threshold: float = DETECTOR_DEFAULT_THRESHOLD
+    detection_size: int = DEFAULT_DETECTION_SIZE
     max_faces: int = 16
     smoothing: str = "ema"
     smoothing_alpha: float = 0.5
@@ -67,6 +78,7 @@ class EmotionPipeline:
         detector = create_detector(
             config.detector, min_face_size=config.min_face_size,
             score_threshold=config.detection_threshold, num_threads=config.num_threads,
+            detection_size=config.detection_size,
         )
         return cls(detector, classifier, make_tracker(config, classifier.metadata.labels),
                    max_faces=config.max_faces)
@@ -86,7 +98,8 @@ class EmotionPipeline:
         scores = self.classifier.classify(bgr, gray, boxes)
         tracks = self.tracker.update(boxes, scores)
         return [
-            FaceResult(track.face_id, det.box, det.score, track.label, track.confidence, row)
+            FaceResult(track.face_id, det.box, det.score, track.label, track.confidence, row,
+                       det.landmarks)
             for det, track, row in zip(detections, tracks, scores)
         ]
 

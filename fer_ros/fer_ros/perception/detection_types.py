@@ -1,0 +1,32 @@
+"""What every face detector returns, in a module of its own so each detector family's module
+and the registry in ``detection.py`` can share it without importing each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from fer_ros.perception.preprocessing import Box
+
+Landmarks = tuple[tuple[float, float], ...]
+"""Facial landmarks (x, y) in frame pixels, in the order the detector documents."""
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face: its box in the Haar convention, the detector's score, and its landmarks where
+    the detector gives them (RetinaFace: five; otherwise empty)."""
+
+    box: Box
+    score: float
+    landmarks: Landmarks = ()
+
+
+class FaceDetector(Protocol):
+    name: str
+
+    def detect(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
+        """Faces of one frame. ``gray`` is the same frame in gray, computed once by the caller."""
+        ...

@@ -1,0 +1,56 @@
+"""emotion_node with its default detector on HD frames over real DDS: every face of an
+1280x720 and a 1920x1080 frame with 8 real faces (colour and mono8) comes back, with the five
+landmarks of each inside its region, under the frame's header."""
+
+from __future__ import annotations
+
+import pytest
+
+from face_photos import crowd_frame
+from frames import image_msg, iou, roi_box
+from test_emotion_node import Session
+from test_retinaface import HD_SIZES
+
+
+@pytest.fixture(scope="module")
+def hd_frames():
+    return {size: crowd_frame(*size, HD_SIZES, seed=0) for size in ((1280, 720), (1920, 1080))}
+
+
+@pytest.fixture
+def session(ros_domain, ros_env, tmp_path):
+    s = Session(ros_domain, ros_env, tmp_path)
+    yield s
+    s.close()
+
+
+def test_hd_frames_with_8_faces_every_face_with_its_landmarks(session, hd_frames):
+    for (width, _), (frame, truth) in hd_frames.items():
+        for encoding in ("bgr8", "mono8"):
+            msg = image_msg(frame, session.next_stamp(), encoding, frame_id="hd_camera")
+            result = session.send(msg)
+            assert result is not None, (width, encoding, session.node.output)
+            assert result.header == msg.header
+            boxes = [roi_box(e) for e in result.emotions]
+            assert len(boxes) == 8, (width, encoding, boxes)
+            assert all(max(iou(t, b) for b in boxes) > 0.5 for t in truth), (width, encoding)
+            for emotion in result.emotions:
+                roi = emotion.roi
+                assert len(emotion.landmarks) == 5
+                for point in emotion.landmarks[:3]:  # eyes and nose lie inside the face box
+                    assert roi.x_offset <= point.x <= roi.x_offset + roi.width
+                    assert roi.y_offset <= point.y <= roi.y_offset + roi.height
+                    assert point.z == 0.0
+                assert sum(emotion.scores) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_detectors_without_landmarks_send_none(ros_domain, ros_env, tmp_path, hd_frames):
+    session = Session(ros_domain, ros_env, tmp_path, "detector:=blazeface")
+    try:
+        frame, _ = hd_frames[(1280, 720)]
+        result = session.send(image_msg(frame, session.next_stamp()))
+        assert result is not None, session.node.output
+        assert result.emotions, "blazeface finds the larger faces of a 1280x720 frame"
+        assert all(list(e.landmarks) == [] for e in result.emotions)
+    finally:
+        session.close()
