@@ -32,8 +32,8 @@ setup(
     extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
-            "emotion_node = fer_ros.nodes.emotion_node:main",
-            "camera_node = fer_ros.nodes.camera_node:main",
+            "emotion_node = fer_ros.nodes.entry_points:emotion_node",
+            "camera_node = fer_ros.nodes.entry_points:camera_node",
             "fer = fer_ros.cli:main",
         ],
     },

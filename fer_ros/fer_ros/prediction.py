@@ -11,7 +11,15 @@ from pathlib import Path
 import cv2
 
 from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
+from fer_ros.perception.classification import ModelLoadError
 from fer_ros.perception.detection import DEFAULT_DETECTOR, DETECTORS
+from fer_ros.perception.image_limits import (
+    DEFAULT_MAX_PIXELS,
+    ImageHeaderError,
+    ImageTooLarge,
+    read_image,
+)
+from fer_ros.perception.model_files import ModelFileMissing
 from fer_ros.perception.pipeline import EmotionPipeline, FaceResult, PipelineConfig
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm",
@@ -28,19 +36,87 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS)
     parser.add_argument("--min-face-size", type=int, default=30)
     parser.add_argument("--annotate", type=Path, metavar="DIR",
-                        help="also write annotated copies of the images into DIR")
+                        help="also write annotated copies of the images into DIR, as PNG, "
+                        "under their paths relative to the inputs' common folder")
+    parser.add_argument("--max-image-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                        help="skip images whose header claims more pixels (default "
+                        f"{DEFAULT_MAX_PIXELS}, 4096x4096); checked before decoding")
+
+
+class OutputError(Exception):
+    """An output path cannot be written; found before any image is processed."""
 
 
 def image_paths(inputs: list[Path]) -> list[Path]:
-    """Files as given, folders expanded to their images (sorted, not recursive)."""
+    """Files as given, folders expanded to their images (sorted, not recursive). Dangling
+    symbolic links are kept, so they are reported and counted as skipped."""
     paths: list[Path] = []
     for item in inputs:
         if item.is_dir():
             paths.extend(sorted(p for p in item.iterdir()
-                                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+                                if p.suffix.lower() in IMAGE_SUFFIXES
+                                and (p.is_file() or (p.is_symlink() and not p.exists()))))
         else:
             paths.append(item)
     return paths
+
+
+def annotated_paths(paths: list[Path], folder: Path) -> dict[Path, Path]:
+    """Where each image's annotated copy goes: its path relative to the folder the inputs share,
+    as PNG. ``cam1/img001.jpg`` and ``cam2/img001.jpg`` stay apart; ``a.jpg`` beside ``a.png``
+    keeps its suffix in the name (``a.jpg.png``)."""
+    absolute = [Path(os.path.abspath(p)) for p in paths]
+    common = Path(os.path.commonpath([p.parent for p in absolute])) if absolute else folder
+    targets: dict[Path, Path] = {}
+    taken: set[Path] = set()
+    pngs_first = sorted(zip(paths, absolute), key=lambda pair: pair[0].suffix.lower() != ".png")
+    for path, full in pngs_first:
+        relative = full.relative_to(common)
+        target = folder / relative.with_suffix(".png")
+        if target in taken:
+            target = folder / relative.with_name(relative.name + ".png")
+        taken.add(target)
+        targets[path] = target
+    return targets
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Fail now, not after every image was processed, when an output cannot be written."""
+    if args.json is not None:
+        parent = args.json.parent
+        if args.json.is_dir():
+            raise OutputError(f"--json {args.json} is a folder; give a file name")
+        if not parent.is_dir():
+            raise OutputError(f"--json {args.json}: folder {parent} does not exist")
+        if not os.access(parent, os.W_OK):
+            raise OutputError(f"--json {args.json}: folder {parent} is not writable")
+    if args.annotate is not None:
+        try:
+            args.annotate.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"--annotate {args.annotate}: cannot create the folder "
+                              f"({exc.strerror})") from exc
+        if not os.access(args.annotate, os.W_OK):
+            raise OutputError(f"--annotate {args.annotate} is not writable")
+
+
+def read_input(path: Path, max_pixels: int):
+    """The image, or None and the reason to skip it."""
+    if path.is_symlink() and not path.exists():
+        return None, f"dangling symbolic link (to {os.readlink(path)})"
+    if not path.exists():
+        return None, "no such file"
+    if not path.is_file():
+        return None, "not a regular file"
+    try:
+        image = read_image(path, max_pixels)
+    except ImageTooLarge as exc:
+        return None, str(exc)
+    except ImageHeaderError as exc:
+        return None, f"not a readable image ({exc})"
+    except OSError as exc:
+        return None, f"cannot read it ({exc.strerror})"
+    return (image, None) if image is not None else (None, "not a readable image")
 
 
 def face_record(face: FaceResult, labels: tuple[str, ...]) -> dict:
@@ -53,27 +129,35 @@ def face_record(face: FaceResult, labels: tuple[str, ...]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Exit status 0 when every image was processed, 1 when some were skipped as unreadable."""
+    """Exit status 0 when every image was processed, 1 when some were skipped as unreadable,
+    2 when the model or an output path cannot be used (nothing is processed then)."""
     config = PipelineConfig(detector=args.detector, model=args.model,
                             min_face_size=args.min_face_size, smoothing="none")
-    pipeline = EmotionPipeline.from_config(config)
+    try:
+        check_outputs(args)
+        pipeline = EmotionPipeline.from_config(config)
+    except (OutputError, ModelLoadError, ModelFileMissing, ValueError) as exc:
+        print(f"fer predict: error: {exc}", file=sys.stderr)
+        return 2
+    paths = image_paths(args.inputs)
+    targets = annotated_paths(paths, args.annotate) if args.annotate is not None else {}
     results: dict[str, list[dict]] = {}
     skipped = 0
-    for path in image_paths(args.inputs):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
+    for path in paths:
+        image, reason = read_input(path, args.max_image_pixels)
         if image is None:
-            reason = "no such file" if not path.exists() else "not a readable image"
             print(f"fer predict: skipped {path}: {reason}", file=sys.stderr)
             skipped += 1
             continue
         pipeline.tracker.reset()
         faces = pipeline.process(image)
         results[str(path)] = [face_record(face, pipeline.labels) for face in faces]
-        if args.annotate is not None:
-            args.annotate.mkdir(parents=True, exist_ok=True)
+        if path in targets:
             drawn = draw_annotations(image, [FaceAnnotation(f.box, f.face_id, f.label,
                                                             f.confidence) for f in faces])
-            cv2.imwrite(str(args.annotate / (path.stem + ".png")), drawn)
+            targets[path].parent.mkdir(parents=True, exist_ok=True)
+            if not cv2.imwrite(str(targets[path]), drawn):
+                print(f"fer predict: cannot write {targets[path]}", file=sys.stderr)
     if args.json is not None:
         tmp = args.json.with_name(args.json.name + ".tmp")
         tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -476,3 +476,168 @@ def test_calibration_url_schemes(tmp_path):
         calibration_path("http://example.com/b.yaml")
     with pytest.raises(CalibrationError, match="cannot read"):
         load_calibration(tmp_path / "absent.yaml")
+
+
+def set_camera_parameter(peer: RosPeer, name: str, value) -> object:
+    """Set one parameter of /camera_node through its service, as `ros2 param set` does."""
+    from rcl_interfaces.srv import SetParameters
+
+    client = peer.node.create_client(SetParameters, "/camera_node/set_parameters")
+    assert client.wait_for_service(timeout_sec=10)
+    future = client.call_async(SetParameters.Request(
+        parameters=[Parameter(name, value=value).to_parameter_msg()]))
+    assert wait_until(future.done, 10)
+    return future.result().results[0]
+
+
+def test_a_new_fps_applies_within_one_new_period(ros_domain, ros_env, tmp_path):
+    """fps 0.01 holds the next frame for 100 s; back at 30 the frames must resume at once,
+    not after the old period. Rates the range admits but that mean days are refused."""
+    peer = RosPeer(ros_domain)
+    images = Arrivals(peer, Image, "image_raw")
+    node = start_camera(ros_env, tmp_path, "source:=sample", "width:=160", "height:=120")
+    try:
+        assert wait_until(lambda: len(images.items) >= 10, START_TIMEOUT), node.output
+        assert set_camera_parameter(peer, "fps", 0.01).successful
+        time.sleep(0.5)
+        stalled = len(images.items)
+        time.sleep(1.0)
+        assert len(images.items) == stalled, "fps 0.01 did not slow the camera"
+        assert set_camera_parameter(peer, "fps", 30.0).successful
+        resumed = time.monotonic()
+        assert wait_until(lambda: len(images.items) >= stalled + 10, 3.0), node.output
+        assert images.items[stalled][0] - resumed < 0.5
+        refused = set_camera_parameter(peer, "fps", 1e-7)
+        assert not refused.successful and "0.01" in refused.reason
+    finally:
+        peer.close()
+        node.stop()
+    assert "Traceback" not in node.output
+
+
+def test_a_video_file_plays_at_its_own_rate_unless_fps_is_set(ros_domain, ros_env, tmp_path):
+    video = write_video(tmp_path / "clip15.avi", frames=90, fps=15.0)
+    peer = RosPeer(ros_domain)
+    images = Arrivals(peer, Image, "image_raw")
+    node = start_camera(ros_env, tmp_path, f"source:={video}", "loop:=true")
+    try:
+        rate = images.rate_over(2.0, START_TIMEOUT)
+        assert rate == pytest.approx(15.0, rel=0.2), (rate, node.output)
+    finally:
+        node.stop()
+    assert "15 fps" in node.output
+    images.items.clear()
+    node = start_camera(ros_env, tmp_path, f"source:={video}", "loop:=true", "fps:=30",
+                        name="camera30")
+    try:
+        rate = images.rate_over(2.0, START_TIMEOUT)
+        assert rate == pytest.approx(30.0, rel=0.2), (rate, node.output)
+        from rcl_interfaces.srv import GetParameters
+        from rclpy.parameter import parameter_value_to_python
+
+        client = peer.node.create_client(GetParameters, "/camera_node/get_parameters")
+        assert client.wait_for_service(timeout_sec=10)
+        future = client.call_async(GetParameters.Request(names=["fps"]))
+        assert wait_until(future.done, 10)
+        value = future.result().values[0]
+        assert value.type == Parameter.Type.DOUBLE.value, value  # -p fps:=30 is an integer
+        assert parameter_value_to_python(value) == 30.0
+    finally:
+        peer.close()
+        node.stop()
+
+
+def test_camera_info_follows_a_remapped_image_topic(ros_domain, ros_env, tmp_path):
+    peer = RosPeer(ros_domain)
+    images = Arrivals(peer, Image, "/x/image_raw")
+    infos = Arrivals(peer, CameraInfo, "/x/camera_info")
+    node = NodeProcess([*executable("camera_node"), "--ros-args", "-p", "source:=sample",
+                        "-p", "width:=160", "-p", "height:=120", "-r", "image_raw:=/x/image_raw"],
+                       ros_env, tmp_path / "remapped.log")
+    try:
+        assert wait_until(lambda: len(images.items) >= 3 and len(infos.items) >= 3,
+                          START_TIMEOUT), node.output
+        topics = dict(peer.node.get_topic_names_and_types())
+        assert "/camera_info" not in topics, topics
+    finally:
+        peer.close()
+        node.stop()
+
+
+class _EndingStream:
+    """An HTTP server whose clip ends after two frames: each GET is one short 'stream'."""
+
+    def __init__(self, clip: bytes):
+        import http.server
+
+        self.requests = 0
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (the http.server API)
+                owner.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "video/x-msvideo")
+                self.send_header("Content-Length", str(len(clip)))
+                self.end_headers()
+                self.wfile.write(clip)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/clip.avi"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_stream_that_ends_reconnects_with_backoff_and_within_the_fps_cap(ros_domain, ros_env,
+                                                                            tmp_path):
+    """Used to reconnect at once, hundreds of times a second, beyond the fps cap."""
+    stream = _EndingStream(write_video(tmp_path / "two.avi", frames=2).read_bytes())
+    peer = RosPeer(ros_domain)
+    images = Arrivals(peer, Image, "image_raw")
+    node = start_camera(ros_env, tmp_path, f"source:={stream.url}", "fps:=5.0",
+                        "reconnect_delay:=0.5", "reconnect_max_delay:=1.0")
+    try:
+        assert wait_until(lambda: len(images.items) >= 1, START_TIMEOUT), node.output
+        start, requests = time.monotonic(), stream.requests
+        time.sleep(4.0)
+        elapsed = time.monotonic() - start
+        made = stream.requests - requests
+        times = [t for t, _ in images.items if t >= start]
+    finally:
+        peer.close()
+        node.stop()
+        stream.close()
+    assert made <= 2 * elapsed / 0.5 + 2, (made, node.output)
+    assert len(times) <= 5.0 * elapsed + 1, len(times)
+    assert "reconnecting in" in node.output
+
+
+def test_corrupt_images_in_a_folder_are_logged_throttled(ros_domain, ros_env, tmp_path):
+    """libpng and libjpeg print on stderr for every corrupt file, every loop; only the node's
+    throttled warning may reach the log."""
+    folder = write_folder(tmp_path / "mixed", 2, size=(160, 120))
+    good = (folder / "img_000.jpg").read_bytes()
+    (folder / "cut.jpg").write_bytes(good[: len(good) // 2])
+    png = bytearray(cv2.imencode(".png", np.full((120, 160, 3), 90, np.uint8))[1].tobytes())
+    png[60:70] = b"x" * 10
+    (folder / "crc.png").write_bytes(bytes(png))
+    peer = RosPeer(ros_domain)
+    images = Arrivals(peer, Image, "image_raw")
+    node = start_camera(ros_env, tmp_path, f"source:={folder}", "loop:=true", "fps:=60")
+    try:
+        assert wait_until(lambda: len(images.items) >= 60, START_TIMEOUT), node.output
+    finally:
+        peer.close()
+        node.stop()
+    output = node.output
+    raw_lines = [line for line in output.splitlines()
+                 if line.startswith(("libpng", "Premature end", "Corrupt JPEG"))]
+    assert raw_lines == [], raw_lines[:5]
+    assert "decoder: " in output
+    assert output.count("decoder: ") <= 6, output

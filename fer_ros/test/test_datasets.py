@@ -220,3 +220,64 @@ def test_split_off_needs_two_faces_of_some_class() -> None:
     images, labels = make_faces(1, seed=5)
     with pytest.raises(DatasetError, match="too few faces"):
         split_off(FaceSet(images, labels, "tiny"), 0.1, seed=0)
+
+
+HEADER = "emotion,pixels,Usage\n"
+
+
+def _row(label: int, usage: str, value: int = 7) -> str:
+    return f"{label},{_pixels(np.full((48, 48), value, np.uint8))},{usage}\n"
+
+
+def _training_csv(tmp_path: Path, extra: str = "", prefix: bytes = b"") -> Path:
+    rows = "".join(_row(i % 7, usage) for usage in ("Training", "PublicTest", "PrivateTest")
+                   for i in range(14))
+    path = tmp_path / "fer2013.csv"
+    path.write_bytes(prefix + (HEADER + rows + extra).encode("utf-8"))
+    return path
+
+
+def test_rows_with_an_empty_usage_land_in_no_split(tmp_path: Path, caplog) -> None:
+    """They used to go to training, validation and test at once, inflating test accuracy."""
+    path = _training_csv(tmp_path, extra=_row(3, "", value=200) + _row(3, " ", value=200))
+    with dataset_warnings(caplog):
+        splits = load_training_splits(path)
+    for faces in (splits.train, splits.val, splits.test):
+        assert len(faces) == 14 and not (faces.images == 200).all(axis=(1, 2)).any()
+        assert [s.reason for s in faces.skipped] == ["empty Usage", "empty Usage"]
+    assert "empty Usage" in caplog.text
+    assert list_splits(path) == ["PrivateTest", "PublicTest", "Training"]
+
+
+def test_a_field_over_the_csv_limit_is_a_counted_skip(tmp_path: Path) -> None:
+    path = _training_csv(tmp_path, extra=f"3,{'1 ' * 70000},Training\n")
+    faces = load_split(path, "Training")
+    assert len(faces) == 14
+    (skipped,) = faces.skipped
+    assert "field larger than field limit" in skipped.reason and "line 44" in skipped.where
+
+
+def test_a_utf8_bom_before_the_header_is_accepted(tmp_path: Path) -> None:
+    path = _training_csv(tmp_path, prefix=b"\xef\xbb\xbf")
+    assert len(load_split(path, "Training")) == 14
+
+
+def test_a_file_that_is_not_utf8_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "fer2013.csv"
+    path.write_bytes(HEADER.encode() + _row(1, "Training").encode() + b"2,\xff\xfe 1 2,Training\n")
+    with pytest.raises(DatasetError) as refused:
+        load_split(path, "Training")
+    assert "not a UTF-8 text file" in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_fer_commands_report_a_bad_csv_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+
+    from ros_harness import executable
+
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(HEADER.encode() + "3,caf\xe9,Training\n".encode("latin-1"))
+    run = subprocess.run([*executable("fer"), "evaluate", "", str(path)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr
+    assert "not a UTF-8 text file" in run.stderr and "Traceback" not in run.stderr

@@ -20,10 +20,12 @@ import cv2
 import numpy as np
 import pytest
 from fer_msgs.msg import EmotionArray
+from sensor_msgs.msg import CompressedImage
 
+from bombs import png_bomb
 from fer_ros.perception.model_files import bundled_model
 from fer_ros.sources.sample import SampleSequence, sample_faces_frame
-from frames import astronaut_frame, header, image_msg
+from frames import astronaut_frame, header, image_msg, jpeg_msg
 from optional_dependencies import needs_tensorflow
 from ros_harness import NodeProcess, RosPeer, executable, wait_until
 from test_emotion_node import START_TIMEOUT, Session
@@ -32,6 +34,8 @@ PACKAGE_SOURCE = Path(__file__).resolve().parents[1] / "fer_ros"
 TENSORFLOW_LIBRARY = "/tensorflow/libtensorflow"
 STATS_LINE = re.compile(r"totals: (\d+) taken, (\d+) stale dropped, (\d+) bad, (\d+) failed")
 SIGNAL_EXIT_S = 2.0
+BOMB_SIDE = 8000
+"""64 megapixels: 62 KB of PNG, 192 MB once decoded to BGR; four times the default limit."""
 
 
 def node_totals(output: str) -> dict[str, int]:
@@ -289,3 +293,30 @@ def test_both_nodes_exit_promptly_on_signal_under_load(ros_domain, ros_env, tmp_
         for node in (camera, emotion):
             node.stop(signal.SIGKILL)
 
+
+def test_emotion_node_refuses_a_bomb_and_answers_the_next_frame(ros_domain, ros_env, tmp_path):
+    """A 62 KB PNG claiming 8000x8000 pixels is skipped with a warning naming its size; the
+    node never decodes it and answers the next frame at once."""
+    bomb = png_bomb(BOMB_SIDE, BOMB_SIDE)
+    s = Session(ros_domain, ros_env, tmp_path, "image_transport:=compressed", compressed=True)
+    try:
+        stamp = s.next_stamp()
+        assert s.send(CompressedImage(header=header(stamp), format="png", data=bomb),
+                      timeout=2.0) is None
+        frame, _ = astronaut_frame()
+        answer = s.send(jpeg_msg(frame, s.next_stamp()), timeout=5.0)
+        assert answer is not None and len(answer.emotions) == 1
+        assert f"{BOMB_SIDE}x{BOMB_SIDE}" in s.node.output, s.node.output
+        rss = peak_rss_mb(s.node.process.pid)
+        assert rss < 500, f"emotion_node peaked at {rss:.0f} MB"
+    finally:
+        code, _ = s.close()
+    assert code == 0
+
+
+def peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmHWM for {pid}")

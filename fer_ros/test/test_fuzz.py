@@ -155,6 +155,35 @@ def test_compressed_image_beyond_opencvs_pixel_limit_is_bad_input():
         compressed_to_bgr("png", png_header_only(60000, 60000))
 
 
+def jpeg_header_only(width: int, height: int) -> bytes:
+    """A JPEG whose frame header (SOF0) claims a size, after an APP0 segment."""
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
+    return b"\xff\xd8" + app0 + sof + b"\xff\xd9"
+
+
+@st.composite
+def huge_headers(draw) -> tuple[bytes, int, int]:
+    """PNG and JPEG headers claiming more pixels than the default limit (4096x4096), up to
+    what the formats can express, with or without some pixel data behind them."""
+    kind = draw(st.sampled_from(("png", "jpeg")))
+    largest = U32 if kind == "png" else 65535
+    width = draw(st.integers(4097, largest))
+    height = draw(st.integers(max(1, (4096 * 4096) // width + 1), largest))
+    data = png_header_only(width, height) if kind == "png" else jpeg_header_only(width, height)
+    tail = draw(st.sampled_from((b"", bytes(100), _ENCODED["jpeg"][:500])))
+    return data + tail, width, height
+
+
+@settings(FUZZ, max_examples=300)
+@given(huge_headers())
+def test_headers_claiming_huge_sizes_are_refused_before_decoding(case):
+    data, width, height = case
+    with pytest.raises(ImageConversionError) as refused:
+        compressed_to_bgr("png", data)
+    assert f"{width}x{height}" in str(refused.value)
+
+
 @pytest.fixture(scope="module")
 def pipeline() -> EmotionPipeline:
     return EmotionPipeline.from_config(PipelineConfig())

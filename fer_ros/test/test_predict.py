@@ -48,3 +48,55 @@ def test_predict_prints_a_table_without_json(tmp_path):
     assert run.returncode == 1
     assert "happy" in run.stdout and "astronaut.jpg" in run.stdout
     assert "gone.png: no such file" in run.stderr
+
+
+def fer_predict(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([*executable("fer"), "predict", *map(str, args)], capture_output=True,
+                          text=True, timeout=120, cwd=cwd)
+
+
+def one_error_line(run: subprocess.CompletedProcess, *words: str) -> None:
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr + run.stdout, run.stderr
+    errors = [line for line in run.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and all(word in errors[0] for word in words), run.stderr
+
+
+def test_bad_output_and_model_paths_are_one_line_before_any_image(tmp_path):
+    frame, _ = astronaut_frame()
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), frame)
+    (tmp_path / "file").write_text("x")
+    one_error_line(fer_predict(image, "--json", tmp_path / "missing" / "out.json"),
+                   "missing", "does not exist")
+    one_error_line(fer_predict(image, "--annotate", tmp_path / "file" / "sub"), "--annotate")
+    one_error_line(fer_predict(image, "--model", "/dev/zero"), "/dev/zero", "character device")
+    one_error_line(fer_predict(image, "--model", tmp_path / "nope.tflite"), "nope.tflite")
+
+
+def test_annotated_copies_keep_relative_paths(tmp_path):
+    frame, _ = astronaut_frame()
+    for cam in ("cam1", "cam2"):
+        (tmp_path / cam).mkdir()
+        cv2.imwrite(str(tmp_path / cam / "img001.jpg"), frame)
+    cv2.imwrite(str(tmp_path / "cam1" / "img001.png"), frame)
+    out = tmp_path / "out"
+    run = fer_predict("cam1", "cam2/img001.jpg", "--annotate", out, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*.png"))
+    assert written == ["cam1/img001.jpg.png", "cam1/img001.png", "cam2/img001.png"], written
+
+
+def test_dangling_links_and_bombs_are_counted_as_skipped(tmp_path):
+    from bombs import png_bomb
+
+    images = tmp_path / "images"
+    images.mkdir()
+    cv2.imwrite(str(images / "a.png"), astronaut_frame()[0])
+    (images / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (images / "bomb.png").write_bytes(png_bomb(8000, 8000))
+    run = fer_predict(images, "--json", tmp_path / "out.json")
+    assert run.returncode == 1, run.stderr
+    assert "gone.jpg: dangling symbolic link" in run.stderr
+    assert "bomb.png: PNG image of 8000x8000 pixels exceeds" in run.stderr
+    assert "1 image(s) processed, 2 skipped" in run.stderr

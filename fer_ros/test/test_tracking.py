@@ -80,6 +80,18 @@ def test_ids_never_reused_until_reset():
     assert tracker.update([(0, 0, 50, 50)], one_hot(HAPPY))[0].face_id == 1
 
 
+def test_a_rebuilt_tracker_continues_the_ids_of_the_old_one():
+    old = FaceTracker(max_misses=0)
+    for t in range(3):
+        old.update([(200 * (t % 2), 0, 50, 50)], one_hot(HAPPY))
+    rebuilt = FaceTracker(smoothing="none")
+    rebuilt.continue_ids_of(old)
+    assert rebuilt.update([(400, 0, 50, 50)], one_hot(HAPPY))[0].face_id == 4
+    older = FaceTracker()
+    rebuilt.continue_ids_of(older)
+    assert rebuilt.update([(400, 300, 50, 50)], one_hot(HAPPY))[0].face_id == 5
+
+
 def test_ema_flips_only_after_evidence_accumulates():
     tracker = FaceTracker(smoothing="ema", smoothing_alpha=0.3)
     box = (100, 100, 80, 80)

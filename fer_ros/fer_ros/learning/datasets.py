@@ -20,6 +20,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_ros.perception.image_limits import (
+    DEFAULT_MAX_PIXELS,
+    ImageHeaderError,
+    ImageTooLarge,
+    read_image,
+)
 from fer_ros.perception.labels import EMOTIONS, canonical_label
 from fer_ros.perception.model_metadata import ModelMetadata
 from fer_ros.perception.preprocessing import resize_face
@@ -160,25 +166,65 @@ def list_splits(path: str | Path) -> list[str]:
             if "usage" not in columns:
                 return [CSV_SPLITS["train"]]
             usage = columns["usage"]
-            return sorted({row[usage].strip() for row in rows if len(row) > usage})
+            return sorted({row[usage].strip() for _, row in rows
+                           if isinstance(row, list) and len(row) > usage and row[usage].strip()})
     if not path.is_dir():
         raise DatasetError(f"{path}: expected a FER-2013 .csv file or a dataset folder")
     return sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+CSV_FIELD_LIMIT = 64 * 1024
+"""Longest field read: a FER-2013 pixels field is about 9,000 characters (2,304 numbers)."""
+
+
 @contextmanager
-def _open_csv(path: Path) -> Iterator[tuple[dict[str, int], Iterator[list[str]]]]:
-    """Check a FER-2013 CSV's header before any of its rows is trusted."""
-    with open(path, newline="", encoding="utf-8") as f:
+def _open_csv(path: Path) -> Iterator[tuple[dict[str, int], Iterator[tuple[int, list[str] | str]]]]:
+    """Check a FER-2013 CSV's header before any of its rows is trusted.
+
+    Yields the columns and the rows as ``(line, row)``, where ``row`` is the reason instead of
+    the fields for a line the CSV reader cannot parse (a field over the limit, a NUL byte), so
+    the caller skips and counts it. A UTF-8 byte order mark before the header is accepted; a
+    file that is not UTF-8 text is refused with one line.
+    """
+    with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
-        header = next(reader, None)
+        try:
+            header = next(reader, None)
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(path, exc) from exc
+        except csv.Error as exc:
+            raise DatasetError(f"{path}: not a FER-2013 CSV: unreadable header ({exc})") from exc
         columns = {name.strip().lower(): i for i, name in enumerate(header or [])}
         if not {"emotion", "pixels"} <= columns.keys():
             raise DatasetError(
                 f"{path}: not a FER-2013 CSV: the header is {header!r}, expected the "
                 "columns emotion,pixels,Usage (Usage optional)"
             )
-        yield columns, reader
+        yield columns, _rows(path, reader)
+
+
+def _rows(path: Path, reader) -> Iterator[tuple[int, list[str] | str]]:
+    previous = csv.field_size_limit(CSV_FIELD_LIMIT)
+    try:
+        while True:
+            line = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(path, exc) from exc
+            except csv.Error as exc:
+                yield line, f"unreadable line ({exc})"
+                continue
+            yield reader.line_num, row
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> DatasetError:
+    return DatasetError(f"{path}: not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} "
+                        "cannot be decoded): is this the FER-2013 CSV?")
 
 
 class _Collector:
@@ -219,15 +265,22 @@ def _read_csv_split(path: Path, split: str, out: _Collector) -> None:
     with _open_csv(path) as (columns, rows):
         emotion_col, pixels_col = columns["emotion"], columns["pixels"]
         usage_col = columns.get("usage")
-        for line, row in enumerate(rows, start=2):
+        for line, row in rows:
+            if isinstance(row, str):
+                out.skip(f"{path.name} line {line}", row)
+                continue
             if not row:
                 continue
             if usage_col is None:
                 usage = CSV_SPLITS["train"]
             else:
                 usage = row[usage_col].strip() if len(row) > usage_col else ""
+            if not usage:
+                # a face without a split would land in training and test alike
+                out.skip(f"{path.name} line {line}", "empty Usage")
+                continue
             seen.add(usage)
-            if usage and usage.lower() != wanted:
+            if usage.lower() != wanted:
                 continue
             try:
                 if len(row) != len(columns):
@@ -237,8 +290,8 @@ def _read_csv_split(path: Path, split: str, out: _Collector) -> None:
                 out.skip(f"{path.name} line {line}", str(exc))
                 continue
             out.add(image, label)
-    if not out.images and not out.skipped:
-        found = ", ".join(sorted(s for s in seen if s)) or "none"
+    if not out.images and wanted not in {usage.lower() for usage in seen}:
+        found = ", ".join(sorted(seen)) or "none"
         raise DatasetError(f"{path}: no rows with Usage {split!r} (found: {found})")
 
 
@@ -297,7 +350,14 @@ def _read_folder_split(split_dir: Path, out: _Collector) -> None:
             if file.suffix.lower() not in IMAGE_EXTENSIONS:
                 out.skip(where, "not an image file")
                 continue
-            image = cv2.imdecode(np.fromfile(file, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+            try:
+                image = read_image(file, DEFAULT_MAX_PIXELS, cv2.IMREAD_GRAYSCALE)
+            except ImageTooLarge as exc:
+                out.skip(where, str(exc))
+                continue
+            except ImageHeaderError as exc:
+                out.skip(where, f"cannot decode the image (corrupt or truncated: {exc})")
+                continue
             if image is None:
                 out.skip(where, "cannot decode the image (corrupt or truncated)")
                 continue

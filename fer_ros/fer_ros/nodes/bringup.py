@@ -13,7 +13,6 @@ import argparse
 import json
 import math
 import os
-import signal
 import sys
 import threading
 import time
@@ -40,6 +39,7 @@ from fer_ros.nodes.emotion_node import EmotionNode
 from fer_ros.nodes.image_conversion import ImageConversionError
 from fer_ros.nodes.image_messages import image_to_bgr
 from fer_ros.nodes.node_runner import close_nodes
+from fer_ros.nodes.stop_request import StopRequest
 from fer_ros.perception.classification import ModelLoadError
 from fer_ros.perception.detection import DETECTORS
 from fer_ros.perception.model_files import ModelFileMissing
@@ -333,15 +333,18 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"fer bringup: cannot create {args.output}: {exc.strerror}", file=sys.stderr)
             return 1
+    stop = StopRequest()
     use_bundled_dds_profile()
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     try:
-        return _run_nodes(args, camera_params, emotion_params)
+        return _run_nodes(args, camera_params, emotion_params, stop)
     finally:
-        rclpy.try_shutdown()
+        rclpy.try_shutdown(uninstall_handlers=False)
+        stop.ignore_from_now()
 
 
-def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Path) -> int:
+def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Path,
+               stop: StopRequest) -> int:
     camera_overrides = []
     if args.source is not None:
         camera_overrides.append(Parameter("source", value=args.source))
@@ -379,7 +382,7 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
                         limit=args.frames)
     nodes.append(recorder)
     started = time.monotonic()
-    interrupted = _spin(nodes, recorder, camera, source_done, args)
+    interrupted = _spin(nodes, recorder, camera, source_done, args, stop)
     elapsed = time.monotonic() - started
     summary = recorder.summary
     if output is not None:
@@ -401,40 +404,16 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
     return camera.exit_code
 
 
-class StopSignal:
-    """Ctrl-C and SIGTERM as a flag, so that bringup winds down in order.
-
-    rclpy's own handlers would shut the context down at once, while the emotion node's worker
-    may be publishing; stopping the nodes first and the context last keeps the exit quiet and
-    the output complete. A second signal gives up waiting.
-    """
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self._previous = {sig: signal.signal(sig, self._handle)
-                          for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.event.is_set():
-            raise KeyboardInterrupt
-        self.event.set()
-
-    def restore(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
 def _spin(nodes: list, recorder: Recorder, camera: CameraNode, source_done: threading.Event,
-          args: argparse.Namespace) -> bool:
+          args: argparse.Namespace, stop: StopRequest) -> bool:
     """Spin until the frame or time limit, the end of the source or a signal (returns True)."""
     executor = SingleThreadedExecutor()
     for node in nodes:
         executor.add_node(node)
     progress = Progress(sys.stderr)
-    stop = StopSignal()
     deadline = time.monotonic() + args.seconds if args.seconds else math.inf
     try:
-        while not (stop.event.is_set() or source_done.is_set()) and time.monotonic() < deadline:
+        while not (stop.is_set() or source_done.is_set()) and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.1)
             if args.frames is not None and recorder.summary.frames >= args.frames:
                 break
@@ -444,13 +423,12 @@ def _spin(nodes: list, recorder: Recorder, camera: CameraNode, source_done: thre
         drain_until = time.monotonic() + 1.0
         while not recorder.caught_up() and time.monotonic() < drain_until:
             executor.spin_once(timeout_sec=0.05)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        stop.event.set()
+    except ExternalShutdownException:
+        pass
     finally:
         progress.end()
         close_nodes(executor, nodes)
-        stop.restore()
-    return stop.event.is_set()
+    return stop.is_set()
 
 
 class Recorder(Node):

@@ -30,11 +30,19 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
 from fer_ros.nodes.camera_diagnostics import TASK, CameraHealth, hardware_id
+from fer_ros.nodes.decoder_output import decoder_output_to
 from fer_ros.nodes.diagnostics import DiagnosticsPublisher
 from fer_ros.nodes.image_messages import bgr_to_image
 from fer_ros.nodes.node_runner import node_main
-from fer_ros.nodes.parameters import ParameterSpec, ParameterTable, accept, refuse
+from fer_ros.nodes.parameters import (
+    MAX_IMAGE_PIXELS,
+    ParameterSpec,
+    ParameterTable,
+    accept,
+    refuse,
+)
 from fer_ros.nodes.publishing import publish_guarded
+from fer_ros.nodes.stop_request import StopRequest
 from fer_ros.sources.calibration import (
     Calibration,
     CalibrationError,
@@ -57,6 +65,9 @@ SOURCE = ParameterSpec(
     "source", SAMPLE, "Device index (0) or path (/dev/video0), video file, image folder, "
     "RTSP/HTTP URL, or 'sample' (built-in moving faces).", read_only=True, any_type=True)
 QOS_DEPTH = 5
+MIN_FPS = 0.01
+"""Slowest rate other than 0: one frame every 100 s is a slow slide show; slower is a typo
+(1e-7 would mean a frame every 116 days)."""
 
 
 def parameter_specs(loop_default: bool) -> tuple[ParameterSpec, ...]:
@@ -67,9 +78,10 @@ def parameter_specs(loop_default: bool) -> tuple[ParameterSpec, ...]:
                       "height set, the aspect ratio is kept).", 0, 7680, read_only=True),
         ParameterSpec("height", 0, "Published height in pixels; 0 = the source's own.", 0, 4320,
                       read_only=True),
-        ParameterSpec("fps", 30.0, "Rate that files, folders and the sample are played at, and "
-                      "the most a device or stream publishes; 0 = the source's own rate.",
-                      0.0, 240.0),
+        ParameterSpec("fps", 0.0, "Rate that files, folders and the sample are played at, and "
+                      "the most a device or stream publishes; 0 = the source's own rate (a "
+                      "video file's from its header, 30 for folders and the sample, no cap "
+                      "for devices and streams).", 0.0, 240.0, min_nonzero=MIN_FPS),
         ParameterSpec("frame_id", "camera", "frame_id of image_raw and camera_info."),
         ParameterSpec("loop", loop_default, "Restart files, folders and the sample at their "
                       "end; when false the node exits there.", read_only=True),
@@ -85,6 +97,7 @@ def parameter_specs(loop_default: bool) -> tuple[ParameterSpec, ...]:
                       0.1, 600.0),
         ParameterSpec("stats_period", 30.0, "Seconds between statistics log lines "
                       "(0 = never).", 0.0, 3600.0, read_only=True),
+        MAX_IMAGE_PIXELS,
     )
 
 
@@ -101,14 +114,14 @@ class CameraNode(Node):
         self._params = ParameterTable(self, parameter_specs(self.spec.kind == SAMPLE))
         values = self._params.values
         self._source = make_source(self.spec, values["loop"], values["width"],
-                                   values["height"], values["fps"])
+                                   values["height"], values["fps"], values["max_image_pixels"])
         self._source.check()
         self._calibration = self._load_calibration(values["camera_info_url"])
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         qos = QoSProfile(depth=QOS_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
         self._image_pub = self.create_publisher(Image, "image_raw", qos)
-        self._info_pub = self.create_publisher(CameraInfo, "camera_info", qos)
+        self._info_pub = self.create_publisher(CameraInfo, self._camera_info_topic(), qos)
         self._compressed_pub = None
         if values["publish_compressed"]:
             self._compressed_pub = self.create_publisher(
@@ -126,10 +139,25 @@ class CameraNode(Node):
         self._diagnostics = DiagnosticsPublisher(self, hardware_id(self.spec))
         self._diagnostics.add(TASK, CameraHealth(self.spec, self.counts, self._rate).check)
         self._stop = threading.Event()
-        self.context.on_shutdown(self._stop.set)
+        self._wake = threading.Event()
+        """Set to cut short a wait for the next frame slot: on stop, or when fps changes."""
+        self.context.on_shutdown(self._request_stop)
         self._thread = threading.Thread(target=self._capture, name="camera_capture",
                                         daemon=True)
         self._thread.start()
+
+    def _request_stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def _camera_info_topic(self) -> str:
+        """camera_info beside image_raw, as image_transport and image_proc expect: with
+        ``-r image_raw:=/x/image_raw`` it is /x/camera_info. A remap of camera_info itself wins."""
+        namespace = self.get_namespace().rstrip("/")
+        image, info = self.resolve_topic_name("image_raw"), self.resolve_topic_name("camera_info")
+        if image == f"{namespace}/image_raw" or info != f"{namespace}/camera_info":
+            return info
+        return image.rsplit("/", 1)[0] + "/camera_info"
 
     def _load_calibration(self, url: str) -> Calibration | None:
         if not url:
@@ -153,7 +181,10 @@ class CameraNode(Node):
         proposed, reason = self._params.check(parameters)
         if reason is not None:
             return refuse(reason)
+        rate_changed = proposed["fps"] != self._params.values["fps"]
         self._params.values = proposed
+        if rate_changed:
+            self._wake.set()
         return accept()
 
     def _capture(self) -> None:
@@ -173,15 +204,21 @@ class CameraNode(Node):
                 self._on_finished()
 
     def _capture_until_done(self) -> None:
-        failures = 0
+        """Open and stream until stopped or the end; every reconnect waits its backoff.
+
+        ``failures`` counts consecutive opens that failed; ``fruitless`` consecutive opens that
+        worked but published nothing before the source was lost (an HTTP stream that ends at
+        once opens fine every time): those reconnect after a growing delay too.
+        """
+        failures = fruitless = 0
+        pacer = Pacer(self._rate())
         while not self._stop.is_set():
             try:
-                description = self._source.open()
+                with decoder_output_to(self._decoder_said):
+                    description = self._source.open()
             except SourceUnavailable as exc:
                 failures += 1
-                values = self._params.values
-                delay = min(values["reconnect_delay"] * 2 ** min(failures - 1, 16),
-                            max(values["reconnect_max_delay"], values["reconnect_delay"]))
+                delay = self._backoff(failures)
                 self.get_logger().error(f"cannot open {self.spec}: {exc}; retry {failures} "
                                         f"in {delay:.1f} s")
                 self.counts["reconnects"] += 1
@@ -190,12 +227,18 @@ class CameraNode(Node):
                 continue
             failures = 0
             self.get_logger().info(f"opened {description}; publishing on "
-                                   f"{self.resolve_topic_name('image_raw')}")
+                                   f"{self.resolve_topic_name('image_raw')} at "
+                                   f"{self._describe_rate()}")
+            published = self.counts["published"]
             try:
-                ended = self._stream()
+                ended = self._stream(pacer)
             except SourceUnavailable as exc:
                 self._source.release()
-                self.get_logger().error(f"lost {self.spec}: {exc}; reconnecting")
+                fruitless = fruitless + 1 if self.counts["published"] == published else 0
+                delay = self._backoff(fruitless + 1)
+                self.get_logger().error(f"lost {self.spec}: {exc}; reconnecting in {delay:.1f} s")
+                if self._stop.wait(delay):
+                    return
                 continue
             if ended:
                 self.get_logger().info(
@@ -203,27 +246,37 @@ class CameraNode(Node):
                     "(loop is false); stopping")
                 return
 
+    def _backoff(self, failures: int) -> float:
+        values = self._params.values
+        return min(values["reconnect_delay"] * 2 ** min(failures - 1, 16),
+                   max(values["reconnect_max_delay"], values["reconnect_delay"]))
+
     def _rate(self) -> float:
         wanted = self._params.values["fps"]
         if wanted > 0 or self.spec.live:
             return wanted
         return self._source.native_fps or DEFAULT_RATE
 
-    def _stream(self) -> bool:
+    def _describe_rate(self) -> str:
+        rate = self._rate()
+        if rate <= 0:
+            return "the source's own rate"
+        cap = "at most " if self.spec.live else ""
+        return f"{cap}{rate:g} fps"
+
+    def _stream(self, pacer: Pacer) -> bool:
         """Publish frames until stopped (False) or the source ends (True).
 
         Files, folders and the sample are paced: the next frame is decoded first, then held
         until its slot. Live sources deliver at their own rate; frames arriving before the next
-        slot are dropped so that ``fps`` caps the rate without adding latency.
+        slot are dropped so that ``fps`` caps the rate without adding latency. The pacer lives
+        across reconnects, so a stream that restarts cannot exceed the cap either.
         """
-        rate = self._rate()
-        pacer = Pacer(rate)
+        pacer.set_rate(self._rate())
         while not self._stop.is_set():
-            if self._rate() != rate:
-                rate = self._rate()
-                pacer = Pacer(rate)
             try:
-                frame = self._source.read()
+                with decoder_output_to(self._decoder_said):
+                    frame = self._source.read()
             except FrameUnreadable as exc:
                 self.counts["unreadable"] += 1
                 self.get_logger().warning(f"{exc} ({self.counts['unreadable']} so far)",
@@ -231,15 +284,30 @@ class CameraNode(Node):
                 continue
             if frame is None:
                 return True
+            pacer.set_rate(self._rate())
             if self.spec.live:
                 if not pacer.due():
                     self.counts["dropped"] += 1
                     continue
-            elif self._stop.wait(pacer.delay()):
+            elif self._wait_for_slot(pacer):
                 return False
             self._publish_frame(frame)
             pacer.advance()
         return False
+
+    def _wait_for_slot(self, pacer: Pacer) -> bool:
+        """Wait until the pacer's next slot; True when stopped meanwhile. A change of ``fps``
+        wakes the wait and re-times the slot, so a new rate applies within one new period."""
+        while (delay := pacer.delay()) > 0:
+            self._wake.wait(delay)
+            self._wake.clear()
+            if self._stop.is_set():
+                return True
+            pacer.set_rate(self._rate())
+        return self._stop.is_set()
+
+    def _decoder_said(self, line: str) -> None:
+        self.get_logger().warning(f"decoder: {line}", throttle_duration_sec=5.0)
 
     def _publish_frame(self, frame: np.ndarray) -> None:
         values = self._params.values
@@ -294,15 +362,16 @@ class CameraNode(Node):
         while another thread reads it); a read blocks for at most a frame period or the stream
         timeout, and if it outlasts the wait the process exit frees the device.
         """
-        self._stop.set()
+        self._request_stop()
         self._thread.join(timeout=1.5)
         if self._thread.is_alive():
             self.get_logger().warning(f"{self.spec} is still blocked in a read; it is "
                                       "released when the process exits")
 
 
-def main(args: list[str] | None = None) -> int:
-    return node_main("camera_node", CameraNode, (SourceError, CalibrationError), args)
+def main(args: list[str] | None = None, stop: StopRequest | None = None) -> int:
+    return node_main("camera_node", CameraNode, (SourceError, CalibrationError), args,
+                     stop)
 
 
 if __name__ == "__main__":

@@ -26,19 +26,28 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
+from fer_ros.nodes.decoder_output import decoder_output_to
 from fer_ros.nodes.diagnostics import DiagnosticsPublisher
 from fer_ros.nodes.emotion_diagnostics import TASK, EmotionHealth
 from fer_ros.nodes.image_conversion import ImageConversionError
 from fer_ros.nodes.image_messages import bgr_to_image, compressed_image_to_bgr, image_to_bgr
 from fer_ros.nodes.latest_frame import Delivery, LatestFrame
+from fer_ros.nodes.model_swap import PipelineSwap
 from fer_ros.nodes.node_runner import node_main
-from fer_ros.nodes.parameters import ParameterSpec, ParameterTable, accept, refuse
+from fer_ros.nodes.parameters import (
+    MAX_IMAGE_PIXELS,
+    ParameterSpec,
+    ParameterTable,
+    accept,
+    refuse,
+)
 from fer_ros.nodes.publishing import publish_guarded
+from fer_ros.nodes.stop_request import StopRequest
 from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
 from fer_ros.perception.classification import ModelLoadError
 from fer_ros.perception.detection import DETECTORS
 from fer_ros.perception.model_files import ModelFileMissing
-from fer_ros.perception.pipeline import EmotionPipeline, FaceResult, PipelineConfig
+from fer_ros.perception.pipeline import FaceResult, PipelineConfig
 from fer_ros.perception.tracking import SMOOTHING_MODES
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
@@ -67,6 +76,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("image_transport", "raw", "Subscribe to raw images or to "
                   "<image_raw>/compressed (JPEG/PNG).", choices=("raw", "compressed"),
                   read_only=True),
+    MAX_IMAGE_PIXELS,
     ParameterSpec("publish_annotated", True, "Publish image_annotated while it has "
                   "subscribers."),
     ParameterSpec("draw_emoji", True, "Draw an emoji beside each face on image_annotated."),
@@ -76,8 +86,6 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "lifecycle transitions to a lifecycle manager.", read_only=True),
 )
 PIPELINE_KEYS = frozenset(PipelineConfig.__dataclass_fields__)
-MODEL_ERRORS = (ModelLoadError, ModelFileMissing, ValueError)
-"""What a bad ``model`` or pipeline setting raises: refused with its reason, never a crash."""
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 
 
@@ -85,8 +93,8 @@ class EmotionNode(LifecycleNode):
     def __init__(self, **kwargs: Any):
         super().__init__("emotion_node", **kwargs)
         self._params = ParameterTable(self, PARAMETERS)
-        self._pipeline: EmotionPipeline | None = None
-        self._pipeline_lock = threading.Lock()
+        self._pipelines: PipelineSwap | None = None
+        """The pipeline while configured; it swaps a new model in between two frames."""
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.lifecycle_state = "unconfigured"
         self.counts = {"input": 0, "received": 0, "processed": 0, "bad_input": 0, "errors": 0,
@@ -130,13 +138,12 @@ class EmotionNode(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
-            pipeline = EmotionPipeline.from_config(self._pipeline_config(self._params.values))
+            self._pipelines = PipelineSwap(self._pipeline_config(self._params.values),
+                                           self.get_logger().info, self._model_failed)
         except Exception as exc:  # rclpy would swallow it without a word: say why, stay put
             self._configure_error = exc
             self.get_logger().error(f"configure failed: {exc}")
             return FAILURE
-        with self._pipeline_lock:
-            self._pipeline = pipeline
         self._emotions_pub = self.create_lifecycle_publisher(EmotionArray, "emotions", 10)
         self._annotated_pub = self.create_lifecycle_publisher(
             Image, "image_annotated",
@@ -155,7 +162,7 @@ class EmotionNode(LifecycleNode):
         self._health.restart(self._totals())
         self._active = True
         self.lifecycle_state = "active"
-        pipeline = self._pipeline
+        pipeline = self._pipelines.pipeline
         self.get_logger().info(
             f"ready: detector {pipeline.detector.name}, model {pipeline.classifier.path.name}, "
             f"subscribed to {self._input_topic} ({self._params.values['image_transport']})")
@@ -201,24 +208,25 @@ class EmotionNode(LifecycleNode):
             if publisher is not None:
                 self.destroy_lifecycle_publisher(publisher)
         self._emotions_pub = self._annotated_pub = None
-        with self._pipeline_lock:
-            self._pipeline = None
+        self._pipelines = None
 
     def _on_set_parameters(self, parameters: list[Parameter]):
         proposed, reason = self._params.check(parameters)
         if reason is not None:
             return refuse(reason)
-        changed = {k for k in PIPELINE_KEYS if proposed[k] != self._params.values[k]}
-        if changed and self._pipeline is not None:
-            keep = None if changed & {"model", "num_threads"} else self._pipeline.classifier
-            try:
-                pipeline = EmotionPipeline.from_config(self._pipeline_config(proposed), keep)
-            except MODEL_ERRORS as exc:
-                return refuse(str(exc))
-            with self._pipeline_lock:
-                self._pipeline = pipeline
+        pipelines = self._pipelines
+        if pipelines is not None:
+            reason = pipelines.reconfigure(self._pipeline_config(proposed))
+            if reason is not None:
+                return refuse(reason)
         self._params.values = proposed
         return accept()
+
+    def _model_failed(self, value: str, reason: str, running: str) -> None:
+        """A model that passed the checks but failed to load: say so, keep the running one and
+        put the parameter back to it, so that `ros2 param get` tells the truth."""
+        self.get_logger().error(f"model {value!r} not loaded: {reason}; keeping {running!r}")
+        self.set_parameters([Parameter("model", value=running)])
 
     def _on_image(self, msg: Image | CompressedImage) -> None:
         self.counts["input"] += 1
@@ -246,7 +254,8 @@ class EmotionNode(LifecycleNode):
         msg = delivery.item
         try:
             if isinstance(msg, CompressedImage):
-                bgr = compressed_image_to_bgr(msg)
+                with decoder_output_to(self._decoder_said):
+                    bgr = compressed_image_to_bgr(msg, self._params.values["max_image_pixels"])
             else:
                 bgr = image_to_bgr(msg)
         except ImageConversionError as exc:
@@ -255,9 +264,7 @@ class EmotionNode(LifecycleNode):
                 f"skipping bad frame: {exc} ({self.counts['bad_input']} skipped so far)",
                 throttle_duration_sec=5.0)
             return
-        with self._pipeline_lock:
-            pipeline = self._pipeline
-            faces = pipeline.process(bgr)
+        pipeline, faces = self._pipelines.process(bgr)
         result = to_emotion_array(msg.header, pipeline.labels, faces, bgr.shape[1], bgr.shape[0])
         publish_guarded(self, self._emotions_pub, result, self.counts)
         self.counts["processed"] += 1
@@ -273,8 +280,12 @@ class EmotionNode(LifecycleNode):
     def _totals(self) -> dict[str, int]:
         return {**self.counts, "dropped": self._slot.dropped}
 
+    def _decoder_said(self, line: str) -> None:
+        self.get_logger().warning(f"decoder: {line}", throttle_duration_sec=5.0)
+
     def _check_health(self):
-        pipeline = self._pipeline
+        pipelines = self._pipelines
+        pipeline = pipelines.pipeline if pipelines is not None else None
         model = pipeline.classifier.path.name if pipeline else "none (not configured)"
         detector = pipeline.detector.name if pipeline else self._params.values["detector"]
         return self._health.check(self.lifecycle_state, self._totals(), model, detector)
@@ -319,8 +330,9 @@ def to_emotion_array(header, labels: tuple[str, ...], faces: list[FaceResult],
     return msg
 
 
-def main(args: list[str] | None = None) -> int:
-    return node_main("emotion_node", EmotionNode, (ModelLoadError, ModelFileMissing), args)
+def main(args: list[str] | None = None, stop: StopRequest | None = None) -> int:
+    return node_main("emotion_node", EmotionNode, (ModelLoadError, ModelFileMissing), args,
+                     stop)
 
 
 if __name__ == "__main__":

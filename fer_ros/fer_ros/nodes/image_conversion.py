@@ -11,6 +11,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from fer_ros.perception.image_limits import (
+    DEFAULT_MAX_PIXELS,
+    ImageHeaderError,
+    ImageTooLarge,
+    decode_image,
+)
+
 _CHANNELS: dict[str, int] = {"bgr8": 3, "rgb8": 3, "mono8": 1, "bgra8": 4, "rgba8": 4,
                              "yuv422_yuy2": 2}
 _TO_BGR: dict[str, int | None] = {
@@ -71,20 +78,31 @@ def raw_to_bgr(encoding: str, height: int, width: int, step: int, data) -> np.nd
     return cv2.cvtColor(np.ascontiguousarray(pixels), conversion)
 
 
-def compressed_to_bgr(fmt: str, data) -> np.ndarray:
-    """Decode a sensor_msgs/CompressedImage (JPEG or PNG) to BGR."""
+def compressed_to_bgr(fmt: str, data, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode a sensor_msgs/CompressedImage (JPEG or PNG) to BGR.
+
+    The size in the header is checked against ``max_pixels`` first, so a decompression bomb
+    costs microseconds instead of gigabytes.
+    """
     buffer = np.frombuffer(data, dtype=np.uint8)
+    what = fmt or "no format"
     if buffer.size == 0:
-        raise ImageConversionError(f"compressed image ({fmt or 'no format'}) has no data")
+        raise ImageConversionError(f"compressed image ({what}) has no data")
     try:
-        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
-    except cv2.error as exc:  # e.g. a header claiming more pixels than OpenCV allows
+        image = decode_image(buffer, max_pixels)
+    except ImageTooLarge as exc:
+        raise ImageConversionError(f"compressed image ({what}): {exc}") from exc
+    except ImageHeaderError as exc:
         raise ImageConversionError(
-            f"compressed image ({fmt or 'no format'}) refused by the decoder: "
+            f"corrupt or undecodable compressed image ({what}, {buffer.size} bytes): "
+            f"{exc}") from exc
+    except cv2.error as exc:
+        raise ImageConversionError(
+            f"compressed image ({what}) refused by the decoder: "
             f"{str(exc).strip().splitlines()[-1]}") from exc
     if image is None:
         raise ImageConversionError(
-            f"corrupt or undecodable compressed image ({fmt or 'no format'}, {buffer.size} bytes)"
+            f"corrupt or undecodable compressed image ({what}, {buffer.size} bytes)"
         )
     return image
 

@@ -41,8 +41,9 @@ def image_to_bgr(msg: Image) -> np.ndarray:
         raise ImageConversionError(f"cv_bridge: {exc}") from exc
 
 
-def compressed_image_to_bgr(msg: CompressedImage) -> np.ndarray:
-    return compressed_to_bgr(msg.format, msg.data)
+def compressed_image_to_bgr(msg: CompressedImage, max_pixels: int) -> np.ndarray:
+    """BGR pixels of a CompressedImage whose header claims at most ``max_pixels``."""
+    return compressed_to_bgr(msg.format, msg.data, max_pixels)
 
 
 def bgr_to_image(image: np.ndarray, header: Header) -> Image:

@@ -1,9 +1,17 @@
 """Spin nodes until Ctrl-C or SIGTERM and take them down in order: the nodes' own threads
-first, then the nodes, then the executor, so no worker publishes into a destroyed node."""
+first, then the nodes, then the executor, so no worker publishes into a destroyed node.
+
+The signals are taken here, not by rclpy. rclpy's handler wakes the executor and then shuts the
+context down; an executor that wakes between the two sees a valid context and waits again with
+no timeout, and the node hangs until some timer fires (or forever). It also shuts the context
+down under a node still being constructed. Here a signal only sets a flag; the executor spins
+with a bounded timeout and looks at the flag between spins, whenever the signal came: during
+construction, while spinning, or again while closing (``ros2 launch`` without a terminal signals
+each node a second time), where it is ignored.
+"""
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Callable
 
@@ -11,8 +19,13 @@ import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
 from fer_ros.nodes.dds_profile import use_bundled_dds_profile
+from fer_ros.nodes.stop_request import StopRequest
+
+SPIN_PERIOD_S = 0.1
+"""Longest the executor waits before it looks at the stop flag again."""
 
 
 def close_nodes(executor: Executor, nodes: list[Node]) -> None:
@@ -24,49 +37,51 @@ def close_nodes(executor: Executor, nodes: list[Node]) -> None:
     executor.shutdown(timeout_sec=0.5)
 
 
-def ignore_further_stop_signals() -> None:
-    """Let the orderly close finish once it has begun.
-
-    A terminal's Ctrl-C reaches the whole process group, and `ros2 launch` then forwards a
-    second SIGINT to every node (so does `timeout -s INT`): Python would raise that one as a
-    KeyboardInterrupt in the middle of closing. The close is bounded (about 2 s), and launch
-    still sends SIGKILL should it ever hang.
-    """
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_IGN)
-
-
-def run_nodes(nodes: list[Node]) -> None:
-    """Spin on one executor until rclpy's signal handlers shut the context down."""
-    executor = SingleThreadedExecutor()
-    for node in nodes:
-        executor.add_node(node)
+def spin_until(executor: Executor, stop: StopRequest) -> None:
+    """Spin until ``stop`` is set or the context is shut down (a camera at the end of its file)."""
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+        while not stop.is_set() and executor.context.ok():
+            executor.spin_once(timeout_sec=SPIN_PERIOD_S)
+    except ExternalShutdownException:
         pass
     except Exception:
         # rclpy can fail to take a message whose subscription the shutdown is destroying;
         # that is the shutdown, not an error. Anything while ROS is still up is a real bug.
         if executor.context.ok():
             raise
+
+
+def run_nodes(nodes: list[Node], stop: StopRequest) -> None:
+    """Spin on one executor until ``stop`` is set or the context shuts down, then close."""
+    executor = SingleThreadedExecutor()
+    for node in nodes:
+        executor.add_node(node)
+    try:
+        spin_until(executor, stop)
     finally:
-        ignore_further_stop_signals()
         close_nodes(executor, nodes)
-        rclpy.try_shutdown()
+        rclpy.try_shutdown(uninstall_handlers=False)
 
 
 def node_main(name: str, make_node: Callable[[], Node],
-              startup_errors: tuple[type[Exception], ...], args: list[str] | None) -> int:
+              startup_errors: tuple[type[Exception], ...], args: list[str] | None,
+              stop: StopRequest | None = None) -> int:
     """A node executable's main: one clear line and status 1 when it cannot start, never a
-    traceback; otherwise spin, and return the node's ``exit_code`` (0 unless it sets one)."""
+    traceback; otherwise spin, and return the node's ``exit_code`` (0 unless it sets one).
+
+    ``stop`` is the request the entry point installed before its imports; a signal that came
+    during the imports or the node's construction makes the node close right after it."""
+    stop = stop or StopRequest()
     use_bundled_dds_profile()
-    rclpy.init(args=args)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     try:
         node = make_node()
     except (*startup_errors, ValueError, ParameterException) as exc:
         print(f"{name}: cannot start: {exc}", file=sys.stderr)
-        rclpy.try_shutdown()
+        rclpy.try_shutdown(uninstall_handlers=False)
         return 1
-    run_nodes([node])
+    stop.immediate = False
+    run_nodes([node], stop)
+    stop.ignore_from_now()
     return getattr(node, "exit_code", 0)
+

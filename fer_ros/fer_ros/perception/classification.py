@@ -20,7 +20,12 @@ from typing import Protocol
 import numpy as np
 
 from fer_ros.perception.ensemble import EnsembleClassifier
-from fer_ros.perception.model_files import DEFAULT_CLASSIFIER, bundled_model
+from fer_ros.perception.model_files import (
+    DEFAULT_CLASSIFIER,
+    bundled_model,
+    not_a_model_file,
+    unsafe_keras_refusal,
+)
 from fer_ros.perception.model_metadata import METADATA_FILENAME, ModelMetadata, ModelMetadataError
 from fer_ros.perception.preprocessing import Box, prepare_frame_faces
 
@@ -150,6 +155,9 @@ class KerasClassifier(SingleModel):
     """
 
     def __init__(self, path: Path, metadata: ModelMetadata):
+        refusal = unsafe_keras_refusal(path)
+        if refusal is not None:
+            raise ModelLoadError(refusal)
         import keras
 
         self.path = path
@@ -265,10 +273,10 @@ def resolve_model(path: str | Path | None) -> tuple[Path, ModelMetadata]:
                 return model_path / name, metadata
         raise ModelLoadError(f"{model_path / METADATA_FILENAME}: lists no 'tflite' or 'keras' file")
     if not model_path.is_file():
-        if not model_path.suffix and len(model_path.parts) == 1:
+        if not model_path.suffix and len(model_path.parts) == 1 and not model_path.exists():
             names = ", ".join([*BUNDLED_MODELS, *ENSEMBLES])
             raise ModelLoadError(f"{model_path}: no such model file, nor a bundled model ({names})")
-        raise ModelLoadError(f"{model_path}: model file not found")
+        raise ModelLoadError(f"{model_path}: {not_a_model_file(model_path)}")
     try:
         return model_path, _metadata_for_file(model_path)
     except ModelMetadataError as exc:
@@ -279,7 +287,7 @@ def load_single_model(path: str | Path | None = None, num_threads: int = 2) -> S
     """Load one model (see ``resolve_model``); every failure is one ModelLoadError line."""
     model_path, metadata = resolve_model(path)
     if not model_path.is_file():
-        raise ModelLoadError(f"{model_path}: model file not found")
+        raise ModelLoadError(f"{model_path}: {not_a_model_file(model_path)}")
     suffix = model_path.suffix.lower()
     if suffix in TFLITE_SUFFIXES:
         return LiteRTClassifier(model_path, metadata, num_threads=num_threads)

@@ -25,6 +25,11 @@ NORMALIZATIONS: dict[str, tuple[float, float]] = {
 """Pixel value v becomes v * scale + offset; symmetric maps 0..255 to -1..1."""
 
 
+MAX_MARGIN_FRAC = 1.0
+MAX_MARGIN_PX = 1000
+MAX_INPUT_SIDE = 1024
+
+
 class ModelMetadataError(ValueError):
     """A metadata file is missing, unreadable or inconsistent; the message names the file."""
 
@@ -42,6 +47,20 @@ class CropSpec:
     square: bool = True
     margin_frac: float = 0.0
     margin_px: int = 0
+
+    def __post_init__(self) -> None:
+        """Refuse at load what would make every frame fail (a negative margin shrinks the crop
+        to nothing) or silently feed the model something else than it was trained on."""
+        if not isinstance(self.square, bool):
+            raise ModelMetadataError(f"crop.square must be true or false, got {self.square!r}")
+        if (isinstance(self.margin_frac, bool) or not isinstance(self.margin_frac, (int, float))
+                or not 0.0 <= self.margin_frac <= MAX_MARGIN_FRAC):
+            raise ModelMetadataError(f"crop.margin_frac must be a number in [0, "
+                                     f"{MAX_MARGIN_FRAC}], got {self.margin_frac!r}")
+        if (isinstance(self.margin_px, bool) or not isinstance(self.margin_px, int)
+                or not 0 <= self.margin_px <= MAX_MARGIN_PX):
+            raise ModelMetadataError(f"crop.margin_px must be an integer in [0, {MAX_MARGIN_PX}], "
+                                     f"got {self.margin_px!r}")
 
 
 @dataclass(frozen=True)
@@ -61,9 +80,16 @@ class ModelMetadata:
     def __post_init__(self) -> None:
         if not self.labels or len(set(self.labels)) != len(self.labels):
             raise ModelMetadataError(f"labels must be distinct and non-empty, got {self.labels!r}")
+        if not all(isinstance(label, str) and label for label in self.labels):
+            raise ModelMetadataError(f"labels must be non-empty strings, got {self.labels!r}")
+        if len(self.input_size) != 2:
+            raise ModelMetadataError(f"input_size must be [height, width], got {self.input_size!r}")
         height, width = self.input_size
-        if height < 8 or width < 8:
-            raise ModelMetadataError(f"input_size must be at least 8x8, got {self.input_size!r}")
+        if not (8 <= height <= MAX_INPUT_SIDE and 8 <= width <= MAX_INPUT_SIDE):
+            raise ModelMetadataError(f"input_size must be between 8x8 and {MAX_INPUT_SIDE}x"
+                                     f"{MAX_INPUT_SIDE}, got {self.input_size!r}")
+        if not isinstance(self.crop, CropSpec):
+            raise ModelMetadataError(f"crop must be an object, got {self.crop!r}")
         if self.channels not in (1, 3):
             raise ModelMetadataError(f"channels must be 1 or 3, got {self.channels!r}")
         if self.normalization not in NORMALIZATIONS:
@@ -89,7 +115,10 @@ class ModelMetadata:
                     f"{origin}: format_version {version} is not supported "
                     f"(expected {FORMAT_VERSION})"
                 )
-            crop = CropSpec(**data.get("crop", {}))
+            crop_data = data.get("crop", {})
+            if not isinstance(crop_data, dict):
+                raise ModelMetadataError(f"{origin}: crop must be an object, got {crop_data!r}")
+            crop = CropSpec(**crop_data)
             return cls(
                 labels=tuple(data["labels"]),
                 input_size=tuple(int(v) for v in data["input_size"]),
@@ -101,8 +130,10 @@ class ModelMetadata:
                 files=dict(data.get("files", {})),
                 metrics={str(k): float(v) for k, v in data.get("metrics", {}).items()},
             )
-        except ModelMetadataError:
-            raise
+        except ModelMetadataError as exc:
+            if str(exc).startswith(origin):
+                raise
+            raise ModelMetadataError(f"{origin}: invalid model metadata: {exc}") from exc
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelMetadataError(f"{origin}: invalid model metadata: {exc}") from exc
 

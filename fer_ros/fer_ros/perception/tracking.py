@@ -125,6 +125,12 @@ class FaceTracker:
         self._tracks = []
         self._next_id = 1
 
+    def continue_ids_of(self, previous: FaceTracker) -> None:
+        """Hand out ids after the highest ``previous`` ever gave: a node that rebuilds its
+        tracker (a parameter change) must never give a new face an id that another face had,
+        or downstream nodes mix up people."""
+        self._next_id = max(self._next_id, previous._next_id)
+
     def update(self, boxes: Sequence[Box], scores: np.ndarray) -> list[Track]:
         """Match this frame's faces to the live ones; one Track per box, in input order.
 

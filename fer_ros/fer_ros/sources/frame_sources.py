@@ -21,6 +21,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from fer_ros.perception.image_limits import (
+    DEFAULT_MAX_PIXELS,
+    ImageHeaderError,
+    ImageTooLarge,
+    describe_pixels,
+    read_image,
+)
 from fer_ros.sources.sample import SampleSequence
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm",
@@ -158,9 +165,11 @@ class CaptureSource(FrameSource):
     """A cv2.VideoCapture: V4L2 devices, video files and network streams."""
 
     def __init__(self, spec: SourceSpec, loop: bool = False, request_width: int = 0,
-                 request_height: int = 0, request_fps: float = 0.0):
+                 request_height: int = 0, request_fps: float = 0.0,
+                 max_pixels: int = DEFAULT_MAX_PIXELS):
         self.spec = spec
         self.loop = loop
+        self.max_pixels = max_pixels
         self._request = (request_width, request_height, request_fps)
         self._capture: Any = None
 
@@ -194,11 +203,15 @@ class CaptureSource(FrameSource):
                 capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
             if fps:
                 capture.set(cv2.CAP_PROP_FPS, fps)
+        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if width * height > self.max_pixels:
+            capture.release()
+            raise SourceError(f"{self.spec} has frames of {width}x{height} pixels, above the "
+                              f"limit of {describe_pixels(self.max_pixels)} (max_image_pixels)")
         self._capture = capture
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.native_fps = fps if math.isfinite(fps) and 0 < fps < 1000 else None
-        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
-        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         rate = f", {self.native_fps:g} fps" if self.native_fps else ""
         return f"{self.spec}: {width}x{height}{rate}"
 
@@ -227,9 +240,11 @@ class CaptureSource(FrameSource):
 class FolderSource(FrameSource):
     """The images of a folder in name order, as a slide show."""
 
-    def __init__(self, spec: SourceSpec, loop: bool = False):
+    def __init__(self, spec: SourceSpec, loop: bool = False,
+                 max_pixels: int = DEFAULT_MAX_PIXELS):
         self.spec = spec
         self.loop = loop
+        self.max_pixels = max_pixels
         self._paths: list[Path] = []
         self._next = 0
         self._unreadable_in_a_row = 0
@@ -254,12 +269,18 @@ class FolderSource(FrameSource):
             self._next = 0
         path = self._paths[self._next]
         self._next += 1
-        frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        try:
+            frame = read_image(path, self.max_pixels, cv2.IMREAD_UNCHANGED)
+            problem = "not a readable 8-bit image"
+        except (ImageTooLarge, ImageHeaderError) as exc:
+            frame, problem = None, str(exc)
+        except OSError as exc:
+            frame, problem = None, f"cannot read it ({exc.strerror})"
         if frame is None or frame.dtype != np.uint8:
             self._unreadable_in_a_row += 1
             if self._unreadable_in_a_row >= len(self._paths):
                 raise SourceError(f"none of the images in {self.spec.target} is readable")
-            raise FrameUnreadable(f"skipped {path}: not a readable 8-bit image")
+            raise FrameUnreadable(f"skipped {path}: {problem}")
         self._unreadable_in_a_row = 0
         return as_bgr(frame)
 
@@ -288,10 +309,10 @@ class SampleSource(FrameSource):
 
 
 def make_source(spec: SourceSpec, loop: bool, width: int = 0, height: int = 0,
-                fps: float = 0.0) -> FrameSource:
+                fps: float = 0.0, max_pixels: int = DEFAULT_MAX_PIXELS) -> FrameSource:
     """The source for a spec. The sample is drawn at the wanted size, so it is never resized."""
     if spec.kind == SAMPLE:
         return SampleSource(loop, width, height)
     if spec.kind == "folder":
-        return FolderSource(spec, loop)
-    return CaptureSource(spec, loop, width, height, fps)
+        return FolderSource(spec, loop, max_pixels)
+    return CaptureSource(spec, loop, width, height, fps, max_pixels)

@@ -19,6 +19,17 @@ class Pacer:
         self._clock = clock
         self._next: float | None = None
 
+    def set_rate(self, fps: float) -> None:
+        """Change the rate; the next slot moves to one new period after the last one, so a
+        change from a very slow rate to a fast one takes effect at once, not after the old
+        period (which at 0.01 fps would be 100 s)."""
+        period = 1.0 / fps if fps > 0 else 0.0
+        if period == self.period:
+            return
+        if self._next is not None:
+            self._next += period - self.period
+        self.period = period
+
     def delay(self) -> float:
         """Seconds until the next slot (0 when it is due or nothing is paced)."""
         if self._next is None:
