@@ -58,7 +58,7 @@ from fer_ros.perception.preprocessing import Box
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import Report, format_table, write_results  # noqa: E402
+from run import Report, format_table, print_report, write_results  # noqa: E402
 
 LABELS_FILE = ROOT / "bench" / "accuracy_labels.json"
 PHOTOS_DIR = ROOT / "fer_ros" / "test" / "photos"
@@ -439,10 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(parser)
     args = parser.parse_args(argv)
     report = run(args)
-    print(f"\n== {report.title}")
-    print(format_table(report.columns, report.rows))
-    for note in report.notes:
-        print(f"  {note}")
+    print_report(report)
     print(f"  -> {write_results(args.out, report)}")
     return 0
 

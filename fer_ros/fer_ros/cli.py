@@ -19,6 +19,21 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
               "train an expression model on FER-2013 or a folder dataset"),
     "evaluate": ("fer_ros.learning.evaluation", "accuracy, confusion matrix and export agreement"),
 }
+NEEDS_TENSORFLOW = {"train", "evaluate"}
+NO_TENSORFLOW = """fer {command}: needs TensorFlow, which the runtime install leaves out
+(about 1.3 GB that the nodes and `fer predict` never use). Install the training set, then run
+it again:
+  make setup-train                          (in the repository, the venv route)
+  pip install -r requirements-train.txt     (into the environment that runs fer)
+  pip install tensorflow                    (on a ROS install)"""
+
+
+def tensorflow_installed() -> bool:
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         if argv[:1] == [name]:
             importlib.import_module(module_name).add_arguments(sub)
     args = parser.parse_args(argv)
+    if args.command in NEEDS_TENSORFLOW and not tensorflow_installed():
+        print(NO_TENSORFLOW.format(command=args.command), file=sys.stderr)
+        return 2
     module = importlib.import_module(SUBCOMMANDS[args.command][0])
     try:
         return module.run(args)

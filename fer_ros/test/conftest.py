@@ -7,6 +7,7 @@ other), and logs go to a temp dir.
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 import tempfile
@@ -20,11 +21,36 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="fer-test-roslog-"))
 os.environ.pop("ROS_LOCALHOST_ONLY", None)
+# The ament index of this install, for `ros2 launch` and the launch tests, unless a sourced
+# workspace (colcon) already names one.
+os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
 
 from fer_ros.nodes.dds_profile import use_bundled_dds_profile  # noqa: E402
 from ros_harness import DomainClaim  # noqa: E402
 
 use_bundled_dds_profile()
+
+
+def defines_launch_test(path: Path) -> bool:
+    """Whether a test file is a launch_testing test (it defines generate_test_description)."""
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    return any(isinstance(node, ast.FunctionDef) and node.name == "generate_test_description"
+               for node in tree.body)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector):
+    """Collect ordinary test files the way pytest does, leaving only launch tests to
+    launch_testing's plugin.
+
+    Wherever ``launch_testing`` is installed (any ROS install), its plugin imports every test file
+    while the folder is being collected, to look for a launch test. A file that skips at import
+    (an optional dependency missing) would then skip the whole folder, and one that fails would
+    stop the run. Decided from the source instead, each file skips or fails on its own.
+    """
+    if module_path.name == "__init__.py" or defines_launch_test(module_path):
+        return None
+    return pytest.Module.from_parent(parent, path=module_path)
 
 
 @pytest.fixture

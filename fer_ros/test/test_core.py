@@ -22,6 +22,7 @@ from fer_ros.perception.model_metadata import CropSpec, ModelMetadata, ModelMeta
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
 from fer_ros.perception.preprocessing import crop_box, crop_face, prepare_faces
 from frames import astronaut_frame
+from optional_dependencies import needs_tensorflow
 
 
 @pytest.mark.parametrize("encoding, code", [
@@ -145,6 +146,7 @@ def test_model_errors_name_the_file(tmp_path):
         resolve_model(tmp_path / "export")
 
 
+@needs_tensorflow
 def test_keras_and_litert_defaults_agree_on_a_real_face():
     """The bundled .h5 and .tflite are the same network; TensorFlow loads only for the .h5."""
     frame, face = astronaut_frame()

@@ -26,6 +26,7 @@ from bombs import png_bomb
 from fer_ros.perception.model_files import bundled_model
 from fer_ros.sources.sample import SampleSequence, sample_faces_frame
 from frames import astronaut_frame, header, image_msg, jpeg_msg
+from optional_dependencies import needs_tensorflow
 from ros_harness import NodeProcess, RosPeer, executable, wait_until
 from test_emotion_node import START_TIMEOUT, Session
 
@@ -141,6 +142,7 @@ def _tiny_tflite_model(path: Path, outputs: int) -> None:
     path.write_bytes(tflite_model(model))
 
 
+@needs_tensorflow
 def test_refuses_to_start_with_a_model_that_has_the_wrong_number_of_outputs(ros_env, tmp_path):
     model = tmp_path / "five_classes.tflite"
     _tiny_tflite_model(model, 5)
@@ -157,6 +159,7 @@ def test_refuses_to_start_with_a_model_that_has_the_wrong_number_of_outputs(ros_
     assert "Traceback" not in run.stderr + run.stdout
 
 
+@needs_tensorflow
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
 def test_keras_model_with_a_lambda_layer_is_refused(tmp_path, suffix):
     """A Lambda layer carries marshalled Python bytecode; safe mode must refuse to load it."""

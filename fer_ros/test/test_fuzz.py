@@ -16,21 +16,25 @@ import zlib
 import cv2
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from sensor_msgs.msg import CompressedImage, Image
 
-from fer_ros.nodes.image_conversion import (
+pytest.importorskip("hypothesis", reason="hypothesis is not installed (requirements-test.txt, "
+                    "or python3-hypothesis on a ROS install)")
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
+
+from fer_ros.nodes.image_conversion import (  # noqa: E402
     SUPPORTED_ENCODINGS,
     ImageConversionError,
     compressed_to_bgr,
     raw_to_bgr,
 )
-from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
-from fer_ros.sources.sample import sample_faces_frame
-from frames import astronaut_frame, header, image_msg, jpeg_msg
-from test_emotion_node import Session
-from test_faults import node_totals
+from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig  # noqa: E402
+from fer_ros.sources.sample import sample_faces_frame  # noqa: E402
+from frames import astronaut_frame, header, image_msg, jpeg_msg  # noqa: E402
+from test_emotion_node import Session  # noqa: E402
+from test_faults import node_totals  # noqa: E402
 
 U32 = 2**32 - 1
 MAX_BYTES = 1_000_000

@@ -1,10 +1,11 @@
 """The launch files name only things that exist, and use every argument they declare.
 
-launch and launch_ros cannot be installed from PyPI, so the files are checked three ways: their
+launch and launch_ros are not on PyPI, so the files are checked here without them too: their
 source is parsed (executables, parameter files, parameter names, launch arguments); they are run
 against stand-ins that accept exactly the keyword arguments of the real launch API, which
 catches misspelt keywords and code that fails when called; and, where launch_ros is importable
-(a ROS 2 install), the launch description is built for real.
+(a ROS 2 install, or the venv with the tools of ../shared/ros2-tools), the launch description is
+built for real. test_launch_fer.py and test_launch_emotion.py run them under launch_testing.
 """
 
 from __future__ import annotations
@@ -239,8 +240,8 @@ def test_emotion_launch_runs_against_the_launch_api(monkeypatch):
 
 @pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
 def test_launch_description_builds_with_real_launch_ros(path):
-    pytest.importorskip("launch_ros", reason="launch_ros is not on PyPI; this part runs on "
-                        "a ROS 2 install")
+    pytest.importorskip("launch_ros", reason="launch_ros is not installed (not on PyPI; make "
+                        "setup installs it from ../shared/ros2-tools, a ROS install has it)")
     from launch import LaunchDescription
 
     spec = importlib.util.spec_from_file_location(f"real_{path.stem}", path)

@@ -26,6 +26,7 @@ from fer_ros.perception.classification import load_classifier
 from fer_ros.perception.labels import EMOTIONS
 from fer_ros.perception.model_metadata import CropSpec, ModelMetadata
 from fer_ros.perception.preprocessing import normalize
+from optional_dependencies import needs_tensorflow
 from ros_harness import executable
 from synthetic_faces import (
     FOLDER_NAMES,
@@ -40,10 +41,10 @@ BATCH = 16
 WELL_ABOVE_CHANCE = 0.5
 """Chance is 1/7; the seed CNN reaches 0.85-1.0 on these faces in twelve epochs."""
 
-pytestmark = pytest.mark.filterwarnings(
+pytestmark = [needs_tensorflow, pytest.mark.filterwarnings(
     # Raised inside Keras' own fit loop under NumPy 2; nothing this package can change.
     "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
-)
+)]
 
 
 def train_args(*argv: object) -> argparse.Namespace:
