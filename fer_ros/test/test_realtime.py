@@ -114,6 +114,15 @@ def test_a_scene_cut_is_searched_whole_in_the_same_frame(classifier, patches):
     assert len(faces) == 3 and all(best_iou(t, [f.box for f in faces]) > 0.7 for t in truth)
 
 
+def test_a_new_frame_size_is_searched_whole(classifier, patches):
+    pipeline = pipeline_with(classifier, detection_interval=5)
+    assert len(pipeline.process(scene(patches, 0, list(range(8))))) == 8
+    small = cv2.resize(scene(patches, 0, [0, 1]), (960, 540), interpolation=cv2.INTER_AREA)
+    faces = pipeline.process(small)
+    truth = [tuple(round(v * 0.75) for v in patches_box(patches, k, 0)) for k in (0, 1)]
+    assert len(faces) == 2 and all(best_iou(t, [f.box for f in faces]) > 0.6 for t in truth)
+
+
 def test_a_face_that_leaves_is_dropped_at_once_and_the_others_keep_their_ids(classifier,
                                                                            patches):
     pipeline = pipeline_with(classifier, detection_interval=5)

@@ -4,8 +4,8 @@ One frame costs one gray conversion, one detector call and one batched classifie
 many faces it holds. Two intervals trade freshness for CPU time: with ``detection_interval`` k
 the whole frame is searched every k-th frame only, and in between each tracked face is found
 again near its last box (perception/roi_redetection.py), so a new face is reported at most k-1
-frames late (at once while no face is tracked, or when none of the tracked ones is found: the
-whole frame is then searched); with
+frames late (at once while no face is tracked, when none of the tracked ones is found or when
+the frame size changes: the whole frame is then searched); with
 ``classification_interval`` c each face is classified every c-th frame and its scores reused in
 between (perception/scheduling.py), so they are at most c-1 frames old.
 """
@@ -90,6 +90,8 @@ class EmotionPipeline:
         """Number of the next frame; faces take their classification turns by it."""
         self._frames_to_full = 0
         """Frames left before the next full detection."""
+        self._frame_shape: tuple[int, ...] = ()
+        """Shape of the last frame: the tracked boxes are in its pixels."""
 
     @classmethod
     def from_config(cls, config: PipelineConfig,
@@ -142,9 +144,11 @@ class EmotionPipeline:
         face is tracked (an empty scene costs what it did, and the first face is found at
         once); near the tracked faces in between. When none of the tracked faces is found
         near its box, the scene has changed (another camera, a cut, a turn of the head
-        camera): the whole frame is searched at once rather than up to k-1 frames later."""
+        camera): the whole frame is searched at once rather than up to k-1 frames later; so it
+        is when the frame size changes, as the tracked boxes are in the old frame's pixels."""
         tracked = list(self.tracker.live_boxes().values())
-        if tracked and self._frames_to_full > 0:
+        same_size, self._frame_shape = bgr.shape == self._frame_shape, bgr.shape
+        if tracked and same_size and self._frames_to_full > 0:
             self._frames_to_full -= 1
             found = [d for d in self.redetector.redetect(bgr, tracked) if d is not None]
             if found:
