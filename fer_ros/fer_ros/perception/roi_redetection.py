@@ -40,8 +40,8 @@ class RoiRedetector:
     """Runs ``detector`` on a mosaic of the regions around given boxes; see the module.
 
     ``min_face_size`` (frame pixels) is applied after mapping back to the frame; cells grow when
-    it asks for faces larger than half a cell, so the detector's own size filter, which counts
-    mosaic pixels, cannot drop a face the frame would keep.
+    it asks for faces larger than a cell over CONTEXT, so the detector's own size filter, which
+    counts mosaic pixels, cannot drop a face the frame would keep.
     """
 
     def __init__(self, detector: FaceDetector, min_face_size: int = 30):
