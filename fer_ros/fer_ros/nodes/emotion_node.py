@@ -42,7 +42,7 @@ from fer_ros.nodes.parameters import (
     refuse,
 )
 from fer_ros.nodes.publishing import publish_guarded
-from fer_ros.nodes.stop_request import StopRequest
+from fer_ros.nodes.stop_request import StopRequest, stop_behind
 from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
 from fer_ros.perception.classification import ModelLoadError
 from fer_ros.perception.detection import DETECTORS
@@ -148,6 +148,9 @@ class EmotionNode(LifecycleNode):
             self._pipelines = PipelineSwap(self._pipeline_config(self._params.values),
                                            self.get_logger().info, self._model_failed)
         except Exception as exc:  # rclpy would swallow it without a word: say why, stay put
+            stop = stop_behind(exc)
+            if stop is not None:  # a signal abandoned the start-up, not a model error
+                raise stop from None
             self._configure_error = exc
             self.get_logger().error(f"configure failed: {exc}")
             return FAILURE

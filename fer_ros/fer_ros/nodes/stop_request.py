@@ -50,3 +50,21 @@ class StopRequest:
         """
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
+
+
+def stop_behind(exc: BaseException | None) -> SystemExit | None:
+    """The SystemExit a start-up signal raised, if ``exc`` is it or was caused by it.
+
+    The signal can land anywhere, including inside the import of a C extension: pybind11 then
+    reports ``ImportError("initialization failed")`` with the SystemExit as its cause
+    (onnxruntime's, imported while the node configures). Code that catches errors to report
+    them must let such a stop through, or the abandoned start-up looks like a broken model.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, SystemExit):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
