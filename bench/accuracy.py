@@ -58,6 +58,7 @@ from fer_ros.perception.preprocessing import Box
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from detectors import to_bgr  # noqa: E402
 from run import Report, format_table, print_report, write_results  # noqa: E402
 
 LABELS_FILE = ROOT / "bench" / "accuracy_labels.json"
@@ -105,15 +106,6 @@ def load_image(ref: str) -> np.ndarray:
     if image is None:
         raise SystemExit(f"accuracy: {PHOTOS_DIR / ref} is missing: run 'make photos'")
     return image
-
-
-def to_bgr(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype == bool:
-        image = image.astype(np.uint8) * 255
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    return cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_RGB2BGR)
 
 
 def load_labels(path: Path = LABELS_FILE) -> list[LabelledPhoto]:
