@@ -23,8 +23,12 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
+from fer_ros.nodes.launch_signals import leave_sigint_to_launch
+
 
 def generate_launch_description():
+    # A second SIGINT (`timeout -s INT`, a supervisor) must not hang launch: see the module.
+    leave_sigint_to_launch()
     config = os.path.join(get_package_share_directory('fer_ros'), 'config')
     arguments = [
         DeclareLaunchArgument(

@@ -11,10 +11,14 @@ built for real. test_launch_fer.py and test_launch_emotion.py run them under lau
 from __future__ import annotations
 
 import ast
+import asyncio
 import importlib.util
 import inspect
 import os
+import signal
+import socket
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -252,3 +256,35 @@ def test_launch_description_builds_with_real_launch_ros(path):
     tree = ast.parse(path.read_text())
     declared = {first_string(c) for c in calls(tree, "DeclareLaunchArgument")}
     assert {a.name for a in description.get_launch_arguments()} == declared
+
+
+def test_launch_files_leave_sigint_to_launchs_loop_and_keep_ctrl_c_elsewhere(monkeypatch):
+    """While launch's asyncio loop runs, SIGINT reaches it through the signal wakeup descriptor
+    only, never as a KeyboardInterrupt inside one of its tasks (which once hung `ros2 launch`
+    under `timeout -s INT`); outside a loop, Ctrl-C still raises KeyboardInterrupt."""
+    previous = signal.getsignal(signal.SIGINT)
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    previous_fd = signal.set_wakeup_fd(writer.fileno())
+    try:
+        load_with_stand_ins(PACKAGE_DIR / "launch" / "fer.launch.py", monkeypatch)
+
+        async def signalled_inside_the_loop() -> bytes:
+            os.kill(os.getpid(), signal.SIGINT)
+            await asyncio.sleep(0.2)
+            return reader.recv(16)
+
+        loop = asyncio.new_event_loop()
+        try:
+            assert loop.run_until_complete(signalled_inside_the_loop()) == bytes([signal.SIGINT])
+        finally:
+            loop.close()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        signal.signal(signal.SIGINT, previous)
+        reader.close()
+        writer.close()
