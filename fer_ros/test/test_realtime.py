@@ -199,6 +199,21 @@ def test_redetection_finds_faces_near_the_frame_edge_and_misses_where_none_is(pa
     assert iou(found[0].box, truth[0]) > 0.6 and iou(found[2].box, truth[1]) > 0.6
 
 
+def test_a_tracked_face_is_kept_on_a_weaker_score_than_a_new_one_needs(patches):
+    """Hysteresis: in its region a face needs 2/3 of the detector's threshold (0.6 for
+    RetinaFace's 0.9). A face faded to a tenth of its contrast scores between the two there:
+    followed, not dropped; the empty region beside it still gives nothing."""
+    detector = create_detector("retinaface")
+    redetector = RoiRedetector(detector)
+    assert redetector.keep_score == pytest.approx(0.6)
+    faded = (scene(patches, 0, [0]).astype(np.float32) * 0.1 + 70 * 0.9).round().astype(np.uint8)
+    box = patches_box(patches, 0, 0)
+    found, empty = redetector.redetect(faded, [box, (700, 400, 100, 100)])
+    assert found is not None and iou(found.box, box) > 0.6
+    assert redetector.keep_score <= found.score < detector.score_threshold
+    assert empty is None
+
+
 def test_schedule_staggers_faces_and_forgets_the_gone():
     schedule = ClassificationSchedule(3)
     assert schedule.due(0, [1, 2, 3]) == [True, True, True]

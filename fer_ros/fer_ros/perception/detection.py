@@ -45,7 +45,8 @@ class HaarDetector:
         self._scale_factor = scale_factor
         self._min_neighbors = min_neighbors
 
-    def detect(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
+    def detect(self, bgr: np.ndarray, gray: np.ndarray,
+               min_score: float | None = None) -> list[Detection]:
         found = self._cascade.detectMultiScale(
             gray, scaleFactor=self._scale_factor, minNeighbors=self._min_neighbors,
             minSize=self._min_size,
@@ -179,6 +180,7 @@ class BlazeFaceDetector:
         self._anchors = _anchor_centres(self._size, model.anchor_grid)
         self._haar_shift, self._haar_scale = model.haar_shift, model.haar_scale
         # Threshold the raw logits so the sigmoid runs only on the few candidates.
+        self.score_threshold = score_threshold
         self._min_logit = float(np.log(score_threshold / (1.0 - score_threshold)))
         self._iou_threshold = iou_threshold
         self._min_face_size = min_face_size
@@ -186,9 +188,10 @@ class BlazeFaceDetector:
         self._input = np.zeros((1, self._size, self._size, 3), dtype=np.float32)
         self._frame_shape: tuple[int, int] = (0, 0)
 
-    def detect(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
+    def detect(self, bgr: np.ndarray, gray: np.ndarray,
+               min_score: float | None = None) -> list[Detection]:
         detections = []
-        for cx, cy, w, h, score in self.detect_native(bgr):
+        for cx, cy, w, h, score in self.detect_native(bgr, min_score):
             side = self._haar_scale * (w + h) / 2
             if side < self._min_face_size:
                 continue
@@ -198,7 +201,7 @@ class BlazeFaceDetector:
             detections.append(Detection(box, float(score)))
         return detections
 
-    def detect_native(self, bgr: np.ndarray) -> np.ndarray:
+    def detect_native(self, bgr: np.ndarray, min_score: float | None = None) -> np.ndarray:
         """BlazeFace's own boxes, before the Haar correction: rows of (cx, cy, w, h, score).
 
         Centre and size are in frame pixels. No size filter is applied. Calibrating the
@@ -222,7 +225,9 @@ class BlazeFaceDetector:
         self._interpreter.invoke()
 
         logits = self._interpreter.get_tensor(self._scores_index)[0, :, 0]
-        candidates = np.flatnonzero(logits > self._min_logit)
+        min_logit = (self._min_logit if min_score is None
+                     else float(np.log(min_score / (1.0 - min_score))))
+        candidates = np.flatnonzero(logits > min_logit)
         raw = self._interpreter.get_tensor(self._regressors_index)[0, candidates, :4]
         scores = 1.0 / (1.0 + np.exp(-logits[candidates]))
         centres = raw[:, :2] + self._anchors[candidates]

@@ -27,6 +27,9 @@ class Detection:
 class FaceDetector(Protocol):
     name: str
 
-    def detect(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
-        """Faces of one frame. ``gray`` is the same frame in gray, computed once by the caller."""
+    def detect(self, bgr: np.ndarray, gray: np.ndarray,
+               min_score: float | None = None) -> list[Detection]:
+        """Faces of one frame. ``gray`` is the same frame in gray, computed once by the caller.
+        ``min_score`` replaces the detector's score threshold for this call (detectors without
+        scores ignore it)."""
         ...

@@ -101,7 +101,7 @@ class RetinaFaceDetector:
         self._session = onnxruntime.InferenceSession(
             str(path), sess_options=options, providers=["CPUExecutionProvider"])
         self._input_name = self._session.get_inputs()[0].name
-        self._score_threshold = score_threshold
+        self.score_threshold = score_threshold
         self._nms_iou = nms_iou
         self._min_face_size = min_face_size
         self.detection_size = detection_size
@@ -110,8 +110,9 @@ class RetinaFaceDetector:
         ``detection_interval`` > 1 full frames and re-detection mosaics alternate: rebuilding
         a 960x544 set at each switch cost its allocation and its anchors every other frame."""
 
-    def detect(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
-        boxes, scores, landmarks = self.detect_native(bgr)
+    def detect(self, bgr: np.ndarray, gray: np.ndarray,
+               min_score: float | None = None) -> list[Detection]:
+        boxes, scores, landmarks = self.detect_native(bgr, min_score)
         detections = []
         for (x0, y0, x1, y1), score, points in zip(boxes, scores, landmarks):
             w, h = x1 - x0, y1 - y0
@@ -140,7 +141,8 @@ class RetinaFaceDetector:
         self._buffers[key] = buffers
         return buffers
 
-    def detect_native(self, bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def detect_native(self, bgr: np.ndarray, min_score: float | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """RetinaFace's own output in frame pixels: corner boxes (n, 4) as x0, y0, x1, y1,
         scores (n,) and landmarks (n, 5, 2), after non-maximum suppression, before the Haar
         correction and the size filter. Calibrating the correction needs these."""
@@ -163,7 +165,8 @@ class RetinaFaceDetector:
                         casting="unsafe")
         loc, conf, marks = self._session.run(None, {self._input_name: blob})
 
-        keep = np.flatnonzero(conf[0, :, 1] > self._score_threshold)
+        threshold = self.score_threshold if min_score is None else min_score
+        keep = np.flatnonzero(conf[0, :, 1] > threshold)
         scores = conf[0, keep, 1]
         anchors = all_anchors[keep]
         centres, sides = anchors[:, :2], anchors[:, 2:3]
@@ -176,7 +179,7 @@ class RetinaFaceDetector:
 
         xywh = np.hstack([corners[:, :2], corners[:, 2:] - corners[:, :2]])
         chosen = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(),
-                                             self._score_threshold, self._nms_iou),
+                                             threshold, self._nms_iou),
                             dtype=int).reshape(-1)
         to_frame = np.array([width / new_w, height / new_h], np.float32)
         boxes = corners[chosen].reshape(-1, 2, 2) * to_frame

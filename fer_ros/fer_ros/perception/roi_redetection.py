@@ -32,6 +32,13 @@ cell; at 2.5 it found all 8 (scores 0.96 to 1.0), in the same cells, so at the s
 CELL = 128
 """Side of one face's cell, in mosaic pixels: the face lands at about 1/CONTEXT of it, 51 px, well
 above RetinaFace's smallest anchors (16 px) and the detector's usual ``min_face_size``."""
+KEEP_FRACTION = 2 / 3
+"""A face is sought in its region at this fraction of the detector's score threshold
+(RetinaFace: 0.6 for 0.9): a tracked face keeps its track on a weaker score than a new face
+needs to start one, the hysteresis of a tracker. Where a face was a frame ago a face is likely;
+and at 51 px in its cell one of the 8 HD faces of bench/realtime.py scored 0.78 to 0.99 from
+frame to frame, so at 0.9 it dropped out of one frame in ten when it was followed for long
+(``background_detection``)."""
 FILL = tuple(round(c) for c in MEAN_BGR)
 """Colour around the crops: RetinaFace's mean, zero once it is subtracted, so no false edges."""
 
@@ -47,6 +54,8 @@ class RoiRedetector:
     def __init__(self, detector: FaceDetector, min_face_size: int = 30):
         self.detector = detector
         self.min_face_size = min_face_size
+        threshold = getattr(detector, "score_threshold", None)
+        self.keep_score = None if threshold is None else KEEP_FRACTION * threshold
         self.cell = max(CELL, 32 * math.ceil(CONTEXT * min_face_size / 32))
 
     def redetect(self, bgr: np.ndarray, boxes: Sequence[Box]) -> list[Detection | None]:
@@ -80,7 +89,7 @@ class RoiRedetector:
         gray = cv2.cvtColor(mosaic, cv2.COLOR_BGR2GRAY)
         best: list[Detection | None] = [None] * len(boxes)
         nearest = [math.inf] * len(boxes)
-        for det in self.detector.detect(mosaic, gray):
+        for det in self.detector.detect(mosaic, gray, min_score=self.keep_score):
             mx, my = det.box[0] + det.box[2] / 2, det.box[1] + det.box[3] / 2
             k = int(my // side) * cols + int(mx // side)
             if not 0 <= k < len(boxes) or regions[k] is None:
