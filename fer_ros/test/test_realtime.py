@@ -239,3 +239,44 @@ def test_reused_scores_do_not_move_the_smoothing(classifier):
         assert np.array_equal(again.smoothed, mixed)
     with pytest.raises(ValueError, match="not a live face"):
         tracker.smooth([99], sad[None])
+
+
+def test_background_detection_follows_moving_faces_and_finds_a_new_one(classifier, patches):
+    """The node's default: whole-frame searches on their own thread. Every frame still gives
+    every tracked face's box found anew in its pixels; a face that appears is reported once a
+    search that saw it has finished, a frame or two after the search started."""
+    pipeline = pipeline_with(classifier, detection_interval=3, background_detection=True)
+    assert pipeline.background is not None
+    appears = 4
+    counts = []
+    for t in range(12):
+        present = [0, 1, 4] if t < appears else [0, 1, 4, 6]
+        frame = scene(patches, t, present)
+        faces = pipeline.process(frame)
+        # The test waits for the search a robot would not wait for, so the frame it ends in
+        # does not depend on this machine's load.
+        pipeline.close()
+        counts.append(len(faces))
+        truth = [patches_box(patches, k, t) for k in present]
+        for face in faces:
+            assert best_iou(face.box, truth) > 0.7, f"frame {t}: {face.box} vs {truth}"
+    assert counts[:appears] == [3] * appears
+    # Searches start at frames 1, 4, 7 (frame 0 is searched in its turn: nothing tracked yet);
+    # the one of frame 4 is taken in frame 5, whose own pixels place the new face.
+    assert counts[appears:] == [3] + [4] * (len(counts) - appears - 1)
+
+
+def test_background_detection_reports_a_detector_error_in_the_callers_thread(classifier,
+                                                                             patches):
+    pipeline = pipeline_with(classifier, detection_interval=1, background_detection=True)
+    frame = scene(patches, 0, [0, 1])
+    assert len(pipeline.process(frame)) == 2
+
+    def broken(bgr, gray):
+        raise RuntimeError("detector failed")
+
+    pipeline.background.detector.detect = broken
+    pipeline.process(frame)  # starts the search, which fails on its thread
+    pipeline.close()
+    with pytest.raises(RuntimeError, match="detector failed"):
+        pipeline.process(frame)

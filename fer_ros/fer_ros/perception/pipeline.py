@@ -8,6 +8,14 @@ frames late (at once while no face is tracked, when none of the tracked ones is 
 the frame size changes: the whole frame is then searched); with
 ``classification_interval`` c each face is classified every c-th frame and its scores reused in
 between (perception/scheduling.py), so they are at most c-1 frames old.
+
+With ``background_detection`` the whole-frame search runs on a thread of its own
+(perception/background_detection.py) while the following frames follow the tracked faces; its
+new faces are sought in the frame at hand once it has finished, so they are reported a frame or
+two later than without, and no frame waits for a whole-frame search unless nothing is tracked
+(then there is nothing to follow). Results then depend on timing. It is off by default: it
+needs a core to spare, and on this 2-core machine beside the camera's publisher it gained
+nothing over DDS and cost 45 MB (bench/README.md).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from fer_ros.perception.background_detection import BackgroundDetection
 from fer_ros.perception.classification import ExpressionClassifier, load_classifier
 from fer_ros.perception.detection import (
     DEFAULT_DETECTION_SIZE,
@@ -29,7 +38,10 @@ from fer_ros.perception.detection_types import Detection, Landmarks
 from fer_ros.perception.preprocessing import Box
 from fer_ros.perception.roi_redetection import RoiRedetector
 from fer_ros.perception.scheduling import ClassificationSchedule
-from fer_ros.perception.tracking import FaceTracker
+from fer_ros.perception.tracking import FaceTracker, iou_matrix
+
+NEW_FACE_IOU = 0.3
+"""A face of a background search whose box overlaps no tracked face's this much is new."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,7 @@ class PipelineConfig:
     num_threads: int = 2
     detection_interval: int = 3
     classification_interval: int = 3
+    background_detection: bool = False
 
 
 class EmotionPipeline:
@@ -74,7 +87,10 @@ class EmotionPipeline:
 
     def __init__(self, detector: FaceDetector, classifier: ExpressionClassifier,
                  tracker: FaceTracker, max_faces: int = 16, detection_interval: int = 1,
-                 classification_interval: int = 1, min_face_size: int = 30):
+                 classification_interval: int = 1, min_face_size: int = 30,
+                 background_detector: FaceDetector | None = None):
+        """``background_detector``, a second instance of ``detector``'s kind (one per thread),
+        runs the whole-frame searches beside the frames that follow; see the module."""
         if (isinstance(detection_interval, bool) or not isinstance(detection_interval, int)
                 or detection_interval < 1):
             raise ValueError(
@@ -86,12 +102,16 @@ class EmotionPipeline:
         self.detection_interval = detection_interval
         self.schedule = ClassificationSchedule(classification_interval)
         self.redetector = RoiRedetector(detector, min_face_size=min_face_size)
+        self.background = (BackgroundDetection(background_detector)
+                           if background_detector is not None else None)
         self.frame = 0
         """Number of the next frame; faces take their classification turns by it."""
         self._frames_to_full = 0
         """Frames left before the next full detection."""
         self._frame_shape: tuple[int, ...] = ()
         """Shape of the last frame: the tracked boxes are in its pixels."""
+        self._found_last: list[Box] = []
+        """Boxes of the faces found in the last frame (with ``background_detection``)."""
 
     @classmethod
     def from_config(cls, config: PipelineConfig,
@@ -100,15 +120,21 @@ class EmotionPipeline:
         tracking settings change (reloading a Keras model takes seconds)."""
         if classifier is None:
             classifier = load_classifier(config.model, num_threads=config.num_threads)
-        detector = create_detector(
-            config.detector, min_face_size=config.min_face_size,
-            score_threshold=config.detection_threshold, num_threads=config.num_threads,
-            detection_size=config.detection_size,
-        )
-        return cls(detector, classifier, make_tracker(config, classifier.metadata.labels),
+        def detector(num_threads: int) -> FaceDetector:
+            return create_detector(
+                config.detector, min_face_size=config.min_face_size,
+                score_threshold=config.detection_threshold, num_threads=num_threads,
+                detection_size=config.detection_size,
+            )
+
+        # Half the threads for the background search: the frame at hand keeps the rest.
+        background = (detector(max(1, config.num_threads // 2))
+                      if config.background_detection else None)
+        return cls(detector(config.num_threads), classifier,
+                   make_tracker(config, classifier.metadata.labels),
                    max_faces=config.max_faces, detection_interval=config.detection_interval,
                    classification_interval=config.classification_interval,
-                   min_face_size=config.min_face_size)
+                   min_face_size=config.min_face_size, background_detector=background)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -148,6 +174,8 @@ class EmotionPipeline:
         is when the frame size changes, as the tracked boxes are in the old frame's pixels."""
         tracked = list(self.tracker.live_boxes().values())
         same_size, self._frame_shape = bgr.shape == self._frame_shape, bgr.shape
+        if self.background is not None:
+            return self._detect_beside(bgr, gray, tracked, same_size)
         if tracked and same_size and self._frames_to_full > 0:
             self._frames_to_full -= 1
             found = [d for d in self.redetector.redetect(bgr, tracked) if d is not None]
@@ -155,6 +183,47 @@ class EmotionPipeline:
                 return found
         self._frames_to_full = self.detection_interval - 1
         return self.detector.detect(bgr, gray)
+
+    def _detect_beside(self, bgr: np.ndarray, gray: np.ndarray, tracked: list[Box],
+                       same_size: bool) -> list[Detection]:
+        """``_detect`` with the whole-frame search in the background: the tracked faces and
+        the faces of the last finished search that the last frame did not show are sought near
+        their boxes in this frame, and a new search starts every ``detection_interval``-th
+        frame once the last one has finished. With nothing to follow (no face tracked, a new
+        frame size, none of the sought faces found) the frame is searched whole in its own
+        turn, as without."""
+        finished = self.background.take()
+        found: list[Detection] = []
+        if tracked and same_size:
+            sought = tracked
+            if finished is not None and finished.shape == bgr.shape:
+                # New faces, and tracked ones that the last frame's regions missed, sought
+                # again from where the search saw them.
+                sought = tracked + new_faces(finished.detections, self._found_last)
+            found = [d for d in self.redetector.redetect(bgr, sought) if d is not None]
+            if self._frames_to_full > 0:
+                self._frames_to_full -= 1
+            elif not self.background.busy:
+                self.background.start(bgr, gray)
+                self._frames_to_full = self.detection_interval - 1
+        if not found:
+            found = self.detector.detect(bgr, gray)
+        self._found_last = [d.box for d in found]
+        return found
+
+    def close(self) -> None:
+        """Wait for a background search in progress; the pipeline stays usable."""
+        if self.background is not None:
+            self.background.join()
+
+
+def new_faces(detections: list[Detection], tracked: list[Box]) -> list[Box]:
+    """Boxes of ``detections`` that overlap none of the ``tracked`` boxes."""
+    if not detections or not tracked:
+        return [d.box for d in detections]
+    overlap = iou_matrix(np.asarray([d.box for d in detections], np.float64),
+                         np.asarray(tracked, np.float64)).max(axis=1)
+    return [d.box for d, best in zip(detections, overlap) if best < NEW_FACE_IOU]
 
 
 def make_tracker(config: PipelineConfig, labels: tuple[str, ...]) -> FaceTracker:
