@@ -58,13 +58,12 @@ from fer_ros.perception.preprocessing import Box
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from detectors import to_bgr  # noqa: E402
+from detectors import match, to_bgr  # noqa: E402
 from run import Report, format_table, print_report, write_results  # noqa: E402
 
 LABELS_FILE = ROOT / "bench" / "accuracy_labels.json"
 PHOTOS_DIR = ROOT / "fer_ros" / "test" / "photos"
 DEFAULT_OUT = ROOT / "bench" / "results"
-HIT_IOU = 0.3
 LABELLED_BOXES = "labelled boxes"
 GRID_SIZES = {(640, 480): (40, 80), (1280, 720): (60, 110), (1920, 1080): (90, 160)}
 """Face widths pasted per frame size: far and near faces for each camera resolution."""
@@ -243,29 +242,6 @@ def build_frames(photos: Sequence[LabelledPhoto]) -> list[Frame]:
     return frames + tilted_frames(photos) + closeup_frames(photos) + face_free_frames()
 
 
-def iou(a: Box, b: Box) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    union = aw * ah + bw * bh - inter
-    return inter / union if union else 0.0
-
-
-def match(detected: Sequence[Box], truth: Sequence[Face]) -> list[tuple[int, int]]:
-    """Greedy one-to-one pairs (detection index, true face index), best overlap first."""
-    pairs = sorted(((iou(d, t.box), i, j) for i, d in enumerate(detected)
-                    for j, t in enumerate(truth)), reverse=True)
-    used_d, used_t, matched = set(), set(), []
-    for overlap, i, j in pairs:
-        if overlap < HIT_IOU or i in used_d or j in used_t:
-            continue
-        used_d.add(i)
-        used_t.add(j)
-        matched.append((i, j))
-    return matched
-
 
 class FlipAveraged:
     """Test-time augmentation: the mean of a classifier on the frame and on its mirror image."""
@@ -338,19 +314,19 @@ def evaluate(frames: Sequence[Frame], detector_name: str,
         else:
             detections, detect_ms = timed(detector.detect, frame.image, gray)
             boxes = [d.box for d in detections]
-        pairs = match(boxes, frame.faces)
+        hits, false_positives = match([face.box for face in frame.faces], boxes)
         for name, classifier in classifiers.items():
             result = results[name]
             scores, classify_ms = timed(classifier.classify, frame.image, gray, boxes)
             result.frame_ms.append(detect_ms + classify_ms)
             result.faces += len(frame.faces)
-            result.found += len(pairs)
-            result.false_positives += len(boxes) - len(pairs)
+            result.found += len(hits)
+            result.false_positives += false_positives
             group = result.found_by_group[frame.group]
-            group[0] += len(pairs)
+            group[0] += len(hits)
             group[1] += len(frame.faces)
-            result.fp_by_group[frame.group] += len(boxes) - len(pairs)
-            for det_index, face_index in pairs:
+            result.fp_by_group[frame.group] += false_positives
+            for face_index, det_index in hits.items():
                 truth = frame.faces[face_index].expression
                 if truth is None:
                     continue

@@ -53,6 +53,7 @@ from fer_ros.perception.detection import (
     create_detector,
 )
 from fer_ros.perception.preprocessing import Box
+from fer_ros.perception.tracking import box_iou
 
 FRAME_W, FRAME_H = 640, 480
 HIT_IOU = 0.3
@@ -224,17 +225,11 @@ def make_detector(name: str):
     return create_detector(base, detection_size=int(size)) if size else create_detector(base)
 
 
-def iou(a: Box, b: Box) -> float:
-    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    inter = max(w, 0) * max(h, 0)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
-
 
 def match(faces: list[Box], boxes: list[Box]) -> tuple[dict[int, int], int]:
     """Greedy one-to-one matching, best overlaps first: face index -> box index, and the FPs."""
-    pairs = sorted(((iou(f, b), i, j) for i, f in enumerate(faces) for j, b in enumerate(boxes)),
-                   reverse=True)
+    pairs = sorted(((box_iou(f, b), i, j) for i, f in enumerate(faces)
+                    for j, b in enumerate(boxes)), reverse=True)
     hits: dict[int, int] = {}
     used: set[int] = set()
     for overlap, i, j in pairs:
@@ -296,7 +291,7 @@ def agreement(scenes: list[Scene], haar: list[list[Box]], other: list[list[Box]]
             continue
         haar_hits, _ = match(scene.faces, haar_boxes)
         other_hits, _ = match(scene.faces, other_boxes)
-        overlaps += [iou(haar_boxes[haar_hits[i]], other_boxes[other_hits[i]])
+        overlaps += [box_iou(haar_boxes[haar_hits[i]], other_boxes[other_hits[i]])
                      for i in haar_hits.keys() & other_hits.keys()]
     return statistics.median(overlaps) if overlaps else float("nan")
 

@@ -30,6 +30,7 @@ from fer_ros.perception.model_files import bundled_model
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
 from fer_ros.perception.preprocessing import prepare_frame_faces
 from fer_ros.perception.retinaface import MEAN_BGR, MODEL_FILE
+from fer_ros.perception.tracking import box_iou
 from hd import HD_FACE_SIZES
 from pipeline import RATE_HZ
 from run import Report, percentiles
@@ -70,12 +71,6 @@ def sequence(width: int, height: int, count: int) -> list[tuple[np.ndarray, list
     return frames
 
 
-def _iou(a, b) -> float:
-    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    inter = max(w, 0) * max(h, 0)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
-
 
 def measure(pipeline: EmotionPipeline, frames) -> dict:
     times, found, complete = [], 0, 0
@@ -90,7 +85,7 @@ def measure(pipeline: EmotionPipeline, frames) -> dict:
         if index < WARM_UP_FRAMES:
             continue
         times.append(elapsed)
-        hits = sum(any(_iou(t, f.box) >= 0.5 for f in faces) for t in truth)
+        hits = sum(any(box_iou(t, f.box) >= 0.5 for f in faces) for t in truth)
         found += hits
         complete += hits == len(truth) and len(faces) == len(truth)
     p50, _, p99 = percentiles(times)

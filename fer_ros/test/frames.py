@@ -59,14 +59,6 @@ def jpeg_msg(bgr: np.ndarray, stamp_ns: int, frame_id: str = "test_camera") -> C
                            data=encoded.tobytes())
 
 
-def iou(a: Box, b: Box) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = w * h
-    return inter / float(aw * ah + bw * bh - inter)
-
 
 def roi_box(emotion) -> Box:
     roi = emotion.roi

@@ -19,6 +19,7 @@ from fer_ros.perception.detection import (
     create_detector,
 )
 from fer_ros.perception.preprocessing import Box
+from fer_ros.perception.tracking import box_iou
 
 ASTRONAUT_FACE: Box = (177, 66, 95, 95)
 """Forehead to chin, cheek to cheek in ``astronaut()``, checked by eye on a 4x zoom."""
@@ -46,12 +47,6 @@ def to_bgr(image: np.ndarray) -> np.ndarray:
 def detect(detector, bgr: np.ndarray) -> list[Detection]:
     return detector.detect(bgr, cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
 
-
-def iou(a: Box, b: Box) -> float:
-    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    inter = max(w, 0) * max(h, 0)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 @pytest.fixture(scope="module")
@@ -81,13 +76,13 @@ def test_every_listed_detector_finds_the_astronaut_on_her_face(name, astronaut):
     (found,) = detect(create_detector(name), astronaut)
     x, y, w, h = found.box
     assert all(x < px < x + w and y < py < y + h for px, py in ASTRONAUT_LANDMARKS)
-    assert iou(found.box, ASTRONAUT_FACE) > 0.6
+    assert box_iou(found.box, ASTRONAUT_FACE) > 0.6
     assert 0.5 < found.score <= 1.0
 
 
 def test_haar_box_is_the_hand_checked_one(astronaut):
     (found,) = detect(create_detector("haar"), astronaut)
-    assert iou(found.box, ASTRONAUT_FACE) > 0.85
+    assert box_iou(found.box, ASTRONAUT_FACE) > 0.85
 
 
 def test_blazeface_is_its_full_range_variant(blazeface):
@@ -98,13 +93,13 @@ def test_blazeface_is_its_full_range_variant(blazeface):
 def test_blazeface_finds_a_face_that_fills_the_frame(blazeface, astronaut):
     frame, true_box = zoom_on_astronaut_face(astronaut, 420)
     (found,) = detect(blazeface, frame)
-    assert iou(found.box, true_box) > 0.7
+    assert box_iou(found.box, true_box) > 0.7
 
 
 def test_blazeface_finds_the_cameramans_profile(blazeface):
     """``camera()`` is no face-free image: the cameraman's face shows in profile."""
     (found,) = detect(blazeface, to_bgr(skimage.data.camera()))
-    assert iou(found.box, CAMERAMAN_FACE) >= 0.3
+    assert box_iou(found.box, CAMERAMAN_FACE) >= 0.3
 
 
 @pytest.mark.parametrize("name", NO_FACE_IMAGES)

@@ -16,8 +16,9 @@ from rcl_interfaces.srv import SetParameters
 from sensor_msgs.msg import CompressedImage, Image
 
 from fer_ros.perception.labels import EMOTIONS
+from fer_ros.perception.tracking import box_iou
 from fer_ros.sources.sample import SampleSequence
-from frames import astronaut_frame, image_msg, iou, jpeg_msg, roi_box
+from frames import astronaut_frame, image_msg, jpeg_msg, roi_box
 from ros_harness import NodeProcess, RosPeer, executable, wait_for_subscriber, wait_until
 
 START_TIMEOUT = 30.0
@@ -94,7 +95,7 @@ def test_astronaut_is_happy_with_her_header_and_box(session):
     assert list(result.labels) == list(EMOTIONS)
     assert len(result.emotions) == 1
     emotion = result.emotions[0]
-    assert iou(roi_box(emotion), face) > 0.5, (roi_box(emotion), face)
+    assert box_iou(roi_box(emotion), face) > 0.5, (roi_box(emotion), face)
     assert len(emotion.scores) == 7
     assert sum(emotion.scores) == pytest.approx(1.0, abs=1e-3)
     assert emotion.label == "happy"
@@ -110,7 +111,7 @@ def test_every_supported_encoding_and_row_padding(session):
             result = session.send(image_msg(frame, session.next_stamp(), encoding, pad=pad))
             assert result is not None, (encoding, pad)
             assert len(result.emotions) == 1, (encoding, pad)
-            assert iou(roi_box(result.emotions[0]), face) > 0.5, (encoding, pad)
+            assert box_iou(roi_box(result.emotions[0]), face) > 0.5, (encoding, pad)
 
 
 def test_frame_without_faces_still_gets_an_empty_array(session):
@@ -130,7 +131,7 @@ def test_face_ids_stay_while_faces_move(session):
         truth = sequence.face_boxes(index)
         ids = {}
         for emotion in result.emotions:
-            best = max(range(len(truth)), key=lambda i: iou(roi_box(emotion), truth[i]))
+            best = max(range(len(truth)), key=lambda i: box_iou(roi_box(emotion), truth[i]))
             ids[best] = emotion.face_id
         ids_per_frame.append(ids)
     full = [ids for ids in ids_per_frame if len(ids) == 2]
@@ -206,7 +207,7 @@ def test_bad_parameter_values_are_refused_with_a_reason(session):
     frame, face = astronaut_frame()
     answer = session.send(image_msg(frame, session.next_stamp()))
     assert answer is not None
-    assert any(iou(roi_box(e), face) > 0.5 for e in answer.emotions), "haar missed the face"
+    assert any(box_iou(roi_box(e), face) > 0.5 for e in answer.emotions), "haar missed the face"
 
 
 def test_intervals_change_at_run_time_and_keep_the_face_and_its_id(session):
@@ -229,7 +230,7 @@ def test_intervals_change_at_run_time_and_keep_the_face_and_its_id(session):
         answer = session.send(image_msg(moved, session.next_stamp()))
         assert answer is not None and len(answer.emotions) == 1
         emotion = answer.emotions[0]
-        assert iou(roi_box(emotion), box) > 0.5
+        assert box_iou(roi_box(emotion), box) > 0.5
         ids.add(emotion.face_id)
         scores.append(tuple(emotion.scores))
     assert len(ids) == 1 and ids.pop() > first.emotions[0].face_id

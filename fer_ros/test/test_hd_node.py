@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from face_photos import crowd_frame
-from frames import image_msg, iou, roi_box
+from fer_ros.perception.tracking import box_iou
+from frames import image_msg, roi_box
 from test_emotion_node import Session
 from test_retinaface import HD_SIZES
 
@@ -33,7 +34,7 @@ def test_hd_frames_with_8_faces_every_face_with_its_landmarks(session, hd_frames
             assert result.header == msg.header
             boxes = [roi_box(e) for e in result.emotions]
             assert len(boxes) == 8, (width, encoding, boxes)
-            assert all(max(iou(t, b) for b in boxes) > 0.5 for t in truth), (width, encoding)
+            assert all(max(box_iou(t, b) for b in boxes) > 0.5 for t in truth), (width, encoding)
             for emotion in result.emotions:
                 roi = emotion.roi
                 assert len(emotion.landmarks) == 5

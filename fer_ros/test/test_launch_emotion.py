@@ -28,7 +28,6 @@ pytest.importorskip("launch_testing", reason="launch_testing is not installed (n
 
 import launch_testing  # noqa: E402
 import launch_testing.actions  # noqa: E402
-import launch_testing.asserts  # noqa: E402
 from ament_index_python.packages import get_package_share_directory  # noqa: E402
 from fer_msgs.msg import EmotionArray  # noqa: E402
 from launch import LaunchDescription  # noqa: E402
@@ -40,8 +39,9 @@ from sensor_msgs.msg import Image  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fer_ros.nodes.dds_profile import use_bundled_dds_profile  # noqa: E402
-from frames import astronaut_frame, image_msg, iou, roi_box  # noqa: E402
-from launch_harness import private_ros_environment  # noqa: E402
+from fer_ros.perception.tracking import box_iou  # noqa: E402
+from frames import astronaut_frame, image_msg, roi_box  # noqa: E402
+from launch_harness import CleanExitChecks, private_ros_environment  # noqa: E402
 from ros_harness import RosPeer, executable, wait_for_subscriber, wait_until  # noqa: E402
 
 use_bundled_dds_profile()
@@ -125,7 +125,7 @@ class TestEmotionLaunchOnACameraTopic(unittest.TestCase):
         self.assertEqual(array.header, sent.header)
         self.assertEqual(len(array.emotions), 1)
         self.assertEqual(array.emotions[0].label, "happy")
-        self.assertGreater(iou(roi_box(array.emotions[0]), face), 0.5)
+        self.assertGreater(box_iou(roi_box(array.emotions[0]), face), 0.5)
 
     def parameter_values(self, names: list[str]) -> list:
         values = self.call(GetParameters, "get_parameters",
@@ -156,7 +156,7 @@ class TestEmotionLaunchOnACameraTopic(unittest.TestCase):
             frame, face = astronaut_frame()
             _, array = self.answer(frame)
             self.assertIsNotNone(array, "no EmotionArray after switching to haar")
-            self.assertTrue(any(iou(roi_box(e), face) > 0.5 for e in array.emotions))
+            self.assertTrue(any(box_iou(roi_box(e), face) > 0.5 for e in array.emotions))
         finally:
             self.assertTrue(self.set_parameter("detector", string_value(detector)).successful)
 
@@ -170,12 +170,5 @@ class TestEmotionLaunchOnACameraTopic(unittest.TestCase):
 
 
 @launch_testing.post_shutdown_test()
-class TestCleanExit(unittest.TestCase):
-
-    def test_every_process_exits_with_0(self, proc_info):
-        launch_testing.asserts.assertExitCodes(proc_info)
-
-    def test_no_traceback(self, proc_output):
-        for output in proc_output:
-            self.assertNotIn("Traceback", output.text.decode(errors="replace"),
-                             output.process_name)
+class TestCleanExit(CleanExitChecks, unittest.TestCase):
+    pass

@@ -22,7 +22,6 @@ pytest.importorskip("launch_testing", reason="launch_testing is not installed (n
 
 import launch_testing  # noqa: E402
 import launch_testing.actions  # noqa: E402
-import launch_testing.asserts  # noqa: E402
 import numpy as np  # noqa: E402
 from ament_index_python.packages import get_package_share_directory  # noqa: E402
 from fer_msgs.msg import EmotionArray  # noqa: E402
@@ -36,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fer_ros.nodes.dds_profile import use_bundled_dds_profile  # noqa: E402
 from fer_ros.perception.annotation import COLORS  # noqa: E402
 from fer_ros.perception.labels import EMOTIONS  # noqa: E402
-from launch_harness import private_ros_environment  # noqa: E402
+from launch_harness import CleanExitChecks, private_ros_environment  # noqa: E402
 from ros_harness import RosPeer, wait_until  # noqa: E402
 
 use_bundled_dds_profile()
@@ -137,12 +136,5 @@ class TestSampleThroughFerLaunch(unittest.TestCase):
 
 
 @launch_testing.post_shutdown_test()
-class TestCleanExit(unittest.TestCase):
-
-    def test_every_process_exits_with_0(self, proc_info):
-        launch_testing.asserts.assertExitCodes(proc_info)
-
-    def test_no_traceback(self, proc_output):
-        for output in proc_output:
-            self.assertNotIn("Traceback", output.text.decode(errors="replace"),
-                             output.process_name)
+class TestCleanExit(CleanExitChecks, unittest.TestCase):
+    pass

@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 
 from fer_ros.perception.labels import EMOTIONS
-from frames import astronaut_frame, iou
+from fer_ros.perception.tracking import box_iou
+from frames import astronaut_frame
 from ros_harness import executable
 
 
@@ -32,7 +33,7 @@ def test_predict_folder_with_an_unreadable_file(tmp_path):
     assert sorted(results) == [str(images / "astronaut.png"), str(images / "empty.jpg")]
     assert results[str(images / "empty.jpg")] == []
     (record,) = results[str(images / "astronaut.png")]
-    assert iou(tuple(record["box"]), face) > 0.5
+    assert box_iou(tuple(record["box"]), face) > 0.5
     assert record["label"] == "happy"
     assert list(record["scores"]) == list(EMOTIONS)
     assert abs(sum(record["scores"].values()) - 1.0) < 1e-3

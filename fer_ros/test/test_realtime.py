@@ -15,7 +15,7 @@ from fer_ros.perception.detection import create_detector
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig, make_tracker
 from fer_ros.perception.roi_redetection import RoiRedetector
 from fer_ros.perception.scheduling import ClassificationSchedule
-from test_detection import iou
+from fer_ros.perception.tracking import box_iou
 
 WIDTH, HEIGHT = 1280, 720
 STEP = 8
@@ -60,7 +60,7 @@ def full_boxes(frame: np.ndarray) -> list:
 
 
 def best_iou(box, boxes) -> float:
-    return max((iou(box, b) for b in boxes), default=0.0)
+    return max((box_iou(box, b) for b in boxes), default=0.0)
 
 
 def test_boxes_between_full_detections_follow_the_moving_faces(classifier, patches):
@@ -128,7 +128,7 @@ def test_a_face_that_leaves_is_dropped_at_once_and_the_others_keep_their_ids(cla
     pipeline = pipeline_with(classifier, detection_interval=5)
     first = pipeline.process(scene(patches, 0, [0, 1, 2]))
     after = [pipeline.process(scene(patches, t, [0, 2])) for t in (1, 2, 3, 4, 5)]
-    left_id = next(f.face_id for f in first if iou(f.box, patches_box(patches, 1, 0)) > 0.5)
+    left_id = next(f.face_id for f in first if box_iou(f.box, patches_box(patches, 1, 0)) > 0.5)
     for faces in after:
         assert len(faces) == 2
         assert {f.face_id for f in faces} == {f.face_id for f in first} - {left_id}
@@ -196,7 +196,7 @@ def test_redetection_finds_faces_near_the_frame_edge_and_misses_where_none_is(pa
     empty = (600, 500, 100, 100)
     found = RoiRedetector(detector).redetect(frame, [truth[0], empty, truth[1]])
     assert found[1] is None
-    assert iou(found[0].box, truth[0]) > 0.6 and iou(found[2].box, truth[1]) > 0.6
+    assert box_iou(found[0].box, truth[0]) > 0.6 and box_iou(found[2].box, truth[1]) > 0.6
 
 
 def test_a_tracked_face_is_kept_on_a_weaker_score_than_a_new_one_needs(patches):
@@ -209,7 +209,7 @@ def test_a_tracked_face_is_kept_on_a_weaker_score_than_a_new_one_needs(patches):
     faded = (scene(patches, 0, [0]).astype(np.float32) * 0.1 + 70 * 0.9).round().astype(np.uint8)
     box = patches_box(patches, 0, 0)
     found, empty = redetector.redetect(faded, [box, (700, 400, 100, 100)])
-    assert found is not None and iou(found.box, box) > 0.6
+    assert found is not None and box_iou(found.box, box) > 0.6
     assert redetector.keep_score <= found.score < detector.score_threshold
     assert empty is None
 

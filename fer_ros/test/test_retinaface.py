@@ -16,7 +16,8 @@ from face_photos import all_faces, close_up, crowd_frame, to_gray_bgr
 from fer_ros.perception.detection import DEFAULT_DETECTOR, create_detector
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
 from fer_ros.perception.retinaface import RetinaFaceDetector
-from test_detection import ASTRONAUT_FACE, NO_FACE_IMAGES, iou, to_bgr
+from fer_ros.perception.tracking import box_iou
+from test_detection import ASTRONAUT_FACE, NO_FACE_IMAGES, to_bgr
 
 HD_SIZES = [90, 97, 104, 111, 118, 120, 100, 93]
 """Face widths of the HD frames: 90 to 120 px, as the issue's real-time targets ask."""
@@ -32,8 +33,8 @@ def retinaface() -> RetinaFaceDetector:
 def found_faces(detector, frame: np.ndarray, truth: list) -> tuple[int, int]:
     """(faces with a box at IoU >= 0.3, boxes on no face)."""
     boxes = [d.box for d in detector.detect(frame, cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))]
-    hits = sum(any(iou(t, b) >= 0.3 for b in boxes) for t in truth)
-    false = sum(not any(iou(t, b) >= 0.3 for t in truth) for b in boxes)
+    hits = sum(any(box_iou(t, b) >= 0.3 for b in boxes) for t in truth)
+    false = sum(not any(box_iou(t, b) >= 0.3 for t in truth) for b in boxes)
     return hits, false
 
 
@@ -62,7 +63,7 @@ def test_close_up_cut_by_the_frame_edge(retinaface, name, box):
     on the face. BlazeFace full found 19 of these 22."""
     frame, truth = close_up(name, box)
     (found,) = retinaface.detect(frame, cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
-    assert iou(found.box, truth) > 0.5
+    assert box_iou(found.box, truth) > 0.5
 
 
 def test_gray_close_ups(retinaface):
@@ -121,7 +122,7 @@ def test_detection_size_bounds_the_input_and_boxes_stay_in_frame_pixels():
             assert all(d.box[0] - 5 < px < d.box[0] + d.box[2] + 5 for px, _ in d.landmarks)
     boxes_small = sorted(d.box for d in small.detect(frame, None))
     boxes_full = sorted(d.box for d in full.detect(frame, None))
-    assert all(iou(a, b) > 0.8 for a, b in zip(boxes_small, boxes_full))
+    assert all(box_iou(a, b) > 0.8 for a, b in zip(boxes_small, boxes_full))
 
 
 def test_same_faces_after_frames_of_other_shapes(retinaface):

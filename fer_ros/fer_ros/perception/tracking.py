@@ -62,7 +62,13 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     iw = np.clip(np.minimum(ax0 + aw, bx0 + bw) - np.maximum(ax0, bx0), 0.0, None)
     ih = np.clip(np.minimum(ay0 + ah, by0 + bh) - np.maximum(ay0, by0), 0.0, None)
     inter = iw * ih
-    return inter / (aw * ah + bw * bh - inter)
+    union = aw * ah + bw * bh - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def box_iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes (x, y, w, h); 0 where neither has an area."""
+    return float(iou_matrix(_as_array([a]), _as_array([b]))[0, 0])
 
 
 def _greedy(cost: np.ndarray, allowed: np.ndarray, descending: bool,
