@@ -141,29 +141,53 @@ def patches_box(patches, k: int, t: int):
             START[k][1] + DIRECTIONS[k][1] * STEP * t + fy, fw, fh)
 
 
-def test_scores_change_only_on_each_faces_scheduled_frames(classifier, patches):
-    interval = 3
-    pipeline = pipeline_with(classifier, detection_interval=1, classification_interval=interval)
-    last: dict[int, np.ndarray] = {}
-    changes = []
-    for t in range(7):
-        faces = pipeline.process(scene(patches, t, list(range(6))))
-        assert len(faces) == 6
-        changed = 0
-        for face in faces:
+class RecordingClassifier:
+    """The real classifier, noting the boxes it is given."""
+
+    def __init__(self, classifier):
+        self.classifier = classifier
+        self.metadata = classifier.metadata
+        self.given: list = []
+
+    def classify(self, bgr, gray, boxes):
+        self.given.extend(boxes)
+        return self.classifier.classify(bgr, gray, boxes)
+
+
+def classified_per_frame(pipeline: EmotionPipeline, frames: list[np.ndarray]) -> list[int]:
+    """Per frame, how many faces the classifier was given. Checks that every other face kept
+    its last scores, and that no face's scores grew classification_interval frames old."""
+    interval = pipeline.schedule.interval
+    recording = pipeline.classifier = RecordingClassifier(pipeline.classifier)
+    last: dict[int, tuple[int, np.ndarray]] = {}
+    counts = []
+    for t, frame in enumerate(frames):
+        recording.given.clear()
+        for face in pipeline.process(frame):
             assert face.scores.sum() == pytest.approx(1.0, abs=1e-4)
-            scheduled = face.face_id not in last or (t + face.face_id) % interval == 0
-            if scheduled:
-                # The faces move, so a new classification gives new scores.
-                assert face.face_id not in last or not np.array_equal(face.scores,
-                                                                      last[face.face_id])
-                changed += 1
+            if face.box in recording.given:
+                last[face.face_id] = (t, face.scores)
             else:
-                assert np.array_equal(face.scores, last[face.face_id])
-            last[face.face_id] = face.scores
-        changes.append(changed)
+                assert np.array_equal(face.scores, last[face.face_id][1])
+                assert t - last[face.face_id][0] < interval, f"frame {t}: face {face.face_id}"
+        counts.append(len(recording.given))
+    return counts
+
+
+def test_each_frame_classifies_a_share_of_the_faces(classifier, patches):
+    pipeline = pipeline_with(classifier, detection_interval=1, classification_interval=3)
+    counts = classified_per_frame(pipeline, [scene(patches, t, list(range(6))) for t in range(7)])
     # All six are new in frame 0; after that each frame classifies two of them, not six at once.
-    assert changes == [6, 2, 2, 2, 2, 2, 2]
+    assert counts == [6, 2, 2, 2, 2, 2, 2]
+
+
+def test_frames_that_search_the_whole_frame_classify_only_new_faces(classifier, patches):
+    """Frames 0, 3 and 6 search the whole frame (the slow ones): after frame 0, where all six
+    faces are new, they classify none; the two frames between classify three faces each, so
+    each face still gets new scores every third frame."""
+    pipeline = pipeline_with(classifier, detection_interval=3, classification_interval=3)
+    counts = classified_per_frame(pipeline, [scene(patches, t, list(range(6))) for t in range(7)])
+    assert counts == [6, 3, 3, 0, 3, 3, 0]
 
 
 def test_intervals_of_1_give_the_results_of_a_full_detection_and_classification(classifier,
@@ -214,16 +238,26 @@ def test_a_tracked_face_is_kept_on_a_weaker_score_than_a_new_one_needs(patches):
     assert empty is None
 
 
-def test_schedule_staggers_faces_and_forgets_the_gone():
-    schedule = ClassificationSchedule(3)
-    assert schedule.due(0, [1, 2, 3]) == [True, True, True]
-    schedule.record([1, 2, 3], np.eye(3, 7))
-    assert schedule.due(1, [1, 2, 3]) == [False, True, False]
-    assert schedule.due(2, [1, 2, 3, 4]) == [True, False, False, True]
+def test_schedule_spreads_faces_over_the_frames_between_searches_and_forgets_the_gone():
+    schedule = ClassificationSchedule(3, detection_interval=3)
+    assert schedule.due(0, [1, 2, 3, 4], searching=True) == [True] * 4
+    schedule.record(0, [1, 2, 3, 4], np.eye(4, 7))
+    assert schedule.due(1, [1, 2, 3, 4]) == [True, True, False, False]
+    schedule.record(1, [1, 2], np.eye(2, 7))
+    assert schedule.due(2, [1, 2, 3, 4, 5]) == [False, False, True, True, True]
+    schedule.record(2, [3, 4, 5], np.eye(3, 7))
+    # A searching frame classifies only faces whose scores would grow 3 frames old.
+    assert schedule.due(3, [1, 2, 3, 4, 5], searching=True) == [False] * 5
+    assert schedule.due(4, [1, 2, 3, 4, 5])[:2] == [True, True]
+    schedule.record(4, [1, 2], np.eye(2, 7))
     schedule.keep_only([2])
-    assert schedule.due(1, [1, 2]) == [True, True]
+    with pytest.raises(KeyError):
+        schedule.scores(1)
+    assert schedule.due(5, [1]) == [True]  # new again
     with pytest.raises(ValueError, match="integer >= 1"):
         ClassificationSchedule(0)
+    with pytest.raises(ValueError, match="detection interval must be an integer >= 1"):
+        ClassificationSchedule(3, detection_interval=0)
 
 
 def test_reused_scores_do_not_move_the_smoothing(classifier):

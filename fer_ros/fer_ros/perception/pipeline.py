@@ -6,8 +6,10 @@ the whole frame is searched every k-th frame only, and in between each tracked f
 again near its last box (perception/roi_redetection.py), so a new face is reported at most k-1
 frames late (at once while no face is tracked, when none of the tracked ones is found or when
 the frame size changes: the whole frame is then searched); with
-``classification_interval`` c each face is classified every c-th frame and its scores reused in
-between (perception/scheduling.py), so they are at most c-1 frames old.
+``classification_interval`` c each face is classified at least every c-th frame and its scores
+reused in between, so they are at most c-1 frames old; the frames that search the whole frame
+classify new faces only, the others take turns with the rest (perception/scheduling.py), so that
+no frame pays for both a search and many faces.
 
 With ``background_detection`` the whole-frame search runs on a thread of its own
 (perception/background_detection.py) while the following frames follow the tracked faces; its
@@ -37,7 +39,7 @@ from fer_ros.perception.detection import (
 from fer_ros.perception.detection_types import Detection, Landmarks
 from fer_ros.perception.preprocessing import Box
 from fer_ros.perception.roi_redetection import RoiRedetector
-from fer_ros.perception.scheduling import ClassificationSchedule
+from fer_ros.perception.scheduling import ClassificationSchedule, interval_value
 from fer_ros.perception.tracking import FaceTracker, iou_matrix
 
 NEW_FACE_IOU = 0.3
@@ -91,16 +93,14 @@ class EmotionPipeline:
                  background_detector: FaceDetector | None = None):
         """``background_detector``, a second instance of ``detector``'s kind (one per thread),
         runs the whole-frame searches beside the frames that follow; see the module."""
-        if (isinstance(detection_interval, bool) or not isinstance(detection_interval, int)
-                or detection_interval < 1):
-            raise ValueError(
-                f"detection_interval must be an integer >= 1, got {detection_interval!r}")
         self.detector = detector
         self.classifier = classifier
         self.tracker = tracker
         self.max_faces = max_faces
-        self.detection_interval = detection_interval
-        self.schedule = ClassificationSchedule(classification_interval)
+        self.detection_interval = interval_value("detection_interval", detection_interval)
+        # A search beside the frames (background) is no frame's cost: every frame classifies.
+        self.schedule = ClassificationSchedule(
+            classification_interval, 1 if background_detector is not None else detection_interval)
         self.redetector = RoiRedetector(detector, min_face_size=min_face_size)
         self.background = (BackgroundDetection(background_detector)
                            if background_detector is not None else None)
@@ -144,18 +144,18 @@ class EmotionPipeline:
         """All faces of one BGR frame, largest first when there are more than ``max_faces``."""
         frame, self.frame = self.frame, self.frame + 1
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        detections = self._detect(bgr, gray)
+        detections, searched = self._detect(bgr, gray)
         if len(detections) > self.max_faces:
             detections = sorted(detections, key=lambda d: d.box[2] * d.box[3], reverse=True)
             detections = detections[: self.max_faces]
         boxes = [d.box for d in detections]
         face_ids = self.tracker.associate(boxes)
         self.schedule.keep_only(self.tracker.live_boxes())
-        due = self.schedule.due(frame, face_ids)
+        due = self.schedule.due(frame, face_ids, searching=searched)
         chosen = [i for i, now in enumerate(due) if now]
         if chosen:
             fresh = self.classifier.classify(bgr, gray, [boxes[i] for i in chosen])
-            self.schedule.record([face_ids[i] for i in chosen], fresh)
+            self.schedule.record(frame, [face_ids[i] for i in chosen], fresh)
         scores = np.array([self.schedule.scores(f) for f in face_ids], np.float32).reshape(
             len(face_ids), len(self.labels))
         tracks = self.tracker.smooth(face_ids, scores, due)
@@ -165,8 +165,10 @@ class EmotionPipeline:
             for det, track, row in zip(detections, tracks, scores)
         ]
 
-    def _detect(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
-        """The whole frame every ``detection_interval``-th frame, and in every frame while no
+    def _detect(self, bgr: np.ndarray, gray: np.ndarray) -> tuple[list[Detection], bool]:
+        """The frame's faces, and whether the whole frame was searched in this frame's turn.
+
+        The whole frame every ``detection_interval``-th frame, and in every frame while no
         face is tracked (an empty scene costs what it did, and the first face is found at
         once); near the tracked faces in between. When none of the tracked faces is found
         near its box, the scene has changed (another camera, a cut, a turn of the head
@@ -180,12 +182,12 @@ class EmotionPipeline:
             self._frames_to_full -= 1
             found = [d for d in self.redetector.redetect(bgr, tracked) if d is not None]
             if found:
-                return found
+                return found, False
         self._frames_to_full = self.detection_interval - 1
-        return self.detector.detect(bgr, gray)
+        return self.detector.detect(bgr, gray), True
 
     def _detect_beside(self, bgr: np.ndarray, gray: np.ndarray, tracked: list[Box],
-                       same_size: bool) -> list[Detection]:
+                       same_size: bool) -> tuple[list[Detection], bool]:
         """``_detect`` with the whole-frame search in the background: the tracked faces and
         the faces of the last finished search that the last frame did not show are sought near
         their boxes in this frame, and a new search starts every ``detection_interval``-th
@@ -206,10 +208,11 @@ class EmotionPipeline:
             elif not self.background.busy:
                 self.background.start(bgr, gray)
                 self._frames_to_full = self.detection_interval - 1
-        if not found:
+        searched = not found
+        if searched:
             found = self.detector.detect(bgr, gray)
         self._found_last = [d.box for d in found]
-        return found
+        return found, searched
 
     def close(self) -> None:
         """Wait for a background search in progress; the pipeline stays usable."""

@@ -2,40 +2,82 @@
 
 An expression changes over a few hundred milliseconds, a 30 Hz camera delivers a frame every
 33 ms: classifying each face in every frame spends most of the classifier's time confirming what
-it just said. With ``interval`` k a tracked face is classified once every k frames, and in
-between its last scores are reused, so they are at most k-1 frames old. A face new to the
+it just said. With ``interval`` c a tracked face is classified at least once every c frames, and
+in between its last scores are reused, so they are at most c-1 frames old. A face new to the
 tracker is classified at once, so every reported face has scores of its own.
 
-A face's turn comes when (frame + face id) is a multiple of k: faces with consecutive ids fall on
-different frames, so a group of faces that appeared together is not classified all in the same
-frame again, which would bring back the slow frames (the p99 latency) the interval removes.
+The classifications are spread evenly over the frames, so that no frame pays for many faces:
+each frame takes a share of the tracked faces, the ones classified longest ago, and a face whose
+scores would otherwise grow c frames old is classified whatever the share. Frames that search
+the whole frame for faces (every ``detection_interval``-th one, the slowest of the pipeline)
+classify only the faces that must be: new ones and those at the age limit. Their share goes to
+the frames in between, which only follow the tracked faces. With 8 faces and both intervals at
+3, a frame of 1280x720 then costs either a full RetinaFace search or a re-detection mosaic and
+four classifications, about the same, instead of a search and three classifications against a
+mosaic and three (bench/README.md, "Where a frame's time goes").
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
+from fractions import Fraction
 
 import numpy as np
 
 
+def interval_value(name: str, value: int) -> int:
+    """``value`` if it is an integer >= 1; a ValueError naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
 class ClassificationSchedule:
-    """Remembers each face's last scores and says which faces are due in a frame."""
+    """Remembers each face's last scores and the frame they came from, and says which faces
+    are due in a frame; see the module."""
 
-    def __init__(self, interval: int = 1):
-        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-            raise ValueError(f"classification interval must be an integer >= 1, got {interval!r}")
-        self.interval = interval
+    def __init__(self, interval: int = 1, detection_interval: int = 1):
+        self.interval = interval_value("classification interval", interval)
+        detection_interval = interval_value("detection interval", detection_interval)
+        # Searching frames classify only what must be; with a search in every frame there is
+        # no other frame to move the work to.
+        self._spare_searches = detection_interval > 1
+        classifying = Fraction(interval) * (1 - Fraction(1, detection_interval)) \
+            if self._spare_searches else Fraction(interval)
+        self._share = 1 / max(classifying, Fraction(1))
+        """Tracked faces classified per classifying frame, per tracked face."""
+        self._credit = Fraction(0)
+        """Classifications the share has granted and the frames have not yet spent."""
         self._scores: dict[int, np.ndarray] = {}
+        self._classified: dict[int, int] = {}
+        """Frame number of each face's last classification."""
 
-    def due(self, frame: int, face_ids: Sequence[int]) -> list[bool]:
-        """For each face of frame number ``frame``: whether it must be classified now."""
-        return [face_id not in self._scores or (frame + face_id) % self.interval == 0
-                for face_id in face_ids]
+    def due(self, frame: int, face_ids: Sequence[int], searching: bool = False) -> list[bool]:
+        """For each face of frame number ``frame``: whether it must be classified now.
+        ``searching``: this frame searched the whole frame for faces."""
+        known = [f for f in face_ids if f in self._classified]
+        chosen = {f for f in face_ids if f not in self._classified
+                  or frame - self._classified[f] >= self.interval}
+        if searching and self._spare_searches:
+            # What a searching frame must classify leaves the share of the next frames as it
+            # is: spending it would leave those frames idle and bring the same faces to their
+            # limit on a searching frame again, cycle after cycle.
+            return [f in chosen for f in face_ids]
+        self._credit = min(self._credit + self._share * len(known), Fraction(len(known)))
+        stalest = sorted((f for f in known if f not in chosen),
+                         key=lambda f: (self._classified[f], f))
+        forced = sum(f in chosen for f in known)
+        chosen.update(stalest[:max(0, math.floor(self._credit) - forced)])
+        self._credit = max(self._credit - sum(f in chosen for f in known), Fraction(0))
+        return [f in chosen for f in face_ids]
 
-    def record(self, face_ids: Sequence[int], scores: np.ndarray) -> None:
-        """The classifier's rows for the faces it just classified, in the same order."""
+    def record(self, frame: int, face_ids: Sequence[int], scores: np.ndarray) -> None:
+        """The classifier's rows for the faces it just classified in frame number ``frame``,
+        in the same order."""
         for face_id, row in zip(face_ids, scores):
             self._scores[face_id] = np.array(row, dtype=np.float32)
+            self._classified[face_id] = frame
 
     def scores(self, face_id: int) -> np.ndarray:
         """The face's most recent scores (a copy: callers may keep it)."""
@@ -46,3 +88,4 @@ class ClassificationSchedule:
         live = set(face_ids)
         for face_id in [f for f in self._scores if f not in live]:
             del self._scores[face_id]
+            del self._classified[face_id]
