@@ -37,7 +37,14 @@ DEFAULT_OUT = REPO / "bench" / "results"
 sys.path.insert(0, str(REPO / "fer_ros" / "test"))
 
 # Re-exported: the benchmarks start and drive nodes with the tests' own harness.
-from ros_harness import DomainClaim, NodeProcess, RosPeer, executable, wait_until  # noqa: E402, F401
+from ros_harness import (  # noqa: E402, F401
+    DomainClaim,
+    NodeProcess,
+    RosPeer,
+    executable,
+    node_environment,
+    wait_until,
+)
 
 FACE_COUNTS: tuple[int, ...] = (0, 1, 4, 8)
 """Faces per 640x480 frame in every benchmark (``fer_ros.sources.sample.sample_faces_frame``)."""
@@ -225,7 +232,7 @@ def private_ros_env(log_dir: Path) -> dict[str, str]:
         os.environ["ROS_DOMAIN_ID"] = str(_HELD_DOMAINS[-1].domain_id)
     os.environ["ROS_LOG_DIR"] = str(log_dir)
     use_bundled_dds_profile()
-    env = dict(os.environ)
+    env = node_environment(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

@@ -26,7 +26,7 @@ os.environ.pop("ROS_LOCALHOST_ONLY", None)
 os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
 
 from fer_ros.nodes.dds_profile import use_bundled_dds_profile  # noqa: E402
-from ros_harness import DomainClaim  # noqa: E402
+from ros_harness import DomainClaim, node_environment  # noqa: E402
 
 use_bundled_dds_profile()
 
@@ -64,7 +64,7 @@ def ros_domain() -> Iterator[int]:
 @pytest.fixture
 def ros_env(ros_domain: int, tmp_path: Path) -> dict[str, str]:
     """Environment for node processes: this test's domain, logs under its temp dir."""
-    env = dict(os.environ)
+    env = node_environment(os.environ)
     env["ROS_DOMAIN_ID"] = str(ros_domain)
     env["ROS_LOG_DIR"] = str(tmp_path / "ros_log")
     env["PYTHONUNBUFFERED"] = "1"

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,20 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 MAX_DOMAIN_ID = 232
 """Fast DDS derives its ports from the domain id and accepts 0..232."""
+PROFILE_VARIABLE = "FASTDDS_DEFAULT_PROFILES_FILE"
+USER_DDS_PROFILE = os.environ.get(PROFILE_VARIABLE)
+"""The Fast DDS profile the user chose, read before this process picks the bundled one."""
+
+
+def node_environment(base: Mapping[str, str]) -> dict[str, str]:
+    """``base`` for a node process, with the user's Fast DDS profile: the one this process
+    picked for itself (it publishes camera frames) is left out, so each node picks its own as
+    under ros2 launch (emotion_node's has a smaller segment; fer_ros/nodes/dds_profile.py)."""
+    env = dict(base)
+    env.pop(PROFILE_VARIABLE, None)
+    if USER_DDS_PROFILE is not None:
+        env[PROFILE_VARIABLE] = USER_DDS_PROFILE
+    return env
 
 
 class DomainClaim:

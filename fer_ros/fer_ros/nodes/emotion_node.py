@@ -26,6 +26,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
+from fer_ros.nodes.dds_profile import EMOTION_NODE_PROFILE
 from fer_ros.nodes.decoder_output import decoder_output_to
 from fer_ros.nodes.diagnostics import DiagnosticsPublisher
 from fer_ros.nodes.emotion_diagnostics import TASK, EmotionHealth
@@ -97,6 +98,14 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "lifecycle transitions to a lifecycle manager.", read_only=True),
 )
 PIPELINE_KEYS = frozenset(PipelineConfig.__dataclass_fields__)
+NEWEST_FRAME_QOS = QoSProfile(
+    history=qos_profile_sensor_data.history, depth=1,
+    reliability=qos_profile_sensor_data.reliability,
+    durability=qos_profile_sensor_data.durability)
+"""SensorDataQoS (best effort: a late frame is worth nothing) with a history of one frame
+instead of five. The node only ever wants the newest frame: with five, an executor that falls
+behind is handed the oldest waiting frame first, and converts each stale one into a Python
+message (a 6 MB copy at 1920x1080) only for the mailbox to drop it."""
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 
 
@@ -169,10 +178,10 @@ class EmotionNode(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         if self._params.values["image_transport"] == "compressed":
             self._subscription = self.create_subscription(
-                CompressedImage, self._input_topic, self._on_image, qos_profile_sensor_data)
+                CompressedImage, self._input_topic, self._on_image, NEWEST_FRAME_QOS)
         else:
             self._subscription = self.create_subscription(
-                Image, "image_raw", self._on_image, qos_profile_sensor_data)
+                Image, "image_raw", self._on_image, NEWEST_FRAME_QOS)
         self._health.restart(self._totals())
         self._active = True
         self.lifecycle_state = "active"
@@ -348,7 +357,7 @@ def to_emotion_array(header, labels: tuple[str, ...], faces: list[FaceResult],
 
 def main(args: list[str] | None = None, stop: StopRequest | None = None) -> int:
     return node_main("emotion_node", EmotionNode, (ModelLoadError, ModelFileMissing), args,
-                     stop)
+                     stop, dds_profile=EMOTION_NODE_PROFILE)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import rclpy
 from rclpy.exceptions import ParameterException
@@ -21,7 +22,7 @@ from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedE
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
-from fer_ros.nodes.dds_profile import use_bundled_dds_profile
+from fer_ros.nodes.dds_profile import PROFILE, use_bundled_dds_profile
 from fer_ros.nodes.stop_request import StopRequest
 
 SPIN_PERIOD_S = 0.1
@@ -65,14 +66,14 @@ def run_nodes(nodes: list[Node], stop: StopRequest) -> None:
 
 def node_main(name: str, make_node: Callable[[], Node],
               startup_errors: tuple[type[Exception], ...], args: list[str] | None,
-              stop: StopRequest | None = None) -> int:
+              stop: StopRequest | None = None, dds_profile: Path = PROFILE) -> int:
     """A node executable's main: one clear line and status 1 when it cannot start, never a
     traceback; otherwise spin, and return the node's ``exit_code`` (0 unless it sets one).
 
     ``stop`` is the request the entry point installed before its imports; a signal that came
     during the imports or the node's construction makes the node close right after it."""
     stop = stop or StopRequest()
-    use_bundled_dds_profile()
+    use_bundled_dds_profile(dds_profile)
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     try:
         node = make_node()
