@@ -43,6 +43,7 @@ import cv2
 import numpy as np
 import skimage.data
 
+from fer_ros.perception.alignment import LEVEL_ABOVE_DEGREES, level_rolls
 from fer_ros.perception.classification import (
     BUNDLED_MODELS,
     ENSEMBLES,
@@ -251,11 +252,14 @@ class FlipAveraged:
         self.metadata = classifier.metadata
         self.path = Path(classifier.path.name + FLIP_SUFFIX)
 
-    def classify(self, bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+    def classify(self, bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box],
+                 rolls: Sequence[float] | None = None) -> np.ndarray:
         width = bgr.shape[1]
         mirrored = [(width - x - w, y, w, h) for x, y, w, h in boxes]
-        return (self.classifier.classify(bgr, gray, boxes)
-                + self.classifier.classify(bgr[:, ::-1], gray[:, ::-1], mirrored)) / 2
+        mirrored_rolls = None if rolls is None else [-roll for roll in rolls]
+        return (self.classifier.classify(bgr, gray, boxes, rolls)
+                + self.classifier.classify(bgr[:, ::-1], gray[:, ::-1], mirrored,
+                                           mirrored_rolls)) / 2
 
 
 def build_classifier(name: str) -> ExpressionClassifier:
@@ -302,22 +306,25 @@ def timed(call: Callable[..., object], *args: object) -> tuple[object, float]:
 
 
 def evaluate(frames: Sequence[Frame], detector_name: str,
-             classifiers: dict[str, ExpressionClassifier]) -> dict[str, PairResult]:
-    """Run one detector over every frame once, then every classifier on its boxes."""
+             classifiers: dict[str, ExpressionClassifier],
+             level_above: float = LEVEL_ABOVE_DEGREES) -> dict[str, PairResult]:
+    """Run one detector over every frame once, then every classifier on its boxes, with the
+    faces rolled by more than ``level_above`` degrees levelled as the pipeline levels them."""
     detector = None if detector_name == LABELLED_BOXES else create_detector(detector_name)
     results = {name: PairResult() for name in classifiers}
     labels = {name: fer_labels(c) for name, c in classifiers.items()}
     for frame in frames:
         gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
         if detector is None:
-            boxes, detect_ms = [face.box for face in frame.faces], 0.0
+            boxes, rolls, detect_ms = [face.box for face in frame.faces], None, 0.0
         else:
             detections, detect_ms = timed(detector.detect, frame.image, gray)
             boxes = [d.box for d in detections]
+            rolls = level_rolls([d.landmarks for d in detections], level_above)
         hits, false_positives = match([face.box for face in frame.faces], boxes)
         for name, classifier in classifiers.items():
             result = results[name]
-            scores, classify_ms = timed(classifier.classify, frame.image, gray, boxes)
+            scores, classify_ms = timed(classifier.classify, frame.image, gray, boxes, rolls)
             result.frame_ms.append(detect_ms + classify_ms)
             result.faces += len(frame.faces)
             result.found += len(hits)
@@ -344,6 +351,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                  *(f"{n}{FLIP_SUFFIX}" for n in (*BUNDLED_MODELS, *ENSEMBLES))],
                         help="classifiers: bundled names, ensembles, NAME+flip, NAME@MARGIN")
     parser.add_argument("--labels", type=Path, default=LABELS_FILE, help="labelled photos")
+    parser.add_argument("--level-above", type=float, default=LEVEL_ABOVE_DEGREES,
+                        metavar="DEGREES",
+                        help="level the crops of faces whose eye line is rolled by more than "
+                             "this (detectors with landmarks; default %(default)s, as the "
+                             "pipeline; 0: every face, 180: none)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
 
 
@@ -360,7 +372,7 @@ def run(args: argparse.Namespace) -> Report:
     groups: dict[str, dict[str, list[int]]] = {}
     pairs = {}
     for detector_name in args.detectors:
-        results = evaluate(frames, detector_name, classifiers)
+        results = evaluate(frames, detector_name, classifiers, args.level_above)
         for name, result in results.items():
             per_class = [f"{result.correct[c]}/{result.scored[c]}" for c in classes]
             accuracy = result.accuracy
@@ -387,6 +399,8 @@ def run(args: argparse.Namespace) -> Report:
             if face.expression is not None:
                 scored[face.expression] += 1
     counts = ", ".join(f"{c} {scored[c]}" for c in classes)
+    report.notes.append(f"faces rolled by more than {args.level_above:g} degrees levelled "
+                        "before classification (detectors with landmarks)")
     report.notes.append(
         f"{len(photos)} photos, {faces} labelled faces ({counts}, "
         f"{faces - sum(scored.values())} unscored); {len(frames)} frames, each face in "

@@ -57,8 +57,10 @@ class ExpressionClassifier(Protocol):
     path: Path
     """The model file; for an ensemble, its name (what the ``model`` parameter said)."""
 
-    def classify(self, bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
-        """Probabilities (N, len(metadata.labels)) for the N face boxes of one frame."""
+    def classify(self, bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box],
+                 rolls: Sequence[float] | None = None) -> np.ndarray:
+        """Probabilities (N, len(metadata.labels)) for the N face boxes of one frame; ``rolls``
+        (degrees per face, perception/alignment.py) levels tilted faces first."""
         ...
 
 
@@ -74,8 +76,9 @@ class SingleModel:
     def predict(self, batch: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def classify(self, bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
-        return self.predict(prepare_frame_faces(bgr, gray, boxes, self.metadata))
+    def classify(self, bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box],
+                 rolls: Sequence[float] | None = None) -> np.ndarray:
+        return self.predict(prepare_frame_faces(bgr, gray, boxes, self.metadata, rolls))
 
 
 def _softmax_if_needed(outputs: np.ndarray) -> np.ndarray:

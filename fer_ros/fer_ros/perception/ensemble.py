@@ -24,7 +24,8 @@ class Member(Protocol):
     metadata: ModelMetadata
     path: Path
 
-    def classify(self, bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+    def classify(self, bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box],
+                 rolls: Sequence[float] | None = None) -> np.ndarray:
         ...
 
 
@@ -64,8 +65,9 @@ class EnsembleClassifier:
             source="; ".join(m.metadata.source for m in self.members if m.metadata.source),
         )
 
-    def classify(self, bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+    def classify(self, bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box],
+                 rolls: Sequence[float] | None = None) -> np.ndarray:
         total = np.zeros((len(boxes), len(EMOTIONS)), dtype=np.float32)
         for member, order in zip(self.members, self._orders):
-            total += member.classify(bgr, gray, boxes)[:, order]
+            total += member.classify(bgr, gray, boxes, rolls)[:, order]
         return total / len(self.members)

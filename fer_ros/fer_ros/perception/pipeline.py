@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from fer_ros.perception.alignment import level_rolls
 from fer_ros.perception.background_detection import BackgroundDetection
 from fer_ros.perception.classification import ExpressionClassifier, load_classifier
 from fer_ros.perception.detection import (
@@ -154,7 +155,9 @@ class EmotionPipeline:
         due = self.schedule.due(frame, face_ids, searching=searched)
         chosen = [i for i, now in enumerate(due) if now]
         if chosen:
-            fresh = self.classifier.classify(bgr, gray, [boxes[i] for i in chosen])
+            fresh = self.classifier.classify(
+                bgr, gray, [boxes[i] for i in chosen],
+                level_rolls([detections[i].landmarks for i in chosen]))
             self.schedule.record(frame, [face_ids[i] for i in chosen], fresh)
         scores = np.array([self.schedule.scores(f) for f in face_ids], np.float32).reshape(
             len(face_ids), len(self.labels))

@@ -37,15 +37,25 @@ def crop_box(box: Box, crop: CropSpec) -> Box:
     return x - dx, y - dy, w + 2 * dx, h + 2 * dy
 
 
-def crop_face(gray: np.ndarray, box: Box, crop: CropSpec) -> np.ndarray:
+def crop_face(gray: np.ndarray, box: Box, crop: CropSpec, roll: float = 0.0) -> np.ndarray:
     """Cut the crop region out of an image (gray or colour), replicating the border where it
-    leaves the image.
+    leaves the image; with a ``roll`` (degrees, clockwise on screen: perception/alignment.py)
+    the region is turned about the box's centre by that much first, so a tilted face comes out
+    level.
 
     Faces at the image edge are common on a robot; replicating the border keeps them usable
     instead of shrinking or shifting the crop, which would change what the model sees.
     """
     x, y, w, h = crop_box(box, crop)
     img_h, img_w = gray.shape[:2]
+    if roll:
+        if x + w <= 0 or y + h <= 0 or x >= img_w or y >= img_h:
+            raise ValueError(f"face box {box} lies outside the {img_w}x{img_h} image")
+        centre = (x + w / 2, y + h / 2)
+        matrix = cv2.getRotationMatrix2D(centre, roll, 1.0)
+        matrix[:, 2] += (w / 2 - centre[0], h / 2 - centre[1])
+        return cv2.warpAffine(gray, matrix, (w, h), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
     x0, y0 = max(x, 0), max(y, 0)
     x1, y1 = min(x + w, img_w), min(y + h, img_h)
     if x1 <= x0 or y1 <= y0:
@@ -68,18 +78,22 @@ def resize_face(face: np.ndarray, metadata: ModelMetadata) -> np.ndarray:
     return cv2.resize(face, (width, height), interpolation=interpolation)
 
 
-def prepare_faces(gray: np.ndarray, boxes: Sequence[Box], metadata: ModelMetadata) -> np.ndarray:
-    """Crop, resize and normalise every face of one frame into a single float32 NHWC batch."""
+def prepare_faces(gray: np.ndarray, boxes: Sequence[Box], metadata: ModelMetadata,
+                  rolls: Sequence[float] | None = None) -> np.ndarray:
+    """Crop (levelled by ``rolls``, degrees per face, when given), resize and normalise every
+    face of one frame into a single float32 NHWC batch."""
     height, width = metadata.input_size
     batch = np.empty((len(boxes), height, width, metadata.channels), dtype=np.float32)
     for i, box in enumerate(boxes):
-        face = resize_face(crop_face(gray, box, metadata.crop), metadata)
+        roll = rolls[i] if rolls is not None else 0.0
+        face = resize_face(crop_face(gray, box, metadata.crop, roll), metadata)
         batch[i] = face[:, :, None]
     return normalize(batch, metadata).astype(np.float32, copy=False)
 
 
 def prepare_frame_faces(bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box],
-                        metadata: ModelMetadata) -> np.ndarray:
+                        metadata: ModelMetadata,
+                        rolls: Sequence[float] | None = None) -> np.ndarray:
     """The batch a model expects from one frame: gray faces for 1 channel, RGB for 3.
 
     Only the crops are converted to RGB, never the whole frame, so a colour model costs no
@@ -87,10 +101,11 @@ def prepare_frame_faces(bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box],
     colour models read as a gray face.
     """
     if metadata.channels == 1:
-        return prepare_faces(gray, boxes, metadata)
+        return prepare_faces(gray, boxes, metadata, rolls)
     height, width = metadata.input_size
     batch = np.empty((len(boxes), height, width, 3), dtype=np.float32)
     for i, box in enumerate(boxes):
-        face = resize_face(crop_face(bgr, box, metadata.crop), metadata)
+        roll = rolls[i] if rolls is not None else 0.0
+        face = resize_face(crop_face(bgr, box, metadata.crop, roll), metadata)
         batch[i] = face[:, :, ::-1]
     return normalize(batch, metadata).astype(np.float32, copy=False)
