@@ -307,9 +307,10 @@ def timed(call: Callable[..., object], *args: object) -> tuple[object, float]:
 
 def evaluate(frames: Sequence[Frame], detector_name: str,
              classifiers: dict[str, ExpressionClassifier],
-             level_above: float = LEVEL_ABOVE_DEGREES) -> dict[str, PairResult]:
-    """Run one detector over every frame once, then every classifier on its boxes, with the
-    faces rolled by more than ``level_above`` degrees levelled as the pipeline levels them."""
+             level_above: float | None = None) -> dict[str, PairResult]:
+    """Run one detector over every frame once, then every classifier on its boxes; with
+    ``level_above``, the faces rolled by more than that many degrees are levelled first, as
+    the pipeline's ``level_tilted_faces`` levels them."""
     detector = None if detector_name == LABELLED_BOXES else create_detector(detector_name)
     results = {name: PairResult() for name in classifiers}
     labels = {name: fer_labels(c) for name, c in classifiers.items()}
@@ -320,7 +321,8 @@ def evaluate(frames: Sequence[Frame], detector_name: str,
         else:
             detections, detect_ms = timed(detector.detect, frame.image, gray)
             boxes = [d.box for d in detections]
-            rolls = level_rolls([d.landmarks for d in detections], level_above)
+            rolls = (None if level_above is None
+                     else level_rolls([d.landmarks for d in detections], level_above))
         hits, false_positives = match([face.box for face in frame.faces], boxes)
         for name, classifier in classifiers.items():
             result = results[name]
@@ -351,11 +353,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                  *(f"{n}{FLIP_SUFFIX}" for n in (*BUNDLED_MODELS, *ENSEMBLES))],
                         help="classifiers: bundled names, ensembles, NAME+flip, NAME@MARGIN")
     parser.add_argument("--labels", type=Path, default=LABELS_FILE, help="labelled photos")
-    parser.add_argument("--level-above", type=float, default=LEVEL_ABOVE_DEGREES,
-                        metavar="DEGREES",
+    parser.add_argument("--level-above", type=float, default=None, metavar="DEGREES",
                         help="level the crops of faces whose eye line is rolled by more than "
-                             "this (detectors with landmarks; default %(default)s, as the "
-                             "pipeline; 0: every face, 180: none)")
+                             f"this (detectors with landmarks; {LEVEL_ABOVE_DEGREES:g}: the "
+                             "node's level_tilted_faces; 0: every face; default: none, as the "
+                             "node by default)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
 
 
@@ -399,8 +401,9 @@ def run(args: argparse.Namespace) -> Report:
             if face.expression is not None:
                 scored[face.expression] += 1
     counts = ", ".join(f"{c} {scored[c]}" for c in classes)
-    report.notes.append(f"faces rolled by more than {args.level_above:g} degrees levelled "
-                        "before classification (detectors with landmarks)")
+    if args.level_above is not None:
+        report.notes.append(f"faces rolled by more than {args.level_above:g} degrees levelled "
+                            "before classification (detectors with landmarks)")
     report.notes.append(
         f"{len(photos)} photos, {faces} labelled faces ({counts}, "
         f"{faces - sum(scored.values())} unscored); {len(frames)} frames, each face in "

@@ -1,11 +1,13 @@
-"""Tilted faces are levelled before their expression is read (perception/alignment.py): the
-roll of the eye line from RetinaFace's landmarks, a level crop, and the pipeline using both."""
+"""Tilted faces levelled before their expression is read (perception/alignment.py, the
+``level_tilted_faces`` option): the roll of the eye line from RetinaFace's landmarks, a level
+crop, and the pipeline using both when asked."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
+from rcl_interfaces.msg import ParameterType, ParameterValue
 
 from fer_ros.perception.alignment import LEVEL_ABOVE_DEGREES, eye_line_roll, level_rolls
 from fer_ros.perception.classification import load_classifier
@@ -13,7 +15,8 @@ from fer_ros.perception.detection import create_detector
 from fer_ros.perception.model_metadata import CropSpec
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
 from fer_ros.perception.preprocessing import crop_face
-from frames import astronaut_frame
+from frames import astronaut_frame, image_msg
+from test_emotion_node import Session, set_parameter
 
 TILT = 25.0
 CROP = CropSpec(square=True, margin_frac=0.1)
@@ -73,17 +76,43 @@ def test_a_levelled_crop_of_a_tilted_face_is_the_upright_crop(astronaut_tilted):
         crop_face(frame, (-500, -500, 40, 40), CROP, roll=TILT)
 
 
-def test_the_pipeline_classifies_a_tilted_face_from_its_levelled_crop(astronaut_tilted):
+@pytest.mark.parametrize("level", [True, False])
+def test_the_pipeline_levels_a_tilted_face_only_when_asked(astronaut_tilted, level):
     _, _, turned = astronaut_tilted
     classifier = load_classifier("")
-    pipeline = EmotionPipeline.from_config(PipelineConfig(), classifier)
+    pipeline = EmotionPipeline.from_config(PipelineConfig(level_tilted_faces=level), classifier)
     faces = pipeline.process(turned)
     assert len(faces) == 1
     roll = eye_line_roll(faces[0].landmarks)
     assert roll > LEVEL_ABOVE_DEGREES
     gray = cv2.cvtColor(turned, cv2.COLOR_BGR2GRAY)
-    levelled = classifier.classify(turned, gray, [faces[0].box], [roll])
-    as_is = classifier.classify(turned, gray, [faces[0].box])
-    assert np.allclose(faces[0].scores, levelled[0], atol=1e-6)
-    assert not np.allclose(faces[0].scores, as_is[0], atol=1e-3)
+    levelled = classifier.classify(turned, gray, [faces[0].box], [roll])[0]
+    as_is = classifier.classify(turned, gray, [faces[0].box])[0]
+    assert not np.allclose(levelled, as_is, atol=1e-3)
+    assert np.allclose(faces[0].scores, levelled if level else as_is, atol=1e-6)
     assert faces[0].label == "happy"
+
+
+def test_the_node_levels_tilted_faces_once_the_parameter_is_set(ros_domain, ros_env, tmp_path,
+                                                                astronaut_tilted):
+    _, _, turned = astronaut_tilted
+    classifier = load_classifier("")
+    detection = create_detector("retinaface").detect(turned, cv2.cvtColor(turned,
+                                                                          cv2.COLOR_BGR2GRAY))[0]
+    gray = cv2.cvtColor(turned, cv2.COLOR_BGR2GRAY)
+    roll = eye_line_roll(detection.landmarks)
+    expected = {False: classifier.classify(turned, gray, [detection.box])[0],
+                True: classifier.classify(turned, gray, [detection.box], [roll])[0]}
+    session = Session(ros_domain, ros_env, tmp_path)
+    try:
+        for level in (False, True):
+            if level:
+                result = set_parameter(session.peer, "level_tilted_faces", ParameterValue(
+                    type=ParameterType.PARAMETER_BOOL, bool_value=True))
+                assert result.successful, result.reason
+            answer = session.send(image_msg(turned, session.next_stamp()))
+            assert answer is not None and len(answer.emotions) == 1, session.node.output
+            assert list(answer.labels) == list(classifier.metadata.labels)
+            assert np.allclose(answer.emotions[0].scores, expected[level], atol=1e-4), level
+    finally:
+        session.close()

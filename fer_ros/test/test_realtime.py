@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from face_photos import all_faces, head_patch
-from fer_ros.perception.alignment import level_rolls
 from fer_ros.perception.classification import load_classifier
 from fer_ros.perception.detection import create_detector
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig, make_tracker
@@ -194,7 +193,7 @@ def test_frames_that_search_the_whole_frame_classify_only_new_faces(classifier, 
 def test_intervals_of_1_give_the_results_of_a_full_detection_and_classification(classifier,
                                                                                 patches):
     """Interval 1 is the behaviour before the intervals existed: detect the whole frame, classify
-    every face (tilted ones levelled by their landmarks), track and smooth, frame by frame."""
+    every face, track and smooth, frame by frame."""
     config = PipelineConfig(detection_interval=1, classification_interval=1)
     pipeline = EmotionPipeline.from_config(config, classifier)
     detector = create_detector("retinaface")
@@ -204,8 +203,7 @@ def test_intervals_of_1_give_the_results_of_a_full_detection_and_classification(
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         detections = detector.detect(frame, gray)
         boxes = [d.box for d in detections]
-        scores = classifier.classify(frame, gray, boxes,
-                                     level_rolls([d.landmarks for d in detections]))
+        scores = classifier.classify(frame, gray, boxes)
         tracks = tracker.update(boxes, scores)
         faces = pipeline.process(frame)
         assert [f.box for f in faces] == boxes

@@ -44,6 +44,7 @@ from fer_ros.nodes.parameters import (
 )
 from fer_ros.nodes.publishing import publish_guarded
 from fer_ros.nodes.stop_request import StopRequest, stop_behind
+from fer_ros.perception.alignment import LEVEL_ABOVE_DEGREES
 from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
 from fer_ros.perception.classification import ModelLoadError
 from fer_ros.perception.detection import DETECTORS
@@ -71,9 +72,14 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "their own beside the following frames, so no frame waits for one; new "
                   "faces are then reported a frame or two later. Pays off with spare cores: "
                   "on a saturated 2-core machine it gained nothing and cost 45 MB."),
-    ParameterSpec("classification_interval", 3, "Frames between two classifications of a "
-                  "tracked face (new faces at once); in between its last scores are reused, "
-                  "at most classification_interval-1 frames old.", 1, 30),
+    ParameterSpec("classification_interval", 3, "Most frames between two classifications "
+                  "of a tracked face (new faces at once); in between its last scores are "
+                  "reused, at most classification_interval-1 frames old. Faces take turns; "
+                  "frames with a full detection classify only the faces that must be.", 1, 30),
+    ParameterSpec("level_tilted_faces", False, "Classify a face whose eye line is rolled by "
+                  f"more than {LEVEL_ABOVE_DEGREES:g} degrees from a level crop (detectors with "
+                  "landmarks: retinaface). Helps where the camera itself rolls; on upright "
+                  "photos the tilt is often part of the expression, so it is off by default."),
     ParameterSpec("max_faces", 16, "Most faces classified per frame (largest first); bounds "
                   "the time one frame can take.", 1, 100),
     ParameterSpec("smoothing", "ema", "Temporal smoothing of each track's label/confidence "

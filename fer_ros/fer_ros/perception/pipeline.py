@@ -8,8 +8,8 @@ frames late (at once while no face is tracked, when none of the tracked ones is 
 the frame size changes: the whole frame is then searched); with
 ``classification_interval`` c each face is classified at least every c-th frame and its scores
 reused in between, so they are at most c-1 frames old; the frames that search the whole frame
-classify new faces only, the others take turns with the rest (perception/scheduling.py), so that
-no frame pays for both a search and many faces.
+classify only new faces and faces at that limit, the others take turns with the rest
+(perception/scheduling.py), so that no frame pays for both a search and many faces.
 
 With ``background_detection`` the whole-frame search runs on a thread of its own
 (perception/background_detection.py) while the following frames follow the tracked faces; its
@@ -83,6 +83,7 @@ class PipelineConfig:
     detection_interval: int = 3
     classification_interval: int = 3
     background_detection: bool = False
+    level_tilted_faces: bool = False
 
 
 class EmotionPipeline:
@@ -91,13 +92,17 @@ class EmotionPipeline:
     def __init__(self, detector: FaceDetector, classifier: ExpressionClassifier,
                  tracker: FaceTracker, max_faces: int = 16, detection_interval: int = 1,
                  classification_interval: int = 1, min_face_size: int = 30,
-                 background_detector: FaceDetector | None = None):
+                 background_detector: FaceDetector | None = None,
+                 level_tilted_faces: bool = False):
         """``background_detector``, a second instance of ``detector``'s kind (one per thread),
-        runs the whole-frame searches beside the frames that follow; see the module."""
+        runs the whole-frame searches beside the frames that follow; see the module.
+        ``level_tilted_faces``: classify faces rolled by more than
+        perception/alignment.py's ``LEVEL_ABOVE_DEGREES`` from a level crop."""
         self.detector = detector
         self.classifier = classifier
         self.tracker = tracker
         self.max_faces = max_faces
+        self.level_tilted_faces = level_tilted_faces
         self.detection_interval = interval_value("detection_interval", detection_interval)
         # A search beside the frames (background) is no frame's cost: every frame classifies.
         self.schedule = ClassificationSchedule(
@@ -135,7 +140,8 @@ class EmotionPipeline:
                    make_tracker(config, classifier.metadata.labels),
                    max_faces=config.max_faces, detection_interval=config.detection_interval,
                    classification_interval=config.classification_interval,
-                   min_face_size=config.min_face_size, background_detector=background)
+                   min_face_size=config.min_face_size, background_detector=background,
+                   level_tilted_faces=config.level_tilted_faces)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -155,9 +161,9 @@ class EmotionPipeline:
         due = self.schedule.due(frame, face_ids, searching=searched)
         chosen = [i for i, now in enumerate(due) if now]
         if chosen:
-            fresh = self.classifier.classify(
-                bgr, gray, [boxes[i] for i in chosen],
-                level_rolls([detections[i].landmarks for i in chosen]))
+            rolls = (level_rolls([detections[i].landmarks for i in chosen])
+                     if self.level_tilted_faces else None)
+            fresh = self.classifier.classify(bgr, gray, [boxes[i] for i in chosen], rolls)
             self.schedule.record(frame, [face_ids[i] for i in chosen], fresh)
         scores = np.array([self.schedule.scores(f) for f in face_ids], np.float32).reshape(
             len(face_ids), len(self.labels))
