@@ -48,18 +48,16 @@ def crop_face(gray: np.ndarray, box: Box, crop: CropSpec, roll: float = 0.0) -> 
     """
     x, y, w, h = crop_box(box, crop)
     img_h, img_w = gray.shape[:2]
+    x0, y0 = max(x, 0), max(y, 0)
+    x1, y1 = min(x + w, img_w), min(y + h, img_h)
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"face box {box} lies outside the {img_w}x{img_h} image")
     if roll:
-        if x + w <= 0 or y + h <= 0 or x >= img_w or y >= img_h:
-            raise ValueError(f"face box {box} lies outside the {img_w}x{img_h} image")
         centre = (x + w / 2, y + h / 2)
         matrix = cv2.getRotationMatrix2D(centre, roll, 1.0)
         matrix[:, 2] += (w / 2 - centre[0], h / 2 - centre[1])
         return cv2.warpAffine(gray, matrix, (w, h), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
-    x0, y0 = max(x, 0), max(y, 0)
-    x1, y1 = min(x + w, img_w), min(y + h, img_h)
-    if x1 <= x0 or y1 <= y0:
-        raise ValueError(f"face box {box} lies outside the {img_w}x{img_h} image")
     patch = gray[y0:y1, x0:x1]
     if (x0 - x, y0 - y, x + w - x1, y + h - y1) != (0, 0, 0, 0):
         patch = cv2.copyMakeBorder(

@@ -14,7 +14,7 @@ classify only the faces that must be: new ones and those at the age limit. Their
 the frames in between, which only follow the tracked faces. With 8 faces and both intervals at
 3, a frame of 1280x720 then costs either a full RetinaFace search or a re-detection mosaic and
 four classifications, about the same, instead of a search and three classifications against a
-mosaic and three (bench/README.md, "Where a frame's time goes").
+mosaic and three (bench/README.md, "Issue 9: the real-time rows met").
 """
 
 from __future__ import annotations
