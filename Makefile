@@ -25,7 +25,7 @@ DEMO_SECONDS ?= 6
 
 export AMENT_PREFIX_PATH := $(abspath $(VENV))$(if $(AMENT_PREFIX_PATH),:$(AMENT_PREFIX_PATH))
 
-.PHONY: setup setup-train ros2-tools models photos test lint colcon-test demo bench soak clean
+.PHONY: setup setup-train ros2-tools models photos test lint colcon-test demo bench soak docs clean
 .DEFAULT_GOAL := help
 
 help:
@@ -34,6 +34,7 @@ help:
 	@echo "make setup  only the set-up (venv, messages, models, ROS 2 tools); make bench / make soak"
 	@echo "make setup-train  add TensorFlow for fer train / fer evaluate"
 	@echo "make colcon-test  colcon build + colcon test of every test, against the venv"
+	@echo "make docs   regenerate docs/parameters.md from the nodes' parameter tables"
 
 setup: $(STAMPS)/fer_ros ros2-tools
 
@@ -125,6 +126,7 @@ test: setup setup-train $(STAMPS)/test-deps photos lint
 COLCON_WS := build/colcon_ws
 COLCON_PYTEST_ARGS ?=
 COLCON_TESTS := test/test_launch_fer.py test/test_launch_emotion.py test/test_launch_files.py \
+  test/test_launch_params.py test/test_parameter_table.py \
   test/test_datasets.py test/test_dataset_properties.py test/test_cli.py
 colcon-test: setup setup-train $(STAMPS)/test-deps photos
 	rm -rf $(COLCON_WS) && mkdir -p $(COLCON_WS)/src
@@ -143,6 +145,10 @@ demo: setup
 
 bench: setup photos
 	$(PY) bench/run.py all --out bench/results
+
+# docs/parameters.md is generated from the parameter tables; a test fails when it is stale.
+docs: setup
+	$(PY) -m fer_ros.nodes.parameter_reference > docs/parameters.md
 
 soak: setup
 	$(PY) bench/soak.py --frames 10000 --out bench/results

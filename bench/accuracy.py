@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 import skimage.data
 
-from fer_ros.perception.alignment import LEVEL_ABOVE_DEGREES, level_rolls
+from fer_ros.perception.alignment import LEVEL_ABOVE_DEGREES
 from fer_ros.perception.classification import (
     BUNDLED_MODELS,
     ENSEMBLES,
@@ -52,10 +52,12 @@ from fer_ros.perception.classification import (
     load_single_model,
 )
 from fer_ros.perception.detection import DETECTORS, create_detector
+from fer_ros.perception.detection_types import Detection
 from fer_ros.perception.ensemble import fer_order
 from fer_ros.perception.labels import EMOTIONS
 from fer_ros.perception.model_metadata import CropSpec
 from fer_ros.perception.preprocessing import Box
+from fer_ros.perception.stills import StillImageAnalyser
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -74,6 +76,7 @@ BACKGROUNDS = ("coffee", "rocket", "brick", "grass", "gravel", "page", "clock")
 NO_FACE_SCENES = ("coffee", "rocket", "chelsea", "brick", "grass", "gravel", "page", "text",
                   "clock", "coins", "hubble_deep_field", "horse", "logo", "colorwheel", "moon")
 TILT_DEGREES = 20
+
 FLIP_SUFFIX = "+flip"
 
 
@@ -308,25 +311,28 @@ def timed(call: Callable[..., object], *args: object) -> tuple[object, float]:
 def evaluate(frames: Sequence[Frame], detector_name: str,
              classifiers: dict[str, ExpressionClassifier],
              level_above: float | None = None) -> dict[str, PairResult]:
-    """Run one detector over every frame once, then every classifier on its boxes; with
-    ``level_above``, the faces rolled by more than that many degrees are levelled first, as
-    the pipeline's ``level_tilted_faces`` levels them."""
+    """Every frame as `fer predict` sees an image (perception/stills.py): each classifier's
+    StillImageAnalyser finds the faces and classifies them. The detector runs once per frame
+    and its faces are shared by the classifiers' analysers; with ``level_above``, faces rolled
+    by more than that many degrees are levelled first (the node's ``level_tilted_faces``)."""
     detector = None if detector_name == LABELLED_BOXES else create_detector(detector_name)
+    analysers = {name: StillImageAnalyser(detector, classifier, level_above=level_above)
+                 for name, classifier in classifiers.items()}
+    finder = next(iter(analysers.values()))
     results = {name: PairResult() for name in classifiers}
     labels = {name: fer_labels(c) for name, c in classifiers.items()}
     for frame in frames:
         gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
         if detector is None:
-            boxes, rolls, detect_ms = [face.box for face in frame.faces], None, 0.0
+            detections = [Detection(face.box, 1.0) for face in frame.faces]
+            detect_ms = 0.0
         else:
-            detections, detect_ms = timed(detector.detect, frame.image, gray)
-            boxes = [d.box for d in detections]
-            rolls = (None if level_above is None
-                     else level_rolls([d.landmarks for d in detections], level_above))
-        hits, false_positives = match([face.box for face in frame.faces], boxes)
-        for name, classifier in classifiers.items():
+            detections, detect_ms = timed(finder.find_faces, frame.image, gray)
+        hits, false_positives = match([face.box for face in frame.faces],
+                                      [d.box for d in detections])
+        for name, analyser in analysers.items():
             result = results[name]
-            scores, classify_ms = timed(classifier.classify, frame.image, gray, boxes, rolls)
+            faces, classify_ms = timed(analyser.describe, frame.image, gray, detections)
             result.frame_ms.append(detect_ms + classify_ms)
             result.faces += len(frame.faces)
             result.found += len(hits)
@@ -339,7 +345,7 @@ def evaluate(frames: Sequence[Frame], detector_name: str,
                 truth = frame.faces[face_index].expression
                 if truth is None:
                     continue
-                predicted = labels[name][int(np.argmax(scores[det_index]))]
+                predicted = labels[name][int(np.argmax(faces[det_index].scores))]
                 result.scored[truth] += 1
                 result.correct[truth] += int(predicted == truth)
     return results

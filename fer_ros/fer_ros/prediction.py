@@ -1,4 +1,10 @@
-"""`fer predict`: the node's pipeline on image files, for checking a model without a robot."""
+"""`fer predict`: the node's detector and model on image files, for checking a model without a
+robot.
+
+Each image is a still, analysed on its own (perception/stills.py): its result does not depend on
+the other files or their order. Video files and streams, whose frames belong together, go
+through the node's tracking pipeline with `fer bringup --source clip.mp4` instead.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,8 @@ from pathlib import Path
 import cv2
 
 from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
-from fer_ros.perception.classification import ModelLoadError
-from fer_ros.perception.detection import DEFAULT_DETECTOR, DETECTORS
+from fer_ros.perception.classification import DEFAULT_MODEL, ModelLoadError
+from fer_ros.perception.detection import DETECTORS
 from fer_ros.perception.image_limits import (
     DEFAULT_MAX_PIXELS,
     ImageHeaderError,
@@ -20,7 +26,9 @@ from fer_ros.perception.image_limits import (
     read_image,
 )
 from fer_ros.perception.model_files import ModelFileMissing
-from fer_ros.perception.pipeline import EmotionPipeline, FaceResult, PipelineConfig
+from fer_ros.perception.pipeline import FaceResult, PipelineConfig
+from fer_ros.perception.pipeline_parameters import PIPELINE_DEFAULTS
+from fer_ros.perception.stills import StillImageAnalyser
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm",
                             ".ppm"})
@@ -30,11 +38,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", type=Path, metavar="IMAGE_OR_DIR",
                         help="image files, or folders whose images are all read")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
-    parser.add_argument("--model", default="", help="mini_xception, face_expression_net, "
-                        "ensemble, a model file or export folder, or a comma-separated list "
-                        "(default: ensemble)")
-    parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS)
-    parser.add_argument("--min-face-size", type=int, default=30)
+    parser.add_argument("--model", default=PIPELINE_DEFAULTS["model"],
+                        help="mini_xception, face_expression_net, ensemble, a model file or "
+                        "export folder, or a comma-separated list (default: "
+                        f"{DEFAULT_MODEL})")
+    parser.add_argument("--detector", default=PIPELINE_DEFAULTS["detector"], choices=DETECTORS,
+                        help="face detector (default: %(default)s)")
+    parser.add_argument("--min-face-size", type=int, default=PIPELINE_DEFAULTS["min_face_size"],
+                        metavar="PX", help="smallest face side reported (default: %(default)s)")
+    parser.add_argument("--max-faces", type=int, default=None, metavar="N",
+                        help="report only the N largest faces of an image (default: all)")
     parser.add_argument("--annotate", type=Path, metavar="DIR",
                         help="also write annotated copies of the images into DIR, as PNG, "
                         "under their paths relative to the inputs' common folder")
@@ -132,10 +145,12 @@ def run(args: argparse.Namespace) -> int:
     """Exit status 0 when every image was processed, 1 when some were skipped as unreadable,
     2 when the model or an output path cannot be used (nothing is processed then)."""
     config = PipelineConfig(detector=args.detector, model=args.model,
-                            min_face_size=args.min_face_size, smoothing="none")
+                            min_face_size=args.min_face_size)
     try:
         check_outputs(args)
-        pipeline = EmotionPipeline.from_config(config)
+        if args.max_faces is not None and args.max_faces < 1:
+            raise ValueError(f"--max-faces {args.max_faces}: give at least 1")
+        analyser = StillImageAnalyser.from_config(config, max_faces=args.max_faces)
     except (OutputError, ModelLoadError, ModelFileMissing, ValueError) as exc:
         print(f"fer predict: error: {exc}", file=sys.stderr)
         return 2
@@ -149,9 +164,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"fer predict: skipped {path}: {reason}", file=sys.stderr)
             skipped += 1
             continue
-        pipeline.tracker.reset()
-        faces = pipeline.process(image)
-        results[str(path)] = [face_record(face, pipeline.labels) for face in faces]
+        faces = analyser.analyse(image)
+        results[str(path)] = [face_record(face, analyser.labels) for face in faces]
         if path in targets:
             drawn = draw_annotations(image, [FaceAnnotation(f.box, f.face_id, f.label,
                                                             f.confidence) for f in faces])

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from fer_ros.perception.preprocessing import Box
 
@@ -29,6 +30,12 @@ FACES: dict[str, tuple[Box, ...]] = {
                     (1469, 281, 237, 237)),
 }
 """Every face of each photo, in pixels of the full-size photo."""
+needs_photos = pytest.mark.skipif(
+    not all((PHOTOS_DIR / name).is_file() for name in FACES),
+    reason=f"face-api's photos are not in {PHOTOS_DIR}: run 'make photos' (pinned, "
+           "sha256-checked; a workspace holding only the packages has none)")
+"""For every test module that uses these photos: skipped, with the command, where they were
+not fetched, instead of failing at set-up."""
 HEAD_MARGIN = 0.6
 """Context kept around a face box when it is cut out, in face sides: the whole head and some
 shoulders, as a camera sees a person, without reaching far into the neighbours' faces."""

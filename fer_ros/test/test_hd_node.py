@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 from sensor_msgs.msg import Image
 
-from face_photos import crowd_frame
+from face_photos import crowd_frame, needs_photos
 from fer_ros.perception.tracking import box_iou
 from frames import image_msg, roi_box
 from ros_harness import wait_until
 from test_emotion_node import Session
 from test_retinaface import HD_SIZES
+
+pytestmark = needs_photos
 
 SEGMENT = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) .* (/dev/shm/fastdds_[0-9a-f]{16})$")
 """A Fast DDS shared-memory segment in /proc/<pid>/maps (ports are named fastdds_port<n>)."""

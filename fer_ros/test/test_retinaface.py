@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 import skimage.data
 
-from face_photos import all_faces, close_up, crowd_frame, to_gray_bgr
+from face_photos import all_faces, close_up, crowd_frame, needs_photos, to_gray_bgr
 from fer_ros.perception.detection import DEFAULT_DETECTOR, create_detector
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
 from fer_ros.perception.retinaface import RetinaFaceDetector
 from fer_ros.perception.tracking import box_iou
 from test_detection import ASTRONAUT_FACE, NO_FACE_IMAGES, to_bgr
+
+pytestmark = needs_photos
 
 HD_SIZES = [90, 97, 104, 111, 118, 120, 100, 93]
 """Face widths of the HD frames: 90 to 120 px, as the issue's real-time targets ask."""

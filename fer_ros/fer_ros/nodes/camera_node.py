@@ -40,6 +40,7 @@ from fer_ros.nodes.parameters import (
     ParameterTable,
     accept,
     refuse,
+    warn_unknown_overrides,
 )
 from fer_ros.nodes.publishing import publish_guarded
 from fer_ros.nodes.stop_request import StopRequest
@@ -112,6 +113,7 @@ class CameraNode(Node):
         except SourceError as exc:
             raise ValueError(f"invalid parameter: {exc}") from exc
         self._params = ParameterTable(self, parameter_specs(self.spec.kind == SAMPLE))
+        warn_unknown_overrides(self)
         values = self._params.values
         self._source = make_source(self.spec, values["loop"], values["width"],
                                    values["height"], values["fps"], values["max_image_pixels"])

@@ -41,56 +41,18 @@ from fer_ros.nodes.parameters import (
     ParameterTable,
     accept,
     refuse,
+    warn_unknown_overrides,
 )
 from fer_ros.nodes.publishing import publish_guarded
 from fer_ros.nodes.stop_request import StopRequest, stop_behind
-from fer_ros.perception.alignment import LEVEL_ABOVE_DEGREES
 from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
 from fer_ros.perception.classification import ModelLoadError
-from fer_ros.perception.detection import DETECTORS
 from fer_ros.perception.model_files import ModelFileMissing
 from fer_ros.perception.pipeline import FaceResult, PipelineConfig
-from fer_ros.perception.tracking import SMOOTHING_MODES
+from fer_ros.perception.pipeline_parameters import PIPELINE_PARAMETERS
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
-    ParameterSpec("detector", "retinaface", "Face detector.", choices=DETECTORS),
-    ParameterSpec("model", "", "Expression model: mini_xception, face_expression_net, "
-                  "ensemble (their mean), a .tflite/.onnx/.keras/.h5 file with its metadata "
-                  "JSON, an export folder of 'fer train', a comma-separated list of these to "
-                  "average, or empty for the default (ensemble)."),
-    ParameterSpec("min_face_size", 30, "Smallest face side to report, in pixels.", 8, 4000),
-    ParameterSpec("detection_threshold", 0.0, "Minimum face detector score; 0 = the "
-                  "detector's own (retinaface 0.9, blazeface 0.5).", 0.0, 0.99),
-    ParameterSpec("detection_size", 960, "RetinaFace: longer side, in pixels, the frame is "
-                  "shrunk to before detection (never enlarged); bounds the cost per frame. "
-                  "Faces of about 20 px at this size are found.", 160, 3840),
-    ParameterSpec("detection_interval", 3, "Frames between full detections; in between, "
-                  "each tracked face is found again near its last box, at a fraction of the "
-                  "cost. New faces are reported at most detection_interval-1 frames late.",
-                  1, 30),
-    ParameterSpec("background_detection", False, "Run the full detections on a thread of "
-                  "their own beside the following frames, so no frame waits for one; new "
-                  "faces are then reported a frame or two later. Pays off with spare cores: "
-                  "on a saturated 2-core machine it gained nothing and cost 45 MB."),
-    ParameterSpec("classification_interval", 3, "Most frames between two classifications "
-                  "of a tracked face (new faces at once); in between its last scores are "
-                  "reused, at most classification_interval-1 frames old. Faces take turns; "
-                  "frames with a full detection classify only the faces that must be.", 1, 30),
-    ParameterSpec("level_tilted_faces", False, "Classify a face whose eye line is rolled by "
-                  f"more than {LEVEL_ABOVE_DEGREES:g} degrees from a level crop (detectors with "
-                  "landmarks: retinaface). Helps where the camera itself rolls; on upright "
-                  "photos the tilt is often part of the expression, so it is off by default."),
-    ParameterSpec("max_faces", 16, "Most faces classified per frame (largest first); bounds "
-                  "the time one frame can take.", 1, 100),
-    ParameterSpec("smoothing", "ema", "Temporal smoothing of each track's label/confidence "
-                  "(scores stay raw).", choices=SMOOTHING_MODES),
-    ParameterSpec("smoothing_alpha", 0.5, "Weight of the newest frame for 'ema'.", 0.01, 1.0),
-    ParameterSpec("smoothing_window", 5, "Frames averaged for 'window'.", 1, 100),
-    ParameterSpec("track_iou_threshold", 0.3, "Minimum box overlap to keep a face id.",
-                  0.05, 0.95),
-    ParameterSpec("track_max_misses", 5, "Frames a face may go undetected and keep its id.",
-                  0, 100),
-    ParameterSpec("num_threads", 2, "CPU threads for each model.", 1, 16, read_only=True),
+    *PIPELINE_PARAMETERS,
     ParameterSpec("image_transport", "raw", "Subscribe to raw images or to "
                   "<image_raw>/compressed (JPEG/PNG).", choices=("raw", "compressed"),
                   read_only=True),
@@ -103,6 +65,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("autostart", True, "Configure and activate at start; false leaves the "
                   "lifecycle transitions to a lifecycle manager.", read_only=True),
 )
+"""The node's parameters: the pipeline's (perception/pipeline_parameters.py) and its own."""
 PIPELINE_KEYS = frozenset(PipelineConfig.__dataclass_fields__)
 NEWEST_FRAME_QOS = QoSProfile(
     history=qos_profile_sensor_data.history, depth=1,
@@ -119,6 +82,7 @@ class EmotionNode(LifecycleNode):
     def __init__(self, **kwargs: Any):
         super().__init__("emotion_node", **kwargs)
         self._params = ParameterTable(self, PARAMETERS)
+        warn_unknown_overrides(self)
         self._pipelines: PipelineSwap | None = None
         """The pipeline while configured; it swaps a new model in between two frames."""
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -178,7 +142,9 @@ class EmotionNode(LifecycleNode):
             Image, "image_annotated",
             QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
         self.lifecycle_state = "inactive"
-        self.get_logger().info("configured: models loaded")
+        pipeline = self._pipelines.pipeline
+        self.get_logger().info(f"configured: detector {pipeline.detector.name}, model "
+                               f"{pipeline.classifier.path.name}")
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:

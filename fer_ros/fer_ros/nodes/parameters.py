@@ -10,7 +10,6 @@ and ``ros2 param set ... smoothing_alpha 1`` arrive as integers) and are stored 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from rcl_interfaces.msg import (
@@ -23,67 +22,28 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from fer_ros.perception.image_limits import DEFAULT_MAX_PIXELS, MAX_PIXELS_LIMIT
+from fer_ros.perception.parameter_spec import ParameterSpec
+
+__all__ = ["MAX_IMAGE_PIXELS", "ParameterSpec", "ParameterTable", "accept", "descriptor",
+           "refuse", "warn_unknown_overrides"]
 
 
-@dataclass(frozen=True)
-class ParameterSpec:
-    name: str
-    default: Any
-    description: str
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[str, ...] | None = None
-    read_only: bool = False
-    any_type: bool = False
-    """Accept strings and integers alike (a camera ``source`` of ``0`` or ``/dev/video0``)."""
-    min_nonzero: float | None = None
-    """For a range starting at 0 that means "off" or "automatic": the smallest other value.
-    A rate of 1e-7 frames/s is in [0, 240] but means a wait of 116 days."""
-
-    def descriptor(self) -> ParameterDescriptor:
-        text = self.description
-        if self.choices:
-            text += f" One of: {', '.join(self.choices)}."
-        if self.min_nonzero is not None:
-            text += f" Other than 0, at least {self.min_nonzero:g}."
-        descriptor = ParameterDescriptor(
-            description=text, read_only=self.read_only,
-            dynamic_typing=self.any_type or isinstance(self.default, float),
-        )
-        if self.low is not None and self.high is not None:
-            if isinstance(self.default, bool):
-                pass
-            elif isinstance(self.default, int):
-                descriptor.integer_range = [
-                    IntegerRange(from_value=int(self.low), to_value=int(self.high), step=0)]
-            elif isinstance(self.default, float):
-                descriptor.floating_point_range = [
-                    FloatingPointRange(from_value=float(self.low), to_value=float(self.high),
-                                       step=0.0)]
-        return descriptor
-
-    def check(self, value: Any) -> tuple[Any, str | None]:
-        """The value as the node uses it, or a reason to refuse it."""
-        if self.any_type:
-            if isinstance(value, bool) or not isinstance(value, (str, int)):
-                return value, f"{self.name} must be a string or an integer, got {value!r}"
-            return value, None
-        if isinstance(self.default, float):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return value, f"{self.name} must be a number, got {value!r}"
-            value = float(value)
-        elif type(value) is not type(self.default):
-            return value, (f"{self.name} must be of type {type(self.default).__name__}, "
-                           f"got {value!r}")
-        if self.low is not None and self.high is not None and not isinstance(value, (str, bool)):
-            if not self.low <= value <= self.high:
-                return value, f"{self.name}={value} is outside [{self.low}, {self.high}]"
-            if self.min_nonzero is not None and 0 < value < self.min_nonzero:
-                return value, (f"{self.name}={value} is below {self.min_nonzero:g} "
-                               "(0 is allowed and means the default)")
-        if self.choices is not None and value not in self.choices:
-            return value, f"{self.name}={value!r} is not one of {', '.join(self.choices)}"
-        return value, None
+def descriptor(spec: ParameterSpec) -> ParameterDescriptor:
+    """What `ros2 param describe` shows: the description with its choices, the range, and
+    whether the value may change at run time."""
+    result = ParameterDescriptor(
+        description=spec.full_description(), read_only=spec.read_only,
+        dynamic_typing=spec.any_type or isinstance(spec.default, float),
+    )
+    if spec.low is not None and spec.high is not None and not isinstance(spec.default, bool):
+        if isinstance(spec.default, int):
+            result.integer_range = [
+                IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=0)]
+        elif isinstance(spec.default, float):
+            result.floating_point_range = [
+                FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high),
+                                   step=0.0)]
+    return result
 
 
 class ParameterTable:
@@ -104,18 +64,18 @@ class ParameterTable:
     def _declare(self, node: Node, spec: ParameterSpec) -> None:
         """Declare one parameter; an integer override of a double is declared again as a double
         (undeclaring needs a writable parameter, so read-only ones start writable)."""
-        descriptor = spec.descriptor()
+        declared = descriptor(spec)
         if not self._is_double(spec):
-            node.declare_parameter(spec.name, spec.default, descriptor)
+            node.declare_parameter(spec.name, spec.default, declared)
             return
         writable = ParameterDescriptor(
-            description=descriptor.description, dynamic_typing=True,
-            floating_point_range=descriptor.floating_point_range)
+            description=declared.description, dynamic_typing=True,
+            floating_point_range=declared.floating_point_range)
         value = node.declare_parameter(spec.name, spec.default, writable).value
         node.undeclare_parameter(spec.name)
         if isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        node.declare_parameter(spec.name, value, descriptor, ignore_override=True)
+        node.declare_parameter(spec.name, value, declared, ignore_override=True)
 
     @staticmethod
     def _is_double(spec: ParameterSpec) -> bool:
@@ -154,6 +114,25 @@ MAX_IMAGE_PIXELS = ParameterSpec(
     "header before decoding; default 4096x4096). Larger ones are refused with a warning "
     "naming their size: a few KB of PNG can claim 32000x32000 "
     "pixels and cost gigabytes to decode.", 64 * 64, MAX_PIXELS_LIMIT)
+
+
+def unknown_overrides(node: Node) -> list[str]:
+    """Names that the node was given (``--params-file``, ``-p``, a launch file) but does not
+    declare, sorted. rclpy drops such values without a word, so a misspelt name in a user's
+    YAML would silently leave the default running. ``qos_overrides.*`` belong to rclpy's
+    publishers and subscriptions, not to the node's table."""
+    return sorted(name for name in node._parameter_overrides
+                  if not node.has_parameter(name) and not name.startswith("qos_overrides."))
+
+
+def warn_unknown_overrides(node: Node) -> None:
+    """Warn once, naming each parameter the node was given but does not have."""
+    unknown = unknown_overrides(node)
+    if unknown:
+        node.get_logger().warning(
+            f"unknown parameter(s) ignored: {', '.join(unknown)} (not parameters of "
+            f"{node.get_name()}; `ros2 param list {node.get_fully_qualified_name()}` lists "
+            "them; check the spelling in your parameter file)")
 
 
 def refuse(reason: str) -> SetParametersResult:

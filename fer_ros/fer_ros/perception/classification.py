@@ -21,7 +21,7 @@ import numpy as np
 
 from fer_ros.perception.ensemble import EnsembleClassifier
 from fer_ros.perception.model_files import (
-    DEFAULT_CLASSIFIER,
+    MINI_XCEPTION_FILE,
     bundled_model,
     not_a_model_file,
     unsafe_keras_refusal,
@@ -34,7 +34,7 @@ TFLITE_SUFFIXES = (".tflite",)
 ONNX_SUFFIXES = (".onnx",)
 
 BUNDLED_MODELS: dict[str, str] = {
-    "mini_xception": DEFAULT_CLASSIFIER,
+    "mini_xception": MINI_XCEPTION_FILE,
     "face_expression_net": "face_expression_net.onnx",
 }
 """Model names a ``model`` parameter accepts, and the bundled file each stands for."""
@@ -43,7 +43,8 @@ ENSEMBLES: dict[str, tuple[str, ...]] = {"ensemble": ("mini_xception", "face_exp
 """Named ensembles; a comma-separated list of models is an ensemble too."""
 
 DEFAULT_MODEL = "ensemble"
-"""What an empty ``model`` parameter loads: the best pair on bench/accuracy.py's real photos."""
+"""What an empty ``model`` parameter (and `fer predict` without ``--model``) loads: the best
+pair on bench/accuracy.py's real photos. The only meaning of "the default model"."""
 
 
 class ModelLoadError(RuntimeError):
@@ -252,15 +253,17 @@ def _metadata_for_file(path: Path) -> ModelMetadata:
     )
 
 
-def resolve_model(path: str | Path | None) -> tuple[Path, ModelMetadata]:
-    """Model file and metadata for one model: a bundled model's name, a file, an export folder,
-    or empty for mini-Xception (the single-file model ``fer train`` starts from).
+def resolve_model(path: str | Path) -> tuple[Path, ModelMetadata]:
+    """Model file and metadata for one model: a bundled model's name, a file or an export
+    folder. An empty name is refused: the default model is an ensemble, which only
+    ``load_classifier`` builds, so "default" has one meaning.
 
     For an export folder the TFLite file is preferred over the Keras one: same predictions (the
     evaluation checks it), a fraction of the start-up time and memory.
     """
-    if path is None or str(path).strip() == "":
-        path = "mini_xception"
+    if str(path).strip() == "":
+        raise ModelLoadError(f"no model named: give one of {', '.join(BUNDLED_MODELS)}, a model "
+                             "file or an export folder")
     if str(path).strip() in BUNDLED_MODELS:
         model_path = bundled_model(BUNDLED_MODELS[str(path).strip()])
         return model_path, _metadata_for_file(model_path)
@@ -286,7 +289,7 @@ def resolve_model(path: str | Path | None) -> tuple[Path, ModelMetadata]:
         raise ModelLoadError(str(exc)) from exc
 
 
-def load_single_model(path: str | Path | None = None, num_threads: int = 2) -> SingleModel:
+def load_single_model(path: str | Path, num_threads: int = 2) -> SingleModel:
     """Load one model (see ``resolve_model``); every failure is one ModelLoadError line."""
     model_path, metadata = resolve_model(path)
     if not model_path.is_file():

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.perception.detection_types import Detection, FaceDetector
+from fer_ros.perception.detection_types import MIN_FACE_SIZE, Detection, FaceDetector
 from fer_ros.perception.model_files import bundled_model
 from fer_ros.perception.retinaface import DEFAULT_DETECTION_SIZE, RetinaFaceDetector
 
@@ -36,7 +36,8 @@ class HaarDetector:
 
     name = "haar"
 
-    def __init__(self, min_face_size: int = 30, scale_factor: float = 1.1, min_neighbors: int = 5):
+    def __init__(self, min_face_size: int = MIN_FACE_SIZE, scale_factor: float = 1.1,
+                 min_neighbors: int = 5):
         path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
         self._cascade = cv2.CascadeClassifier(path)
         if self._cascade.empty():
@@ -153,7 +154,8 @@ class BlazeFaceDetector:
 
     DEFAULT_SCORE_THRESHOLD = 0.5
 
-    def __init__(self, variant: str = DEFAULT_BLAZEFACE_VARIANT, min_face_size: int = 30,
+    def __init__(self, variant: str = DEFAULT_BLAZEFACE_VARIANT,
+                 min_face_size: int = MIN_FACE_SIZE,
                  score_threshold: float = DEFAULT_SCORE_THRESHOLD, num_threads: int = 2,
                  iou_threshold: float = 0.3, model_path: Path | None = None):
         from ai_edge_litert.interpreter import Interpreter
@@ -244,7 +246,7 @@ class BlazeFaceDetector:
         return np.concatenate([centres, sizes, merged[:, 4:]], axis=1)
 
 
-def create_detector(name: str, min_face_size: int = 30,
+def create_detector(name: str, min_face_size: int = MIN_FACE_SIZE,
                     score_threshold: float = DETECTOR_DEFAULT_THRESHOLD,
                     num_threads: int = 2,
                     detection_size: int = DEFAULT_DETECTION_SIZE) -> FaceDetector:

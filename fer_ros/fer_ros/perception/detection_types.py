@@ -10,6 +10,10 @@ import numpy as np
 
 from fer_ros.perception.preprocessing import Box
 
+MIN_FACE_SIZE = 30
+"""Smallest face side reported by default, in pixels: smaller faces carry too few pixels for
+the expression models' 48-64 px inputs. The ``min_face_size`` parameter's default."""
+
 Landmarks = tuple[tuple[float, float], ...]
 """Facial landmarks (x, y) in frame pixels, in the order the detector documents."""
 

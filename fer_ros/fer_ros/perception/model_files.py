@@ -14,11 +14,11 @@ import zipfile
 from pathlib import Path
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
-DEFAULT_CLASSIFIER = "fer_mini_xception.tflite"
+MINI_XCEPTION_FILE = "fer_mini_xception.tflite"
 
 
 class ModelFileMissing(FileNotFoundError):
-    """A default model file was not fetched at set-up."""
+    """A bundled model file was not fetched at set-up."""
 
 
 def bundled_model(filename: str) -> Path:
@@ -26,7 +26,7 @@ def bundled_model(filename: str) -> Path:
     path = MODELS_DIR / filename
     if not path.is_file():
         raise ModelFileMissing(
-            f"default model file {path} is missing: run 'make models' "
+            f"bundled model file {path} is missing: run 'make models' "
             "(or 'python3 tools/fetch_models.py' in the source tree) before building or installing"
         )
     return path

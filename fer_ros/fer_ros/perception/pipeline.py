@@ -30,14 +30,9 @@ import numpy as np
 from fer_ros.perception.alignment import level_rolls
 from fer_ros.perception.background_detection import BackgroundDetection
 from fer_ros.perception.classification import ExpressionClassifier, load_classifier
-from fer_ros.perception.detection import (
-    DEFAULT_DETECTION_SIZE,
-    DEFAULT_DETECTOR,
-    DETECTOR_DEFAULT_THRESHOLD,
-    FaceDetector,
-    create_detector,
-)
+from fer_ros.perception.detection import FaceDetector, create_detector
 from fer_ros.perception.detection_types import Detection, Landmarks
+from fer_ros.perception.pipeline_parameters import PIPELINE_DEFAULTS as _DEFAULTS
 from fer_ros.perception.preprocessing import Box
 from fer_ros.perception.roi_redetection import RoiRedetector
 from fer_ros.perception.scheduling import ClassificationSchedule, interval_value
@@ -66,34 +61,37 @@ class FaceResult:
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """The knobs of a pipeline, named as the node's parameters."""
+    """The knobs of a pipeline, named, typed and defaulted as the emotion node's parameters
+    (perception/pipeline_parameters.py; a test keeps the two the same)."""
 
-    detector: str = DEFAULT_DETECTOR
-    model: str = ""
-    min_face_size: int = 30
-    detection_threshold: float = DETECTOR_DEFAULT_THRESHOLD
-    detection_size: int = DEFAULT_DETECTION_SIZE
-    max_faces: int = 16
-    smoothing: str = "ema"
-    smoothing_alpha: float = 0.5
-    smoothing_window: int = 5
-    track_iou_threshold: float = 0.3
-    track_max_misses: int = 5
-    num_threads: int = 2
-    detection_interval: int = 3
-    classification_interval: int = 3
-    background_detection: bool = False
-    level_tilted_faces: bool = False
+    detector: str = _DEFAULTS["detector"]
+    model: str = _DEFAULTS["model"]
+    min_face_size: int = _DEFAULTS["min_face_size"]
+    detection_threshold: float = _DEFAULTS["detection_threshold"]
+    detection_size: int = _DEFAULTS["detection_size"]
+    max_faces: int = _DEFAULTS["max_faces"]
+    smoothing: str = _DEFAULTS["smoothing"]
+    smoothing_alpha: float = _DEFAULTS["smoothing_alpha"]
+    smoothing_window: int = _DEFAULTS["smoothing_window"]
+    track_iou_threshold: float = _DEFAULTS["track_iou_threshold"]
+    track_max_misses: int = _DEFAULTS["track_max_misses"]
+    num_threads: int = _DEFAULTS["num_threads"]
+    detection_interval: int = _DEFAULTS["detection_interval"]
+    classification_interval: int = _DEFAULTS["classification_interval"]
+    background_detection: bool = _DEFAULTS["background_detection"]
+    level_tilted_faces: bool = _DEFAULTS["level_tilted_faces"]
 
 
 class EmotionPipeline:
     """Detect, classify in one batch, track. Not thread-safe: one caller at a time."""
 
     def __init__(self, detector: FaceDetector, classifier: ExpressionClassifier,
-                 tracker: FaceTracker, max_faces: int = 16, detection_interval: int = 1,
-                 classification_interval: int = 1, min_face_size: int = 30,
+                 tracker: FaceTracker, max_faces: int = _DEFAULTS["max_faces"],
+                 detection_interval: int = _DEFAULTS["detection_interval"],
+                 classification_interval: int = _DEFAULTS["classification_interval"],
+                 min_face_size: int = _DEFAULTS["min_face_size"],
                  background_detector: FaceDetector | None = None,
-                 level_tilted_faces: bool = False):
+                 level_tilted_faces: bool = _DEFAULTS["level_tilted_faces"]):
         """``background_detector``, a second instance of ``detector``'s kind (one per thread),
         runs the whole-frame searches beside the frames that follow; see the module.
         ``level_tilted_faces``: classify faces rolled by more than
@@ -126,17 +124,10 @@ class EmotionPipeline:
         tracking settings change (reloading a Keras model takes seconds)."""
         if classifier is None:
             classifier = load_classifier(config.model, num_threads=config.num_threads)
-        def detector(num_threads: int) -> FaceDetector:
-            return create_detector(
-                config.detector, min_face_size=config.min_face_size,
-                score_threshold=config.detection_threshold, num_threads=num_threads,
-                detection_size=config.detection_size,
-            )
-
         # Half the threads for the background search: the frame at hand keeps the rest.
-        background = (detector(max(1, config.num_threads // 2))
+        background = (detector_from_config(config, max(1, config.num_threads // 2))
                       if config.background_detection else None)
-        return cls(detector(config.num_threads), classifier,
+        return cls(detector_from_config(config, config.num_threads), classifier,
                    make_tracker(config, classifier.metadata.labels),
                    max_faces=config.max_faces, detection_interval=config.detection_interval,
                    classification_interval=config.classification_interval,
@@ -152,9 +143,7 @@ class EmotionPipeline:
         frame, self.frame = self.frame, self.frame + 1
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
         detections, searched = self._detect(bgr, gray)
-        if len(detections) > self.max_faces:
-            detections = sorted(detections, key=lambda d: d.box[2] * d.box[3], reverse=True)
-            detections = detections[: self.max_faces]
+        detections = largest_faces(detections, self.max_faces)
         boxes = [d.box for d in detections]
         face_ids = self.tracker.associate(boxes)
         self.schedule.keep_only(self.tracker.live_boxes())
@@ -236,6 +225,21 @@ def new_faces(detections: list[Detection], tracked: list[Box]) -> list[Box]:
     overlap = iou_matrix(np.asarray([d.box for d in detections], np.float64),
                          np.asarray(tracked, np.float64)).max(axis=1)
     return [d.box for d, best in zip(detections, overlap) if best < NEW_FACE_IOU]
+
+
+def largest_faces(detections: list[Detection], max_faces: int) -> list[Detection]:
+    """The ``max_faces`` largest of ``detections``; all of them, in their order, when fewer."""
+    if len(detections) <= max_faces:
+        return detections
+    return sorted(detections, key=lambda d: d.box[2] * d.box[3], reverse=True)[:max_faces]
+
+
+def detector_from_config(config: PipelineConfig, num_threads: int) -> FaceDetector:
+    return create_detector(
+        config.detector, min_face_size=config.min_face_size,
+        score_threshold=config.detection_threshold, num_threads=num_threads,
+        detection_size=config.detection_size,
+    )
 
 
 def make_tracker(config: PipelineConfig, labels: tuple[str, ...]) -> FaceTracker:

@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.perception.detection_types import Detection
+from fer_ros.perception.detection_types import MIN_FACE_SIZE, Detection
 from fer_ros.perception.model_files import bundled_model
 
 MODEL_FILE = "retinaface_mnet025.onnx"
@@ -98,7 +98,7 @@ class RetinaFaceDetector:
     name = "retinaface"
     DEFAULT_SCORE_THRESHOLD = 0.9
 
-    def __init__(self, min_face_size: int = 30,
+    def __init__(self, min_face_size: int = MIN_FACE_SIZE,
                  score_threshold: float = DEFAULT_SCORE_THRESHOLD,
                  num_threads: int = 2, detection_size: int = DEFAULT_DETECTION_SIZE,
                  nms_iou: float = 0.4,

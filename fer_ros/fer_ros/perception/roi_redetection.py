@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from fer_ros.perception.detection_types import Detection, FaceDetector
+from fer_ros.perception.detection_types import MIN_FACE_SIZE, Detection, FaceDetector
 from fer_ros.perception.preprocessing import Box
 from fer_ros.perception.retinaface import MEAN_BGR, shrink_interpolation
 from fer_ros.perception.tracking import iou_matrix
@@ -51,7 +51,7 @@ class RoiRedetector:
     counts mosaic pixels, cannot drop a face the frame would keep.
     """
 
-    def __init__(self, detector: FaceDetector, min_face_size: int = 30):
+    def __init__(self, detector: FaceDetector, min_face_size: int = MIN_FACE_SIZE):
         self.detector = detector
         self.min_face_size = min_face_size
         threshold = getattr(detector, "score_threshold", None)

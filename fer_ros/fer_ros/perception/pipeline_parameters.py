@@ -1,0 +1,65 @@
+"""The pipeline's parameters: the one table that `PipelineConfig`, `EmotionPipeline`, the
+emotion node's declarations, `fer predict`, config/emotion.yaml and docs/parameters.md take
+their names, types, defaults, ranges and descriptions from.
+
+The emotion node declares these and adds its own (topics, annotation, lifecycle:
+nodes/emotion_node.py). Defaults that belong to one component (the detector, the model) are
+that component's constants, named here once.
+"""
+
+from __future__ import annotations
+
+from fer_ros.perception.alignment import LEVEL_ABOVE_DEGREES
+from fer_ros.perception.classification import DEFAULT_MODEL
+from fer_ros.perception.detection import (
+    DEFAULT_DETECTION_SIZE,
+    DEFAULT_DETECTOR,
+    DETECTOR_DEFAULT_THRESHOLD,
+    DETECTORS,
+)
+from fer_ros.perception.detection_types import MIN_FACE_SIZE
+from fer_ros.perception.parameter_spec import ParameterSpec, defaults
+from fer_ros.perception.tracking import SMOOTHING_MODES
+
+PIPELINE_PARAMETERS: tuple[ParameterSpec, ...] = (
+    ParameterSpec("detector", DEFAULT_DETECTOR, "Face detector.", choices=DETECTORS),
+    ParameterSpec("model", "", "Expression model: mini_xception, face_expression_net, "
+                  "ensemble (their mean), a .tflite/.onnx/.keras/.h5 file with its metadata "
+                  "JSON, an export folder of 'fer train', a comma-separated list of these to "
+                  f"average, or empty for the default ({DEFAULT_MODEL})."),
+    ParameterSpec("min_face_size", MIN_FACE_SIZE, "Smallest face side to report, in pixels.",
+                  8, 4000),
+    ParameterSpec("detection_threshold", DETECTOR_DEFAULT_THRESHOLD, "Minimum face detector "
+                  "score; 0 = the detector's own (retinaface 0.9, blazeface 0.5).", 0.0, 0.99),
+    ParameterSpec("detection_size", DEFAULT_DETECTION_SIZE, "RetinaFace: longer side, in "
+                  "pixels, the frame is shrunk to before detection (never enlarged); bounds the "
+                  "cost per frame. Faces of about 20 px at this size are found.", 160, 3840),
+    ParameterSpec("detection_interval", 3, "Frames between full detections; in between, "
+                  "each tracked face is found again near its last box, at a fraction of the "
+                  "cost. New faces are reported at most detection_interval-1 frames late.",
+                  1, 30),
+    ParameterSpec("background_detection", False, "Run the full detections on a thread of "
+                  "their own beside the following frames, so no frame waits for one; new "
+                  "faces are then reported a frame or two later. Pays off only with a core to "
+                  "spare; costs a second detector's memory."),
+    ParameterSpec("classification_interval", 3, "Most frames between two classifications "
+                  "of a tracked face (new faces at once); in between its last scores are "
+                  "reused, at most classification_interval-1 frames old. Faces take turns; "
+                  "frames with a full detection classify only the faces that must be.", 1, 30),
+    ParameterSpec("level_tilted_faces", False, "Classify a face whose eye line is rolled by "
+                  f"more than {LEVEL_ABOVE_DEGREES:g} degrees from a level crop (detectors with "
+                  "landmarks: retinaface). Helps where the camera itself rolls; on upright "
+                  "photos the tilt is often part of the expression, so it is off by default."),
+    ParameterSpec("max_faces", 16, "Most faces classified per frame (largest first); bounds "
+                  "the time one frame can take.", 1, 100),
+    ParameterSpec("smoothing", "ema", "Temporal smoothing of each track's label/confidence "
+                  "(scores stay raw).", choices=SMOOTHING_MODES),
+    ParameterSpec("smoothing_alpha", 0.5, "Weight of the newest frame for 'ema'.", 0.01, 1.0),
+    ParameterSpec("smoothing_window", 5, "Frames averaged for 'window'.", 1, 100),
+    ParameterSpec("track_iou_threshold", 0.3, "Minimum box overlap to keep a face id.",
+                  0.05, 0.95),
+    ParameterSpec("track_max_misses", 5, "Frames a face may go undetected and keep its id.",
+                  0, 100),
+    ParameterSpec("num_threads", 2, "CPU threads for each model.", 1, 16, read_only=True),
+)
+PIPELINE_DEFAULTS = defaults(PIPELINE_PARAMETERS)
