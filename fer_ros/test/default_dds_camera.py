@@ -2,8 +2,9 @@
 512 KB shared-memory segment), publishing raw bgr8 frames on ``image_raw`` at a steady rate.
 
 Run as a process of its own, so that no fer_ros profile reaches its DDS participant (the test
-process and fer_ros's executables load one). ``--skip-every k`` leaves out every k-th stamp, as
-if the transport had lost that frame: a loss the node must see, whatever DDS does.
+process and fer_ros's executables load one); ``--profile`` gives it one (bench/dds.py).
+``--skip-every k`` leaves out every k-th stamp, as if the transport had lost that frame: a loss
+the node must see, whatever DDS does.
 Prints ``published N`` when done.
 """
 
@@ -31,8 +32,12 @@ def main() -> None:
     parser.add_argument("--skip-every", type=int, default=0)
     parser.add_argument("--wait", type=float, default=30.0,
                         help="seconds to wait for a subscriber before publishing")
+    parser.add_argument("--profile", default="",
+                        help="a Fast DDS profile for the driver (default: none, Fast DDS's own)")
     args = parser.parse_args()
-    if "FASTDDS_DEFAULT_PROFILES_FILE" in os.environ:
+    if args.profile:
+        os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = args.profile
+    elif "FASTDDS_DEFAULT_PROFILES_FILE" in os.environ:
         raise SystemExit("FASTDDS_DEFAULT_PROFILES_FILE is set: this stands for a driver "
                          "with Fast DDS's defaults")
     rclpy.init()
