@@ -1,6 +1,7 @@
 """Frames lost in transport, read from gaps in the camera's stamps (nodes/frame_loss.py)."""
 
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -93,5 +94,41 @@ def test_emotion_node_reports_frames_a_default_dds_camera_lost(ros_domain, ros_e
     finally:
         peer.close()
         camera.stop()
+        code, _ = node.stop()
+    assert code == 0 and "Traceback" not in node.output, node.output
+
+
+def test_input_reliability_reliable_matches_reliable_cameras_only(ros_domain, ros_env,
+                                                                   tmp_path):
+    """input_reliability:=reliable subscribes reliable: a best-effort camera is not matched at
+    all (DDS refuses the pair), a reliable one is, without losses."""
+    name = "emotion_node: emotion recognition"
+    node = NodeProcess([*executable("emotion_node"), "--ros-args", "-p",
+                        "input_reliability:=reliable"], ros_env, tmp_path / "emotion.log")
+    camera_env = {k: v for k, v in ros_env.items()
+                  if k not in ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTDDS_BUILTIN_TRANSPORTS")}
+    camera = [sys.executable, str(Path(__file__).with_name("default_dds_camera.py")),
+              "--width", "320", "--height", "240", "--frames", "30", "--rate", "15"]
+    peer = RosPeer(ros_domain)
+    try:
+        arrays = peer.collect(DiagnosticArray, "/diagnostics")
+
+        def values() -> dict[str, str]:
+            mine = [s for a in list(arrays) for s in a.status if s.name == name]
+            return {kv.key: kv.value for kv in mine[-1].values} if mine else {}
+
+        assert wait_until(lambda: values().get("lifecycle state") == "active", 60.0), node.output
+        best_effort = NodeProcess([*camera, "--wait", "3"], camera_env, tmp_path / "be.log")
+        assert best_effort.wait_for_output("published 30", 30.0), best_effort.output
+        best_effort.stop()
+        reliable = NodeProcess([*camera, "--reliable"], camera_env, tmp_path / "rel.log")
+        assert reliable.wait_for_output("published 30", 60.0), reliable.output
+        reliable.stop()
+        assert wait_until(lambda: int(values().get("frames received", 0)) >= 25, 5.0), values()
+        time.sleep(1.5)  # a report made after the last frame
+        assert int(values()["frames received"]) <= 30, values()
+        assert values()["frames lost in transport"] == "0", values()
+    finally:
+        peer.close()
         code, _ = node.stop()
     assert code == 0 and "Traceback" not in node.output, node.output
