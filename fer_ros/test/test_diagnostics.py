@@ -222,3 +222,13 @@ def test_camera_node_reports_its_rate_and_a_device_it_cannot_open(ros_domain, ro
         codes = [process.stop()[0] for process in (sample, missing)]
     assert codes == [0, 0], (sample.output, missing.output)
 
+
+
+def test_emotion_health_warns_of_frames_lost_in_transport():
+    case = EmotionCase()
+    level, message, values = case.run(2, input=15, processed=15, lost=15)
+    assert level == WARN and "15 of 30 camera frames lost before reaching the node" in message
+    assert values["frames lost in transport"] == "30"
+    assert case.health.transport_loss == (15, 30)
+    level, message, _ = case.run(1, input=30, processed=30, lost=1)
+    assert (level, case.health.transport_loss) == (OK, None), message

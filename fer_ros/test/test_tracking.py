@@ -57,6 +57,22 @@ def test_fast_small_face_matches_by_centre_distance():
     assert far[0].face_id != first[0].face_id
 
 
+def test_crossing_faces_keep_ids_by_where_they_are_heading():
+    """Two faces on one line swap sides at 30 px a frame (half their width): on the frame
+    where each lands on the other's last box, the velocity tells them apart."""
+    tracker = FaceTracker(smoothing="none")
+    for t in range(8):
+        tracks = tracker.update([(100 + 30 * t, 100, 60, 60), (310 - 30 * t, 100, 60, 60)],
+                                one_hot(HAPPY, SAD))
+        assert [tr.face_id for tr in tracks] == [1, 2], t
+
+
+def test_a_box_of_another_size_is_another_face():
+    tracker = FaceTracker()
+    first = tracker.update([(100, 100, 60, 60)], one_hot(HAPPY))[0].face_id
+    assert tracker.update([(100, 100, 100, 100)], one_hot(HAPPY))[0].face_id != first
+
+
 def test_face_gone_longer_than_max_misses_gets_new_id():
     tracker = FaceTracker(max_misses=3)
     box = (100, 100, 80, 80)

@@ -7,8 +7,10 @@ says so: a lifecycle manager chose it):
   arrive but none has been processed for ``STALLED_SECONDS`` (the worker is stuck).
 - WARN: no input for ``NO_INPUT_SECONDS`` (camera down, wrong topic or QoS); processing slower
   than the input, below ``SLOW_FRACTION`` of its rate (frames are dropped: the CPU is too
-  slow for this rate, faces or detector); bad input frames skipped, or publishing failed, since
-  the last report.
+  slow for this rate, faces or detector); more than ``LOSS_FRACTION`` of the camera's frames
+  lost before they reached the node (gaps in its stamps, nodes/frame_loss.py: a camera driver
+  whose DDS settings cannot carry its frames); bad input frames skipped, or publishing failed,
+  since the last report.
 
 Latency runs from a frame's arrival at the node to its EmotionArray being published, so it
 includes the time the frame waited for the worker, as a subscriber experiences it.
@@ -34,7 +36,10 @@ STALLED_SECONDS = 5.0
 SLOW_FRACTION = 0.8
 MIN_INPUT_RATE = 1.0
 """Frames per second below which 'slower than input' is not judged (too few to compare)."""
-COUNTERS = ("input", "processed", "dropped", "bad_input", "errors", "publish_errors")
+LOSS_FRACTION = 0.05
+"""Share of the camera's frames lost in transport above which the node warns: a camera that
+skips one frame a second now and then stays OK."""
+COUNTERS = ("input", "processed", "dropped", "bad_input", "errors", "publish_errors", "lost")
 
 
 class EmotionHealth:
@@ -44,6 +49,8 @@ class EmotionHealth:
         self.faces = 0
         """Faces in the last processed frame."""
         self._watch = CounterWatch(clock)
+        self.transport_loss: tuple[int, int] | None = None
+        """(lost, sent) frames of the last report when it flagged a loss in transport."""
 
     def frame_done(self, latency: float, faces: int) -> None:
         """Called by the worker for every published result."""
@@ -68,6 +75,7 @@ class EmotionHealth:
             "frames received": str(totals["input"]),
             "frames processed": str(totals["processed"]),
             "frames dropped": str(totals["dropped"]),
+            "frames lost in transport": str(totals["lost"]),
             "latency p50 (ms)": milliseconds(latency[0]),
             "latency p95 (ms)": milliseconds(latency[1]),
             "faces": str(self.faces),
@@ -77,6 +85,10 @@ class EmotionHealth:
             "model": model,
             "detector": detector,
         })
+        lost = interval.deltas["lost"]
+        sent = lost + interval.deltas["input"]
+        self.transport_loss = (
+            (lost, sent) if state == "active" and lost > LOSS_FRACTION * sent else None)
         if state != "active":
             return report, f"{state}: not subscribed to {self.input_topic}"
         if interval.deltas["errors"]:
@@ -90,6 +102,9 @@ class EmotionHealth:
         elif input_rate >= MIN_INPUT_RATE and processed_rate < SLOW_FRACTION * input_rate:
             report.flag(WARN, f"processing slower than input: {processed_rate:.1f} of "
                               f"{input_rate:.1f} frames/s")
+        if self.transport_loss is not None:
+            report.flag(WARN, f"{lost} of {sent} camera frames lost before reaching the node "
+                              "(gaps in their stamps)")
         if interval.deltas["bad_input"]:
             report.flag(WARN, f"{interval.deltas['bad_input']} bad input frames skipped")
         if interval.deltas["publish_errors"]:

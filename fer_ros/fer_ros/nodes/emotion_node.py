@@ -1,8 +1,9 @@
 """The emotion node: camera images in, fer_msgs/EmotionArray and an annotated image out.
 
 A managed (lifecycle) node. configure loads the models and creates the publishers, activate
-subscribes to ``image_raw`` (or ``image_raw/compressed``) with SensorDataQoS and lets results
-out, deactivate unsubscribes and holds them back, cleanup releases the models. With
+subscribes to ``image_raw`` (or ``image_raw/compressed``) with SensorDataQoS (or reliable, with
+``input_reliability``) and lets results out, deactivate unsubscribes and holds them back,
+cleanup releases the models. With
 ``autostart`` (the default) the node configures and activates itself at start, so `ros2 run`,
 `fer bringup` and the launch files need no lifecycle manager; ``autostart:=false`` leaves the
 transitions to one (nav2_lifecycle_manager, `ros2 lifecycle set`, a launch file's events).
@@ -10,6 +11,8 @@ transitions to one (nav2_lifecycle_manager, `ros2 lifecycle set`, a launch file'
 The subscription callback only drops the message into a one-slot mailbox; a worker thread takes
 the newest frame, runs the pipeline and publishes. So the executor never blocks on inference,
 stale frames are dropped instead of queued, and memory stays bounded however fast the camera is.
+The callback also reads the gaps in the camera's stamps (nodes/frame_loss.py): frames lost on
+the way are reported on /diagnostics and in a throttled warning that says what to change.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from fer_ros.nodes.dds_profile import EMOTION_NODE_PROFILE
 from fer_ros.nodes.decoder_output import decoder_output_to
 from fer_ros.nodes.diagnostics import DiagnosticsPublisher
 from fer_ros.nodes.emotion_diagnostics import TASK, EmotionHealth
+from fer_ros.nodes.frame_loss import DRIVER_REMEDIES, StampGaps
 from fer_ros.nodes.image_conversion import ImageConversionError
 from fer_ros.nodes.image_messages import bgr_to_image, compressed_image_to_bgr, image_to_bgr
 from fer_ros.nodes.latest_frame import Delivery, LatestFrame
@@ -56,6 +60,12 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("image_transport", "raw", "Subscribe to raw images or to "
                   "<image_raw>/compressed (JPEG/PNG).", choices=("raw", "compressed"),
                   read_only=True),
+    ParameterSpec("input_reliability", "best_effort", "QoS reliability of the image "
+                  "subscription. best_effort (SensorDataQoS) matches every camera; reliable "
+                  "matches only reliable publishers, and then gets the frames that a "
+                  "best-effort transport loses (large raw frames from a driver with Fast DDS's "
+                  "default settings) resent, at some latency.",
+                  choices=("best_effort", "reliable"), read_only=True),
     MAX_IMAGE_PIXELS,
     ParameterSpec("publish_annotated", True, "Publish image_annotated while it has "
                   "subscribers."),
@@ -88,7 +98,8 @@ class EmotionNode(LifecycleNode):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.lifecycle_state = "unconfigured"
         self.counts = {"input": 0, "received": 0, "processed": 0, "bad_input": 0, "errors": 0,
-                       "publish_errors": 0}
+                       "publish_errors": 0, "lost": 0}
+        self._gaps = StampGaps()
         self._emotions_pub = self._annotated_pub = self._subscription = None
         self._active = False
         self._frame_lock = threading.Lock()
@@ -148,12 +159,16 @@ class EmotionNode(LifecycleNode):
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        qos = NEWEST_FRAME_QOS
+        if self._params.values["input_reliability"] == "reliable":
+            qos = QoSProfile(history=qos.history, depth=qos.depth, durability=qos.durability,
+                             reliability=ReliabilityPolicy.RELIABLE)
+        self._gaps = StampGaps()
         if self._params.values["image_transport"] == "compressed":
             self._subscription = self.create_subscription(
-                CompressedImage, self._input_topic, self._on_image, NEWEST_FRAME_QOS)
+                CompressedImage, self._input_topic, self._on_image, qos)
         else:
-            self._subscription = self.create_subscription(
-                Image, "image_raw", self._on_image, NEWEST_FRAME_QOS)
+            self._subscription = self.create_subscription(Image, "image_raw", self._on_image, qos)
         self._health.restart(self._totals())
         self._active = True
         self.lifecycle_state = "active"
@@ -227,6 +242,8 @@ class EmotionNode(LifecycleNode):
 
     def _on_image(self, msg: Image | CompressedImage) -> None:
         self.counts["input"] += 1
+        stamp = msg.header.stamp
+        self.counts["lost"] += self._gaps.add(stamp.sec * 1_000_000_000 + stamp.nanosec)
         self._slot.put(msg)
 
     def _work(self) -> None:
@@ -285,7 +302,14 @@ class EmotionNode(LifecycleNode):
         pipeline = pipelines.pipeline if pipelines is not None else None
         model = pipeline.classifier.path.name if pipeline else "none (not configured)"
         detector = pipeline.detector.name if pipeline else self._params.values["detector"]
-        return self._health.check(self.lifecycle_state, self._totals(), model, detector)
+        checked = self._health.check(self.lifecycle_state, self._totals(), model, detector)
+        if self._health.transport_loss is not None:
+            lost, sent = self._health.transport_loss
+            self.get_logger().warning(
+                f"{lost} of the last {sent} camera frames never reached the node (gaps in their "
+                f"stamps on {self._input_topic}): the camera's DDS transport loses them. "
+                f"Remedies: {DRIVER_REMEDIES}", throttle_duration_sec=30.0)
+        return checked
 
     def _log_stats(self) -> None:
         now, processed = time.monotonic(), self.counts["processed"]

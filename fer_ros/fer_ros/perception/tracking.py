@@ -18,6 +18,10 @@ from fer_ros.perception.labels import EMOTIONS
 from fer_ros.perception.preprocessing import Box
 
 SMOOTHING_MODES: tuple[str, ...] = ("none", "ema", "window")
+MAX_SIZE_RATIO = 1.5
+"""A box this many times larger or smaller (by side) than a face's last one is another face:
+a face does not grow by half between two frames, while two people crossing at different
+distances from the camera do differ so."""
 
 
 @dataclass
@@ -46,9 +50,30 @@ class _State:
         self.misses = 0
         self.gap = 0
         """``misses`` just before this frame's match, reported as ``Track.misses``."""
+        self.velocity = np.zeros(2)
+        """Pixels per frame the box centre moved lately: where to expect the face next."""
         self.smoothed: np.ndarray | None = None
         self.ema: np.ndarray | None = None
         self.history: deque[np.ndarray] = deque(maxlen=window)
+
+    def predicted(self) -> Box:
+        """The box expected in the next frame: the last one moved on at the face's velocity
+        for every frame since it was seen."""
+        x, y, w, h = self.box
+        dx, dy = self.velocity * (self.misses + 1)
+        return round(x + dx), round(y + dy), w, h
+
+    def moved_to(self, box: Box) -> None:
+        """Take this frame's box and update the velocity: the first step sets it, later ones
+        average with it, which halves a detector's jitter yet follows a turn within frames."""
+        step = (_centre(box) - _centre(self.box)) / (self.misses + 1)
+        self.velocity = step if self.hits == 1 else (self.velocity + step) / 2
+        self.box = tuple(int(v) for v in box)
+
+
+def _centre(box: Box) -> np.ndarray:
+    x, y, w, h = box
+    return np.array([x + w / 2, y + h / 2], np.float64)
 
 
 def _as_array(boxes: Sequence[Box]) -> np.ndarray:
@@ -71,13 +96,12 @@ def box_iou(a: Box, b: Box) -> float:
     return float(iou_matrix(_as_array([a]), _as_array([b]))[0, 0])
 
 
-def _greedy(cost: np.ndarray, allowed: np.ndarray, descending: bool,
-            free_rows: set[int], free_cols: set[int]) -> list[tuple[int, int]]:
-    """Pair rows with columns best-first; a stable sort makes ties resolve by index order."""
+def _greedy(cost: np.ndarray, allowed: np.ndarray) -> list[tuple[int, int]]:
+    """Pair rows with columns, cheapest first; a stable sort makes ties resolve by index order."""
     rows, cols = np.nonzero(allowed)
-    values = cost[rows, cols]
-    order = np.argsort(-values if descending else values, kind="stable")
+    order = np.argsort(cost[rows, cols], kind="stable")
     pairs = []
+    free_rows, free_cols = set(rows.tolist()), set(cols.tolist())
     for k in order:
         r, c = int(rows[k]), int(cols[k])
         if r in free_rows and c in free_cols:
@@ -90,11 +114,16 @@ def _greedy(cost: np.ndarray, allowed: np.ndarray, descending: bool,
 class FaceTracker:
     """Gives each face an integer id that stays with it while it moves.
 
-    Boxes are matched to the live faces greedily by overlap (IoU), highest first. A small face
-    moving fast can leave no overlap with its last box, so leftover boxes then match by centre
-    distance, nearest first, within ``center_distance`` times the face's last width. Greedy
-    matching is deterministic and plenty for the handful of faces a robot sees; an optimal
-    assignment would only differ when faces cross, where no box-only tracker is reliable anyway.
+    Each live face is expected where its velocity takes it (its last box while it has none).
+    A box may be that face when it overlaps the expected box by ``iou_threshold`` (IoU) or its
+    centre lies within ``center_distance`` face sides of the expected centre or of the last
+    one (the face may have stopped or turned), and its side is within MAX_SIZE_RATIO of the
+    face's. A face moving half its width a frame keeps no overlap with its last box, which is
+    why the centre counts too. Of the allowed pairs the cheapest go first (greedy,
+    deterministic): the cost is the distance from the expected centre in face sides plus the
+    log of the size ratio. Expecting each face where it is heading is what keeps two faces
+    apart when they cross: halfway, each is nearer the other's last box than its own, but not
+    nearer the other's expected one.
 
     A face unseen for more than ``max_misses`` consecutive frames is forgotten; if it comes back
     it gets a new id. Ids start at 1 and are never reused until ``reset()``.
@@ -102,7 +131,7 @@ class FaceTracker:
 
     def __init__(self, iou_threshold: float = 0.3, max_misses: int = 5,
                  smoothing: str = "ema", smoothing_alpha: float = 0.5, window: int = 5,
-                 labels: Sequence[str] = EMOTIONS, center_distance: float = 0.5):
+                 labels: Sequence[str] = EMOTIONS, center_distance: float = 1.0):
         if not 0.0 < iou_threshold <= 1.0:
             raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
         if isinstance(max_misses, bool) or not isinstance(max_misses, int) or max_misses < 0:
@@ -170,7 +199,8 @@ class FaceTracker:
                 self._next_id += 1
                 survivors.append(state)
             state.gap = state.misses
-            state.box = tuple(int(v) for v in box)
+            if state.hits:
+                state.moved_to(box)
             state.hits += 1
             state.misses = 0
             ids.append(state.face_id)
@@ -207,25 +237,27 @@ class FaceTracker:
         return out
 
     def live_boxes(self) -> dict[int, Box]:
-        """Last box of every face still remembered, seen in the last frame or not: where to look
-        for each face again between full detections."""
-        return {state.face_id: state.box for state in self._tracks}
+        """Expected box in the next frame of every face still remembered, seen in the last frame
+        or not: where to look for each face again between full detections."""
+        return {state.face_id: state.predicted() for state in self._tracks}
 
     def _match(self, new: np.ndarray) -> dict[int, int]:
         """Map indices of this frame's boxes to indices of live tracks."""
         if not len(new) or not self._tracks:
             return {}
-        old = _as_array([t.box for t in self._tracks])
-        iou = iou_matrix(new, old)
-        free_rows, free_cols = set(range(len(new))), set(range(len(old)))
-        pairs = _greedy(iou, iou >= self.iou_threshold, True, free_rows, free_cols)
-        if free_rows and free_cols:
-            centre_new = new[:, None, :2] + new[:, None, 2:] / 2
-            centre_old = old[None, :, :2] + old[None, :, 2:] / 2
-            distance = np.linalg.norm(centre_new - centre_old, axis=2) / old[None, :, 2]
-            pairs += _greedy(distance, distance <= self.center_distance, False,
-                             free_rows, free_cols)
-        return dict(pairs)
+        expected = _as_array([t.predicted() for t in self._tracks])
+        last = _as_array([t.box for t in self._tracks])
+        centre_new = new[:, None, :2] + new[:, None, 2:] / 2
+        side_new = np.sqrt(new[:, None, 2] * new[:, None, 3])
+        side_old = np.sqrt(last[None, :, 2] * last[None, :, 3])
+        from_expected, from_last = (
+            np.linalg.norm(centre_new - (old[None, :, :2] + old[None, :, 2:] / 2), axis=2)
+            / side_old for old in (expected, last))
+        size_change = np.abs(np.log(side_new / side_old))
+        allowed = ((iou_matrix(new, expected) >= self.iou_threshold)
+                   | (np.minimum(from_expected, from_last) <= self.center_distance))
+        allowed &= size_change <= np.log(MAX_SIZE_RATIO)
+        return dict(_greedy(from_expected + size_change, allowed))
 
     def _smooth(self, state: _State, probs: np.ndarray) -> np.ndarray:
         if self.smoothing == "ema":

@@ -1,0 +1,107 @@
+"""Frames lost between the camera and this node, read from the gaps in the camera's stamps.
+
+A camera stamps its frames at a steady period, so a frame lost on the way (a best-effort
+transport dropping a fragment, a full socket buffer) leaves a gap of whole periods between two
+stamps that did arrive. Nothing else tells a subscriber: DDS does not report best-effort
+samples it never completed. Frames the node itself drops while busy (the one-slot mailbox) are
+counted there, after this, and are not losses of the transport.
+
+Every interval between two stamps that arrived is a whole number of periods, whatever was lost,
+so the period is the longest one that divides them all (within jitter), sought from the shortest
+interval down: with half the frames lost, most intervals are two periods or more, and with 19 of
+20 lost none may be one period. Gaps in the intervals seen while the period was being learned
+are counted once it is known. If every interval happened to be an even number of periods, the
+period found would be two and the count half: it is a lower bound. A pause longer than
+``MAX_GAP_PERIODS`` periods (a camera stopped and started, a bag looped, a stamp jumping back)
+is a restart, not a loss: counting starts again.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+WINDOW = 60
+"""Intervals kept to learn the period."""
+MIN_INTERVALS = 5
+"""Intervals needed before gaps are judged: a period guessed from fewer is a guess."""
+MULTIPLE_TOLERANCE = 0.2
+"""How far, in periods, an interval may be from a whole number of them: stamps taken when a
+frame arrives at the driver jitter by a few milliseconds of a 33 ms period."""
+FITTING_SHARE = 0.9
+"""Share of the intervals that must be whole numbers of a candidate period."""
+MAX_DIVISOR = 8
+"""The shortest interval is tried as up to this many periods."""
+MAX_GAP_PERIODS = 60
+"""A longer gap is a restart of the stream: two seconds of a 30 Hz camera."""
+GAP_PERIODS = 1.5
+"""An interval this many periods long or more holds a lost frame; shorter ones are jitter."""
+DRIVER_REMEDIES = (
+    "subscribe with image_transport:=compressed (JPEG frames fit DDS's defaults), run the camera "
+    "driver with fer_ros's DDS profile (FASTDDS_DEFAULT_PROFILES_FILE=<fer_ros>/nodes/dds/"
+    "fastdds_large_images.xml: a shared-memory segment that holds whole frames), or make the "
+    "camera publish reliable and set input_reliability:=reliable; across hosts, raise the "
+    "kernel's UDP buffers (sysctl net.core.rmem_max, net.core.wmem_max)")
+"""What to do about frames lost in transport; docs/dds.md has the measured figures."""
+
+
+class StampGaps:
+    """Counts the frames missing between successive stamps of one stream."""
+
+    def __init__(self) -> None:
+        self._last: int | None = None
+        self._intervals: deque[int] = deque(maxlen=WINDOW)
+        self._period: float | None = None
+        self.lost = 0
+        """Frames inferred lost since the stream started."""
+
+    def add(self, stamp_ns: int) -> int:
+        """Take the next frame's stamp; returns how many frames its gap (and, once the period
+        is first known, the gaps before it) show were lost."""
+        last, self._last = self._last, stamp_ns
+        if last is None:
+            return 0
+        interval = stamp_ns - last
+        if interval <= 0:
+            self._restart()
+            return 0
+        known = self._period is not None
+        self._intervals.append(interval)
+        if len(self._intervals) >= MIN_INTERVALS:
+            self._period = _period_of(np.asarray(self._intervals, np.float64))
+        if self._period is None:
+            return 0
+        if interval > MAX_GAP_PERIODS * self._period:
+            self._restart()
+            return 0
+        periods = np.asarray(self._intervals if not known else [interval]) / self._period
+        gaps = (periods >= GAP_PERIODS) & (periods <= MAX_GAP_PERIODS)
+        lost = int(np.sum(np.where(gaps, np.round(periods) - 1, 0)))
+        self.lost += lost
+        return lost
+
+    def period(self) -> float | None:
+        """The stream's period in nanoseconds, or None until enough frames have arrived."""
+        return self._period
+
+    def _restart(self) -> None:
+        self._intervals.clear()
+        self._period = None
+
+
+def _period_of(intervals: np.ndarray) -> float:
+    """The longest period of which nearly all ``intervals`` are whole multiples.
+
+    Each candidate (the shortest interval over 1, 2, ... periods) is refined to the intervals'
+    total over their total periods: the shortest interval carries its stamps' jitter, and a
+    period a tenth short would count a gap of five periods as six."""
+    for divisor in range(1, MAX_DIVISOR + 1):
+        candidate = float(intervals.min()) / divisor
+        for _ in range(3):
+            multiples = np.maximum(np.round(intervals / candidate), 1)
+            candidate = float(intervals.sum() / multiples.sum())
+        fits = np.abs(intervals / candidate - multiples) <= MULTIPLE_TOLERANCE
+        if fits.mean() >= FITTING_SHARE:
+            return candidate
+    return float(intervals.min())

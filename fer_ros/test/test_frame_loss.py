@@ -1,0 +1,134 @@
+"""Frames lost in transport, read from gaps in the camera's stamps (nodes/frame_loss.py)."""
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+
+from fer_ros.nodes.frame_loss import MIN_INTERVALS, StampGaps
+from ros_harness import NodeProcess, RosPeer, executable, wait_until
+
+PERIOD = 33_333_333
+
+
+def feed(stamps) -> StampGaps:
+    gaps = StampGaps()
+    for stamp in stamps:
+        gaps.add(int(stamp))
+    return gaps
+
+
+def test_a_steady_stream_with_jitter_loses_nothing():
+    rng = np.random.default_rng(0)
+    stamps = np.arange(300) * PERIOD + rng.integers(-3_000_000, 3_000_000, 300)
+    assert feed(stamps).lost == 0
+
+
+@pytest.mark.parametrize("keep", [0.05, 0.5, 0.8, 0.95])
+def test_random_loss_is_counted(keep):
+    """Half the frames lost: most intervals span two periods or more; 19 of 20 lost: hardly
+    one is a single period. The period, and so the count, stay right."""
+    rng = np.random.default_rng(1)
+    sent = np.arange(600) * PERIOD + rng.integers(-2_000_000, 2_000_000, 600)
+    kept = sent[rng.random(600) < keep]
+    gaps = feed(kept)
+    true_lost = round((kept[-1] - kept[0]) / PERIOD) + 1 - len(kept)  # between first and last
+    if keep > 0.1:
+        assert gaps.lost == true_lost
+    else:  # gaps over MAX_GAP_PERIODS (2 s at 30 Hz) count as pauses: a lower bound
+        assert 0.5 * true_lost <= gaps.lost <= true_lost, (gaps.lost, true_lost)
+
+
+def test_a_gap_of_three_periods_is_two_frames():
+    gaps = feed(np.arange(MIN_INTERVALS + 1) * PERIOD)
+    assert gaps.period() == pytest.approx(PERIOD)
+    last = MIN_INTERVALS * PERIOD
+    assert gaps.add(last + 3 * PERIOD) == 2
+    assert gaps.add(last + 4 * PERIOD) == 0
+    assert gaps.lost == 2
+
+
+def test_pauses_and_stamps_going_back_restart_the_count():
+    gaps = feed(np.arange(40) * PERIOD)
+    assert gaps.add(500 * PERIOD) == 0  # the camera paused: not a loss
+    assert gaps.period() is None
+    for k in range(1, 20):
+        gaps.add((500 + k) * PERIOD)
+    assert gaps.add(5 * PERIOD) == 0  # a bag looped
+    assert gaps.lost == 0
+
+
+def test_emotion_node_reports_frames_a_default_dds_camera_lost(ros_domain, ros_env, tmp_path):
+    """A real publisher with Fast DDS's defaults (its own process, no profile) whose stamps
+    skip every 4th frame: the node says on /diagnostics how many were lost, and warns once,
+    naming the remedies."""
+    name = "emotion_node: emotion recognition"
+    node = NodeProcess([*executable("emotion_node")], ros_env, tmp_path / "emotion.log")
+    camera_env = {k: v for k, v in ros_env.items()
+                  if k not in ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTDDS_BUILTIN_TRANSPORTS")}
+    camera = NodeProcess([sys.executable, str(Path(__file__).with_name("default_dds_camera.py")),
+                          "--width", "320", "--height", "240", "--frames", "120",
+                          "--skip-every", "4"], camera_env, tmp_path / "camera.log")
+    peer = RosPeer(ros_domain)
+    try:
+        arrays = peer.collect(DiagnosticArray, "/diagnostics")
+        assert camera.wait_for_output("published 120", 60.0), (camera.output, node.output)
+
+        def lost() -> int:
+            mine = [s for a in list(arrays) for s in a.status if s.name == name]
+            values = {kv.key: kv.value for kv in mine[-1].values} if mine else {}
+            return int(values.get("frames lost in transport", 0))
+
+        # 30 stamps skipped (more only if DDS lost frames too).
+        assert wait_until(lambda: lost() >= 30, 5.0), (lost(), node.output)
+        warned = [s for a in list(arrays) for s in a.status
+                  if s.name == name and s.level == DiagnosticStatus.WARN
+                  and "camera frames lost before reaching the node" in s.message]
+        assert warned, [s.message for a in list(arrays) for s in a.status]
+        assert node.wait_for_output("net.core.rmem_max", 5.0), node.output
+        assert "image_transport:=compressed" in node.output
+        assert node.output.count("never reached the node") == 1, node.output
+    finally:
+        peer.close()
+        camera.stop()
+        code, _ = node.stop()
+    assert code == 0 and "Traceback" not in node.output, node.output
+
+
+def test_input_reliability_reliable_matches_reliable_cameras_only(ros_domain, ros_env,
+                                                                   tmp_path):
+    """input_reliability:=reliable subscribes reliable: a best-effort camera is not matched at
+    all (DDS refuses the pair), a reliable one is, without losses."""
+    name = "emotion_node: emotion recognition"
+    node = NodeProcess([*executable("emotion_node"), "--ros-args", "-p",
+                        "input_reliability:=reliable"], ros_env, tmp_path / "emotion.log")
+    camera_env = {k: v for k, v in ros_env.items()
+                  if k not in ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTDDS_BUILTIN_TRANSPORTS")}
+    camera = [sys.executable, str(Path(__file__).with_name("default_dds_camera.py")),
+              "--width", "320", "--height", "240", "--frames", "30", "--rate", "15"]
+    peer = RosPeer(ros_domain)
+    try:
+        arrays = peer.collect(DiagnosticArray, "/diagnostics")
+
+        def values() -> dict[str, str]:
+            mine = [s for a in list(arrays) for s in a.status if s.name == name]
+            return {kv.key: kv.value for kv in mine[-1].values} if mine else {}
+
+        assert wait_until(lambda: values().get("lifecycle state") == "active", 60.0), node.output
+        best_effort = NodeProcess([*camera, "--wait", "3"], camera_env, tmp_path / "be.log")
+        assert best_effort.wait_for_output("published 30", 30.0), best_effort.output
+        best_effort.stop()
+        reliable = NodeProcess([*camera, "--reliable"], camera_env, tmp_path / "rel.log")
+        assert reliable.wait_for_output("published 30", 60.0), reliable.output
+        reliable.stop()
+        assert wait_until(lambda: int(values().get("frames received", 0)) >= 25, 5.0), values()
+        time.sleep(1.5)  # a report made after the last frame
+        assert int(values()["frames received"]) <= 30, values()
+        assert values()["frames lost in transport"] == "0", values()
+    finally:
+        peer.close()
+        code, _ = node.stop()
+    assert code == 0 and "Traceback" not in node.output, node.output
