@@ -34,7 +34,8 @@ STALLED_SECONDS = 5.0
 SLOW_FRACTION = 0.8
 MIN_INPUT_RATE = 1.0
 """Frames per second below which 'slower than input' is not judged (too few to compare)."""
-COUNTERS = ("input", "processed", "dropped", "bad_input", "errors", "publish_errors")
+COUNTERS = ("input", "processed", "dropped", "bad_input", "errors", "publish_errors",
+            "annotated", "annotated_compressed")
 
 
 class EmotionHealth:
@@ -71,6 +72,8 @@ class EmotionHealth:
             "latency p50 (ms)": milliseconds(latency[0]),
             "latency p95 (ms)": milliseconds(latency[1]),
             "faces": str(self.faces),
+            "annotated images": str(totals["annotated"]),
+            "compressed annotated images": str(totals["annotated_compressed"]),
             "bad inputs": str(totals["bad_input"]),
             "processing errors": str(totals["errors"]),
             "publish errors": str(totals["publish_errors"]),
