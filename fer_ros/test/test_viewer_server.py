@@ -7,7 +7,6 @@ dicts, as nodes/viewer_node.py does, and talks to the server as browsers and scr
 from __future__ import annotations
 
 import http.client
-import json
 import re
 import socket
 import threading
@@ -27,8 +26,7 @@ from fer_ros.viewer.server import (
     start_viewer,
 )
 from ros_harness import wait_until
-
-TIMEOUT = 10.0
+from viewer_client import TIMEOUT, MjpegReader, sse_events
 
 
 def jpeg_of(value: int, size: tuple[int, int] = (64, 48)) -> bytes:
@@ -66,36 +64,6 @@ def raw_request(server: ViewerServer, request: bytes) -> bytes:
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     return b"".join(chunks)
-
-
-class MjpegReader:
-    """Reads multipart/x-mixed-replace parts off a response, as a browser's <img> does."""
-
-    def __init__(self, response: http.client.HTTPResponse):
-        self.response = response
-
-    def next_frame(self) -> bytes:
-        line = self.response.readline()
-        while line in (b"\r\n", b""):
-            if line == b"":
-                raise EOFError("stream ended")
-            line = self.response.readline()
-        assert line == f"--{BOUNDARY}\r\n".encode(), line
-        headers = {}
-        while (line := self.response.readline()) != b"\r\n":
-            key, value = line.decode().split(":", 1)
-            headers[key.strip().lower()] = value.strip()
-        assert headers["content-type"] == "image/jpeg"
-        return self.response.read(int(headers["content-length"]))
-
-
-def sse_events(response: http.client.HTTPResponse) -> Iterator[dict]:
-    while True:
-        line = response.readline()
-        if not line:
-            return
-        if line.startswith(b"data: "):
-            yield json.loads(line[len(b"data: "):])
 
 
 def test_page_and_its_files_are_served_from_the_package(viewer):
@@ -198,7 +166,7 @@ def test_clients_that_disconnect_mid_stream_are_let_go(viewer, camera):
             sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
             sock.recv(100)  # the headers have begun: the client now vanishes mid-stream
             sock.close()
-        assert wait_until(lambda: viewer.broadcast.clients(kind) == 0, TIMEOUT), kind
+        assert wait_until(lambda kind=kind: viewer.broadcast.clients(kind) == 0, TIMEOUT), kind
     assert get(viewer, "/").status == 200
 
 
