@@ -4,10 +4,12 @@
 "use strict";
 
 const WINDOW_S = 60;
-const EMOJI = { angry: "😠", disgust: "🤢", fear: "😨", happy: "😄", sad: "😢",
+// Emoji of Unicode's first emoticon block, which every emoji font has (a disgusted 🤢 came
+// years later and is missing from some); colours as the annotated image draws the boxes.
+const EMOJI = { angry: "😠", disgust: "😖", fear: "😨", happy: "😄", sad: "😢",
                 surprise: "😮", neutral: "😐" };
-const COLOURS = { angry: "#e5534b", disgust: "#57ab5a", fear: "#986ee2", happy: "#e0b341",
-                  sad: "#539bf5", surprise: "#f69d50", neutral: "#768390" };
+const COLOURS = { angry: "#e62828", disgust: "#28a028", fear: "#a03cb4", happy: "#ffc800",
+                  sad: "#1e82dc", surprise: "#ff8c00", neutral: "#bebebe" };
 const OTHER_COLOUR = "#adbac7";
 
 const statusEl = document.getElementById("status");
@@ -72,6 +74,29 @@ function remember(event) {
   }
 }
 
+// Stretches of one label, each result lasting until the face's next one but at most GAP_S: a
+// gap in the timeline is a time the face was not seen. Drawn as one bar each, shaded by the
+// stretch's mean confidence.
+const GAP_S = 1.0;
+function runs(points) {
+  const out = [];
+  let run = null;
+  points.forEach((p, i) => {
+    const next = i + 1 < points.length ? points[i + 1].t : latestStamp;
+    const end = Math.max(Math.min(next, p.t + GAP_S), p.t + 0.1);
+    if (run && run.label === p.label && p.t <= run.end + 1e-3) {
+      run.end = end;
+      run.sum += p.confidence;
+      run.n += 1;
+    } else {
+      run = { label: p.label, start: p.t, end, sum: p.confidence, n: 1 };
+      out.push(run);
+    }
+  });
+  for (const r of out) r.confidence = r.sum / r.n;
+  return out;
+}
+
 function drawTimeline() {
   const ctx = canvas.getContext("2d");
   const width = canvas.width, height = canvas.height;
@@ -90,7 +115,7 @@ function drawTimeline() {
     ctx.moveTo(px, top);
     ctx.lineTo(px, height - axis);
     ctx.stroke();
-    ctx.textAlign = "center";
+    ctx.textAlign = s === WINDOW_S ? "right" : "center";
     ctx.fillText(s === WINDOW_S ? "now" : "-" + (WINDOW_S - s) + " s", px, height - axis / 2);
   }
   if (ids.length === 0 || latestStamp === null) {
@@ -104,17 +129,12 @@ function drawTimeline() {
     ctx.fillStyle = "#8b949e";
     ctx.textAlign = "right";
     ctx.fillText("face " + id, left - 8, y + rowHeight / 2);
-    const points = history.get(id);
-    points.forEach((p, i) => {
-      // Each result lasts until the next one of this face, but at most a second: a gap in
-      // the timeline is a stretch where the face was not seen.
-      const next = i + 1 < points.length ? points[i + 1].t : latestStamp;
-      const end = Math.max(Math.min(next, p.t + 1.0), p.t + 0.1);
-      ctx.fillStyle = colour(p.label);
-      ctx.globalAlpha = 0.35 + 0.65 * p.confidence;
-      const x0 = Math.max(x(p.t), left);
-      ctx.fillRect(x0, y + 2, Math.max(x(end) - x0, 1), rowHeight - 4);
-    });
+    for (const run of runs(history.get(id))) {
+      ctx.fillStyle = colour(run.label);
+      ctx.globalAlpha = 0.35 + 0.65 * run.confidence;
+      const x0 = Math.round(Math.max(x(run.start), left));
+      ctx.fillRect(x0, y + 2, Math.max(Math.round(x(run.end)) - x0, 1), rowHeight - 4);
+    }
     ctx.globalAlpha = 1;
   });
 }
