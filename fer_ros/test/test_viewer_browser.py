@@ -8,6 +8,7 @@ why; in CI (CI=true) a missing browser fails it, since .ci/run installs chromium
 from __future__ import annotations
 
 import os
+import sys
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -81,3 +82,18 @@ def test_the_page_shows_the_live_image_and_the_faces(ros_env, tmp_path):
     finally:
         code, _ = bringup.stop(timeout=15)
     assert code == 0 and "Traceback" not in bringup.output, bringup.output
+
+
+@pytest.mark.parametrize("ci", ["true", None], ids=["in CI", "elsewhere"])
+def test_a_missing_browser_fails_in_ci_and_skips_elsewhere_saying_why(monkeypatch, tmp_path,
+                                                                      ci):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "chromium")
+    if ci:
+        monkeypatch.setenv("CI", ci)
+    else:
+        monkeypatch.delenv("CI", raising=False)
+    expected = pytest.fail.Exception if ci else pytest.skip.Exception
+    with pytest.raises(expected) as caught:
+        browser_or_skip()
+    assert f"Debian's chromium ({tmp_path / 'chromium'}; apt-get install chromium)" \
+        in str(caught.value)
