@@ -71,11 +71,18 @@ def test_fer_view_serves_a_namespace_over_dds(ros_domain, ros_env, tmp_path, raw
             images = peer.publisher(type(jpeg_msg(frame, 0)),
                                     "/robot1/fer/image_annotated/compressed", depth=1)
             image = jpeg_msg(frame, 5)
+        image_topic = images.topic_name
         feeding = Publishing(lambda: (emotions.publish(emotion_array(1_700_000_000_500_000_000)),
                                       images.publish(image)))
         try:
             event = next(sse_events(get(port, "/events")))
-            jpeg = MjpegReader(get(port, "/stream.mjpg")).next_frame()
+            assert peer.node.count_subscribers(image_topic) == 0, "no browser watches yet"
+            stream = get(port, "/stream.mjpg")
+            jpeg = MjpegReader(stream).next_frame()
+            assert peer.node.count_subscribers(image_topic) == 1
+            stream.close()
+            assert wait_until(lambda: peer.node.count_subscribers(image_topic) == 0, 10), \
+                "the image is let go when the last browser leaves"
         finally:
             feeding.stop()
     finally:

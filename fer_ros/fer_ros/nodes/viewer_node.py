@@ -3,7 +3,8 @@
 The node subscribes to a namespace's ``emotions`` and its annotated image, by default
 ``image_annotated/compressed``: the emotion node's JPEG goes to the browsers as it is, so
 watching costs the emotion node one JPEG encoding per frame and this node next to nothing.
-With ``--raw`` it takes ``image_annotated`` and encodes itself, only while a browser watches.
+With ``--raw`` it takes ``image_annotated`` and encodes itself. Either image is subscribed to
+only while a browser watches it.
 """
 
 from __future__ import annotations
@@ -56,24 +57,42 @@ def emotion_event(msg: Any) -> dict[str, Any]:
 
 
 class ViewerNode(Node):
-    """Feeds a Broadcast from a namespace's results and annotated image."""
+    """Feeds a Broadcast from a namespace's results and annotated image.
+
+    The image is subscribed to only while some client watches the MJPEG stream, checked every
+    WATCH_PERIOD seconds on the executor's thread: the emotion node draws and encodes it only
+    for subscribers, so a viewer that nobody has open costs it nothing.
+    """
+
+    WATCH_PERIOD = 0.5
 
     def __init__(self, broadcast: Broadcast, raw: bool = False, **kwargs: Any):
         super().__init__("fer_viewer", **kwargs)
         self.broadcast = broadcast
         self.create_subscription(EmotionArray, "emotions", self._on_emotions,
                                  QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
-        if raw:
-            # Reliable as the publisher offers it: a best-effort 1 MB frame loses fragments.
-            self.create_subscription(Image, "image_annotated", self._on_image,
-                                     QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
-        else:
-            self.create_subscription(CompressedImage, "image_annotated/compressed",
-                                     self._on_compressed,
-                                     QoSProfile(depth=1,
-                                                reliability=ReliabilityPolicy.BEST_EFFORT))
+        self._raw = raw
         self.image_topic = self.resolve_topic_name(
             "image_annotated" if raw else "image_annotated/compressed")
+        self._image_subscription = None
+        self._follow_clients()
+        self.create_timer(self.WATCH_PERIOD, self._follow_clients)
+
+    def _follow_clients(self) -> None:
+        watched = self.broadcast.clients(FRAMES) > 0
+        if watched and self._image_subscription is None:
+            if self._raw:
+                # Reliable as the publisher offers it: best effort loses fragments of 1 MB.
+                self._image_subscription = self.create_subscription(
+                    Image, "image_annotated", self._on_image,
+                    QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+            else:
+                self._image_subscription = self.create_subscription(
+                    CompressedImage, "image_annotated/compressed", self._on_compressed,
+                    QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+        elif not watched and self._image_subscription is not None:
+            self.destroy_subscription(self._image_subscription)
+            self._image_subscription = None
 
     def _on_emotions(self, msg: EmotionArray) -> None:
         self.broadcast.publish_event(emotion_event(msg))
@@ -81,12 +100,11 @@ class ViewerNode(Node):
     def _on_compressed(self, msg: CompressedImage) -> None:
         if "jpeg" in msg.format.lower():
             self.broadcast.publish_frame(bytes(msg.data))
-        elif self.broadcast.clients(FRAMES):
+        else:
             self._encode(lambda: compressed_to_bgr(msg.format, msg.data))
 
     def _on_image(self, msg: Image) -> None:
-        if self.broadcast.clients(FRAMES):
-            self._encode(lambda: image_to_bgr(msg))
+        self._encode(lambda: image_to_bgr(msg))
 
     def _encode(self, pixels) -> None:
         try:
