@@ -102,17 +102,19 @@ def test_fer_view_serves_a_namespace_over_dds(ros_domain, ros_env, tmp_path, raw
     assert code == 0 and "Traceback" not in output, output
 
 
-def test_fer_view_on_a_port_in_use_says_so_in_one_line(ros_env):
+@pytest.mark.parametrize("command", [["view", "--port"], ["bringup", "--view"]],
+                         ids=["fer view", "fer bringup"])
+def test_a_port_in_use_is_one_line_and_status_1(ros_env, command):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        run = subprocess.run(fer("view", "--port", str(port)), env=ros_env,
+        run = subprocess.run(fer(*command, str(port)), env=ros_env,
                              capture_output=True, text=True, timeout=30)
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [
-        f"fer view: cannot serve on 127.0.0.1:{port}: the port is in use (another viewer or "
-        "program); choose another port"], run.stderr
+        f"fer {command[0]}: cannot serve on 127.0.0.1:{port}: the port is in use (another "
+        "viewer or program); choose another port"], run.stderr
 
 
 def test_bringup_view_serves_its_own_results(ros_env, tmp_path):
