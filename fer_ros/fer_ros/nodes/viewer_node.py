@@ -1,9 +1,9 @@
 """`fer view` and the ROS side of the browser viewer: topics in, fer_ros.viewer's streams out.
 
 The node subscribes to a namespace's ``emotions`` and its annotated image, by default
-``image_annotated/compressed``: the emotion node's JPEG goes to the browsers as it is, so
-watching costs the emotion node one JPEG encoding per frame and this node next to nothing.
-With ``--raw`` it takes ``image_annotated`` and encodes itself. Either image is subscribed to
+``image_annotated/compressed``: the emotion node's JPEG goes to the browsers as it is, encoded
+once however many browsers watch, and this node never decodes or encodes an image. With
+``--raw`` it takes ``image_annotated`` and encodes itself. Either image is subscribed to
 only while a browser watches it.
 """
 
