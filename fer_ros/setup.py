@@ -14,6 +14,7 @@ setup(
         package_name + ".perception": ["models/*.tflite", "models/*.h5", "models/*.onnx",
                                         "models/*.json"],
         package_name + ".nodes": ["dds/*.xml"],
+        package_name + ".viewer": ["static/*"],
     },
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),

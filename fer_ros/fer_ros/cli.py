@@ -15,6 +15,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("fer_ros.prediction", "detect faces and classify expressions in image files"),
     "bringup": ("fer_ros.nodes.bringup",
                 "run camera and emotion node in one process, no ros2 launch"),
+    "view": ("fer_ros.nodes.viewer_node",
+             "watch a namespace's annotated image and results in a web browser"),
     "train": ("fer_ros.learning.training",
               "train an expression model on FER-2013 or a folder dataset"),
     "evaluate": ("fer_ros.learning.evaluation", "accuracy, confusion matrix and export agreement"),

@@ -1,9 +1,10 @@
 """The package's parts keep to their jobs, computed from the code's own imports.
 
 An AST scan of every module, not a hand-kept list: a new module is checked the day it is added.
-``perception`` and ``sources`` must run on a robot without ROS or TensorFlow in the way (a
-benchmark, ``fer predict``, another middleware), ``learning`` must never be pulled into the nodes
-(TensorFlow is 1.3 GB and seconds of start-up), and none of the three may need ROS at all.
+``perception``, ``sources`` and ``viewer`` (the browser viewer's HTTP side) must run on a robot
+without ROS or TensorFlow in the way (a benchmark, ``fer predict``, another middleware),
+``learning`` must never be pulled into the nodes (TensorFlow is 1.3 GB and seconds of
+start-up), and none of the four may need ROS at all.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 import pytest
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "fer_ros"
-PARTS = ("perception", "sources", "learning", "nodes")
-ROS_FREE = ("perception", "sources", "learning")
-TENSORFLOW_FREE_AT_IMPORT = ("perception", "sources")
+PARTS = ("perception", "sources", "learning", "viewer", "nodes")
+ROS_FREE = ("perception", "sources", "learning", "viewer")
+TENSORFLOW_FREE_AT_IMPORT = ("perception", "sources", "viewer")
 TENSORFLOW = ("tensorflow", "keras", "tf_keras")
 ROS_ROOTS = ("rclpy", "rcl", "rcutils", "rmw", "rosidl", "ament_index_python", "cv_bridge",
              "launch", "launch_ros", "launch_testing", "message_filters", "image_transport")
@@ -27,10 +28,12 @@ ALLOWED_INTERNAL: dict[str, tuple[str, ...]] = {
     "perception": ("perception",),
     "sources": ("sources", "perception"),
     "learning": ("learning", "perception"),
-    "nodes": ("nodes", "perception", "sources"),
+    "viewer": ("viewer",),
+    "nodes": ("nodes", "perception", "sources", "viewer"),
 }
 """Which parts a part may import at module level: perception is the base, nodes sit on top,
-and learning stands beside the nodes, never under them."""
+learning stands beside the nodes, never under them, and the viewer knows only HTTP, JPEG bytes
+and result dicts (the nodes feed it)."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,8 @@ def test_the_parts_keep_their_boundaries():
     ("perception", "from ..sources import sample", "imports fer_ros.sources: perception/"),
     ("perception", "from fer_ros.nodes.publishing import publish_guarded",
      "perception/ may import only perception"),
+    ("viewer", "from sensor_msgs.msg import CompressedImage", "viewer/ must not depend on ROS"),
+    ("viewer", "from fer_ros.perception import labels", "viewer/ may import only viewer"),
 ])
 def test_a_broken_boundary_is_caught(tmp_path: Path, part: str, line: str, expected: str):
     """The scan itself works: the same check on a copy with one offending import fails it."""

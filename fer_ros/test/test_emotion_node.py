@@ -7,8 +7,10 @@ import subprocess
 import sys
 import time
 
+import cv2
 import numpy as np
 import pytest
+from diagnostic_msgs.msg import DiagnosticArray
 from fer_msgs.msg import EmotionArray
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
@@ -177,9 +179,51 @@ def test_annotated_image_only_while_subscribed_and_under_source_header(session):
     assert not np.array_equal(pixels, frame)
 
 
-def _has_annotated_subscriber(session) -> bool:
-    infos = session.peer.node.get_publishers_info_by_topic("/image_annotated")
+def _has_annotated_subscriber(session, topic: str = "/image_annotated") -> bool:
+    infos = session.peer.node.get_publishers_info_by_topic(topic)
     return len(infos) > 0
+
+
+def _diagnostic_value(arrays: list[DiagnosticArray], key: str) -> int | None:
+    """The newest report's value of ``key`` from the emotion node's /diagnostics."""
+    for array in reversed(list(arrays)):
+        for status in array.status:
+            if status.name == "emotion_node: emotion recognition":
+                return int(next(kv.value for kv in status.values if kv.key == key))
+    return None
+
+
+def test_compressed_annotated_image_is_a_small_jpeg_only_while_subscribed(session):
+    """image_transport's name and format; a quarter of the raw size at most; no JPEG encoded
+    for nobody (the node's own count of them, on /diagnostics, stays at 0 until then)."""
+    frame, _ = astronaut_frame()
+    arrays = session.peer.collect(DiagnosticArray, "/diagnostics")
+    for _ in range(3):
+        assert session.send(image_msg(frame, session.next_stamp())) is not None
+    before = session.stamp
+    assert wait_until(lambda: _diagnostic_value(arrays, "frames processed") is not None
+                      and _diagnostic_value(arrays, "frames processed") >= 4, 5)
+    assert _diagnostic_value(arrays, "compressed annotated images") == 0
+
+    compressed: list[CompressedImage] = session.peer.collect(
+        CompressedImage, "image_annotated/compressed")
+    assert wait_until(lambda: _has_annotated_subscriber(
+        session, "/image_annotated/compressed"), 10)
+    msg = image_msg(frame, session.next_stamp(), frame_id="head_camera")
+    assert session.send(msg) is not None
+    assert wait_until(lambda: any(c.header.stamp == msg.header.stamp for c in compressed), 5)
+    image = next(c for c in compressed if c.header.stamp == msg.header.stamp)
+    assert image.format == "bgr8; jpeg compressed bgr8"
+    assert image.header.frame_id == "head_camera"
+    assert not any(c.header.stamp.sec * 10**9 + c.header.stamp.nanosec <= before
+                   for c in compressed)
+    assert len(image.data) < len(msg.data) / 4, (len(image.data), len(msg.data))
+    pixels = cv2.imdecode(np.frombuffer(bytes(image.data), np.uint8), cv2.IMREAD_COLOR)
+    assert pixels.shape == frame.shape
+    assert not np.array_equal(pixels, frame)
+    assert wait_until(lambda: (_diagnostic_value(arrays, "compressed annotated images")
+                               or 0) >= 1, 5)
+    assert _diagnostic_value(arrays, "annotated images") == 0
 
 
 def set_parameter(peer: RosPeer, name: str, value: ParameterValue):

@@ -4,7 +4,8 @@ It composes the same nodes with the same config/*.yaml files as launch/fer.launc
 executor, plus a small recorder node. The recorder takes the results over the real `emotions`
 and `image_annotated` topics rather than a hook into the emotion node, so what it records is
 exactly what any other subscriber would see (and its subscription is what makes the emotion
-node draw annotated images at all).
+node draw annotated images at all). ``--view`` adds the browser viewer's node the same way: it
+watches the emotion node's ``emotions`` and ``image_annotated/compressed`` in this process.
 """
 
 from __future__ import annotations
@@ -40,11 +41,13 @@ from fer_ros.nodes.image_conversion import ImageConversionError
 from fer_ros.nodes.image_messages import image_to_bgr
 from fer_ros.nodes.node_runner import close_nodes
 from fer_ros.nodes.stop_request import StopRequest
+from fer_ros.nodes.viewer_node import ViewerNode, add_host_argument, open_viewer
 from fer_ros.perception.classification import ModelLoadError
 from fer_ros.perception.detection import DETECTORS
 from fer_ros.perception.model_files import ModelFileMissing
 from fer_ros.sources.calibration import CalibrationError
 from fer_ros.sources.frame_sources import DEFAULT_RATE, SourceError
+from fer_ros.viewer.server import ViewerServer
 
 PACKAGE = "fer_ros"
 VIDEO_NAME = "annotated.mp4"
@@ -102,6 +105,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="camera_node parameter file instead of config/camera.yaml")
     parser.add_argument("--emotion-params", type=Path, metavar="YAML",
                         help="emotion_node parameter file instead of config/emotion.yaml")
+    parser.add_argument("--view", type=_port, metavar="PORT",
+                        help="serve the live annotated image and results to a web browser on "
+                        "PORT (see --host)")
+    add_host_argument(parser)
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0..65535, got {value}")
+    return value
 
 
 def share_directory() -> Path:
@@ -334,17 +348,24 @@ def run(args: argparse.Namespace) -> int:
             print(f"fer bringup: cannot create {args.output}: {exc.strerror}", file=sys.stderr)
             return 1
     stop = StopRequest()
+    viewer = None
+    if args.view is not None:
+        viewer = open_viewer(args.host, args.view, "fer bringup")
+        if viewer is None:
+            return 1
     use_bundled_dds_profile()
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     try:
-        return _run_nodes(args, camera_params, emotion_params, stop)
+        return _run_nodes(args, camera_params, emotion_params, stop, viewer)
     finally:
+        if viewer is not None:
+            viewer.stop()
         rclpy.try_shutdown(uninstall_handlers=False)
         stop.ignore_from_now()
 
 
 def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Path,
-               stop: StopRequest) -> int:
+               stop: StopRequest, viewer: ViewerServer | None) -> int:
     camera_overrides = []
     if args.source is not None:
         camera_overrides.append(Parameter("source", value=args.source))
@@ -381,6 +402,8 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
                         and emotion.get_parameter("publish_annotated").value,
                         limit=args.frames)
     nodes.append(recorder)
+    if viewer is not None:
+        nodes.append(ViewerNode(viewer.broadcast, namespace=args.namespace))
     started = time.monotonic()
     interrupted = _spin(nodes, recorder, camera, source_done, args, stop)
     elapsed = time.monotonic() - started

@@ -39,7 +39,8 @@ MIN_INPUT_RATE = 1.0
 LOSS_FRACTION = 0.05
 """Share of the camera's frames lost in transport above which the node warns: a camera that
 skips one frame a second now and then stays OK."""
-COUNTERS = ("input", "processed", "dropped", "bad_input", "errors", "publish_errors", "lost")
+COUNTERS = ("input", "processed", "dropped", "bad_input", "errors", "publish_errors", "lost",
+            "annotated", "annotated_compressed")
 
 
 class EmotionHealth:
@@ -79,6 +80,8 @@ class EmotionHealth:
             "latency p50 (ms)": milliseconds(latency[0]),
             "latency p95 (ms)": milliseconds(latency[1]),
             "faces": str(self.faces),
+            "annotated images": str(totals["annotated"]),
+            "compressed annotated images": str(totals["annotated_compressed"]),
             "bad inputs": str(totals["bad_input"]),
             "processing errors": str(totals["errors"]),
             "publish errors": str(totals["publish_errors"]),

@@ -1,5 +1,10 @@
 """The emotion node: camera images in, fer_msgs/EmotionArray and an annotated image out.
 
+The annotated image goes out raw on ``image_annotated`` and as JPEG on
+``image_annotated/compressed``, image_transport's name for it, so rqt_image_view's compressed
+transport, web video servers and `fer view` find it; each is drawn and encoded only while that
+topic has subscribers.
+
 A managed (lifecycle) node. configure loads the models and creates the publishers, activate
 subscribes to ``image_raw`` (or ``image_raw/compressed``) with SensorDataQoS (or reliable, with
 ``input_reliability``) and lets results out, deactivate unsubscribes and holds them back,
@@ -35,7 +40,12 @@ from fer_ros.nodes.diagnostics import DiagnosticsPublisher
 from fer_ros.nodes.emotion_diagnostics import TASK, EmotionHealth
 from fer_ros.nodes.frame_loss import DRIVER_REMEDIES, StampGaps
 from fer_ros.nodes.image_conversion import ImageConversionError
-from fer_ros.nodes.image_messages import bgr_to_image, compressed_image_to_bgr, image_to_bgr
+from fer_ros.nodes.image_messages import (
+    bgr_to_compressed_image,
+    bgr_to_image,
+    compressed_image_to_bgr,
+    image_to_bgr,
+)
 from fer_ros.nodes.latest_frame import Delivery, LatestFrame
 from fer_ros.nodes.model_swap import PipelineSwap
 from fer_ros.nodes.node_runner import node_main
@@ -67,8 +77,10 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "default settings) resent, at some latency.",
                   choices=("best_effort", "reliable"), read_only=True),
     MAX_IMAGE_PIXELS,
-    ParameterSpec("publish_annotated", True, "Publish image_annotated while it has "
+    ParameterSpec("publish_annotated", True, "Publish image_annotated and "
+                  "image_annotated/compressed, each drawn and encoded only while it has "
                   "subscribers."),
+    ParameterSpec("jpeg_quality", 80, "JPEG quality of image_annotated/compressed.", 1, 100),
     ParameterSpec("draw_emoji", True, "Draw an emoji beside each face on image_annotated."),
     ParameterSpec("stats_period", 30.0, "Seconds between statistics log lines (0 = never).",
                   0.0, 3600.0, read_only=True),
@@ -98,9 +110,11 @@ class EmotionNode(LifecycleNode):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.lifecycle_state = "unconfigured"
         self.counts = {"input": 0, "received": 0, "processed": 0, "bad_input": 0, "errors": 0,
-                       "publish_errors": 0, "lost": 0}
+                       "publish_errors": 0, "lost": 0, "annotated": 0,
+                       "annotated_compressed": 0}
         self._gaps = StampGaps()
-        self._emotions_pub = self._annotated_pub = self._subscription = None
+        self._emotions_pub = self._annotated_pub = self._compressed_pub = None
+        self._subscription = None
         self._active = False
         self._frame_lock = threading.Lock()
         """Held while a frame is processed, so deactivation waits for it to be published."""
@@ -149,9 +163,11 @@ class EmotionNode(LifecycleNode):
             self.get_logger().error(f"configure failed: {exc}")
             return FAILURE
         self._emotions_pub = self.create_lifecycle_publisher(EmotionArray, "emotions", 10)
+        annotated_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
         self._annotated_pub = self.create_lifecycle_publisher(
-            Image, "image_annotated",
-            QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+            Image, "image_annotated", annotated_qos)
+        self._compressed_pub = self.create_lifecycle_publisher(
+            CompressedImage, "image_annotated/compressed", annotated_qos)
         self.lifecycle_state = "inactive"
         pipeline = self._pipelines.pipeline
         self.get_logger().info(f"configured: detector {pipeline.detector.name}, model "
@@ -214,10 +230,10 @@ class EmotionNode(LifecycleNode):
             self._slot.take(timeout=0.0)
 
     def _release(self) -> None:
-        for publisher in (self._emotions_pub, self._annotated_pub):
+        for publisher in (self._emotions_pub, self._annotated_pub, self._compressed_pub):
             if publisher is not None:
                 self.destroy_lifecycle_publisher(publisher)
-        self._emotions_pub = self._annotated_pub = None
+        self._emotions_pub = self._annotated_pub = self._compressed_pub = None
         if self._pipelines is not None:
             self._pipelines.pipeline.close()
         self._pipelines = None
@@ -283,13 +299,25 @@ class EmotionNode(LifecycleNode):
         publish_guarded(self, self._emotions_pub, result, self.counts)
         self.counts["processed"] += 1
         self._health.frame_done(time.monotonic() - delivery.received, len(faces))
-        if (self._params.values["publish_annotated"]
-                and self._annotated_pub.get_subscription_count() > 0):
-            annotations = [FaceAnnotation(f.box, f.face_id, f.label, f.confidence) for f in faces]
-            image = draw_annotations(bgr.copy(), annotations,
-                                     draw_emoji=self._params.values["draw_emoji"])
-            publish_guarded(self, self._annotated_pub, bgr_to_image(image, msg.header),
-                            self.counts)
+        if self._params.values["publish_annotated"]:
+            self._publish_annotated(bgr, faces, msg.header)
+
+    def _publish_annotated(self, bgr, faces: list[FaceResult], header) -> None:
+        """Draw once for whichever of the raw and compressed topics has subscribers."""
+        raw = self._annotated_pub.get_subscription_count() > 0
+        compressed = self._compressed_pub.get_subscription_count() > 0
+        if not (raw or compressed):
+            return
+        annotations = [FaceAnnotation(f.box, f.face_id, f.label, f.confidence) for f in faces]
+        image = draw_annotations(bgr.copy(), annotations,
+                                 draw_emoji=self._params.values["draw_emoji"])
+        if raw:
+            publish_guarded(self, self._annotated_pub, bgr_to_image(image, header), self.counts)
+            self.counts["annotated"] += 1
+        if compressed:
+            publish_guarded(self, self._compressed_pub, bgr_to_compressed_image(
+                image, header, self._params.values["jpeg_quality"]), self.counts)
+            self.counts["annotated_compressed"] += 1
 
     def _totals(self) -> dict[str, int]:
         return {**self.counts, "dropped": self._slot.dropped}

@@ -114,3 +114,11 @@ def bgr_to_raw(image: np.ndarray) -> tuple[int, int, int, bytes]:
             f"expected an HxWx3 uint8 image, got {image.shape} {image.dtype}")
     height, width = image.shape[:2]
     return height, width, width * 3, np.ascontiguousarray(image).tobytes()
+
+
+def bgr_to_jpeg(image: np.ndarray, quality: int) -> bytes:
+    """JPEG bytes of a BGR image at ``quality`` (1-100)."""
+    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ImageConversionError(f"OpenCV could not encode a {image.shape} image as JPEG")
+    return jpeg.tobytes()

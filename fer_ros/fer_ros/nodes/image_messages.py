@@ -14,6 +14,7 @@ from std_msgs.msg import Header
 
 from fer_ros.nodes.image_conversion import (
     ImageConversionError,
+    bgr_to_jpeg,
     bgr_to_raw,
     check_raw_image,
     compressed_to_bgr,
@@ -53,3 +54,13 @@ def bgr_to_image(image: np.ndarray, header: Header) -> Image:
     msg.height, msg.width, msg.step, msg.data = bgr_to_raw(image)
     msg.encoding = "bgr8"
     return msg
+
+
+JPEG_FORMAT = "bgr8; jpeg compressed bgr8"
+"""The format string image_transport's compressed plugin writes for a bgr8 image as JPEG, so
+its subscribers (rqt_image_view, republish) decode ours without a guess."""
+
+
+def bgr_to_compressed_image(image: np.ndarray, header: Header, quality: int) -> CompressedImage:
+    """A JPEG CompressedImage of a BGR image, with the given header."""
+    return CompressedImage(header=header, format=JPEG_FORMAT, data=bgr_to_jpeg(image, quality))
