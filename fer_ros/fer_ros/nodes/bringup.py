@@ -19,7 +19,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import cv2
 import numpy as np
@@ -45,6 +45,9 @@ from fer_ros.perception.detection import DETECTORS
 from fer_ros.perception.model_files import ModelFileMissing
 from fer_ros.sources.calibration import CalibrationError
 from fer_ros.sources.frame_sources import DEFAULT_RATE, SourceError
+
+if TYPE_CHECKING:
+    from fer_ros.nodes.recording import McapRecording
 
 PACKAGE = "fer_ros"
 VIDEO_NAME = "annotated.mp4"
@@ -98,6 +101,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: config/camera.yaml)")
     parser.add_argument("--summary", action="store_true",
                         help="print a per-face summary at the end")
+    parser.add_argument("--record", type=Path, metavar="FILE.mcap",
+                        help="record the camera's frames (JPEG), camera_info and the results "
+                        "into a ROS 2 MCAP file (ros2 bag, Foxglove; replay with --source "
+                        "FILE.mcap)")
+    parser.add_argument("--record-raw", action="store_true",
+                        help="with --record, record raw bgr8 frames instead of JPEG")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="with --record, replace an existing file (refused otherwise)")
     parser.add_argument("--camera-params", type=Path, metavar="YAML",
                         help="camera_node parameter file instead of config/camera.yaml")
     parser.add_argument("--emotion-params", type=Path, metavar="YAML",
@@ -333,19 +344,49 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"fer bringup: cannot create {args.output}: {exc.strerror}", file=sys.stderr)
             return 1
+    if (args.record_raw or args.overwrite) and args.record is None:
+        print("fer bringup: --record-raw and --overwrite need --record FILE.mcap",
+              file=sys.stderr)
+        return 1
     stop = StopRequest()
+    recording = None
+    if args.record is not None:
+        # Only a recording needs the mcap package (a ROS install may not have it).
+        from fer_ros.nodes.recording import McapRecording, RecordingError
+
+        try:
+            recording = McapRecording(args.record, args.overwrite,
+                                      on_error=lambda text: print(f"fer bringup: {text}",
+                                                                  file=sys.stderr))
+        except RecordingError as exc:
+            print(f"fer bringup: cannot record: {exc}", file=sys.stderr)
+            return 1
     use_bundled_dds_profile()
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     try:
-        return _run_nodes(args, camera_params, emotion_params, stop)
+        return _run_nodes(args, camera_params, emotion_params, stop, recording)
     finally:
+        if recording is not None:
+            recording.close()
+            print(f"recording: {recording.path} ({recording.messages} messages, "
+                  f"{_size_mb(recording.path):.1f} MB)"
+                  + (f"; {recording.error}" if recording.error else ""))
         rclpy.try_shutdown(uninstall_handlers=False)
         stop.ignore_from_now()
 
 
+def _size_mb(path: Path) -> float:
+    try:
+        return path.stat().st_size / 1e6
+    except OSError:
+        return 0.0
+
+
 def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Path,
-               stop: StopRequest) -> int:
+               stop: StopRequest, recording: McapRecording | None) -> int:
     camera_overrides = []
+    if recording is not None and not args.record_raw:
+        camera_overrides.append(Parameter("publish_compressed", value=True))
     if args.source is not None:
         camera_overrides.append(Parameter("source", value=args.source))
     if args.fps is not None:
@@ -381,6 +422,10 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
                         and emotion.get_parameter("publish_annotated").value,
                         limit=args.frames)
     nodes.append(recorder)
+    if recording is not None:
+        from fer_ros.nodes.recording import RecordingNode
+
+        nodes.append(RecordingNode(recording, args.namespace, raw=args.record_raw))
     started = time.monotonic()
     interrupted = _spin(nodes, recorder, camera, source_done, args, stop)
     elapsed = time.monotonic() - started
