@@ -36,9 +36,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.nodes.bringup import config_file
 from fer_ros.sources.sample import sample_faces_frame
 from run import (
+    REPO,
     NodeProcess,
     ProcessStats,
     Report,
@@ -50,6 +50,8 @@ from run import (
 )
 
 RATE_HZ = 30
+CONFIG = REPO / "fer_ros" / "config"
+"""This tree's parameter files, not the installed ones (which may be another version)."""
 FACES = 4
 LOOP_FRAMES = 30
 PROGRESS = re.compile(r"fer bringup: (\d+) frames classified, +[\d.]+ fps, \d+ faces, "
@@ -72,8 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def camera_params(folder: Path, width: int = 0, height: int = 0) -> Path:
-    """The installed camera.yaml with looping on (and a frame size, for the sample)."""
-    text = config_file("camera.yaml").read_text(encoding="utf-8")
+    """camera.yaml with looping on (and a frame size, for the sample)."""
+    text = (CONFIG / "camera.yaml").read_text(encoding="utf-8")
     text = text.replace("    width: 0", f"    width: {width}").replace(
         "    height: 0", f"    height: {height}")
     path = folder / f"camera_{width}x{height}.yaml"
@@ -104,7 +106,8 @@ def progress(output: str) -> tuple[int, int, float] | None:
 def cpu_run(args: argparse.Namespace, env: dict, work: Path, frames: Path, params: Path,
             record: bool, index: int) -> dict:
     command = [*executable("fer"), "bringup", "--source", str(frames), "--fps", str(RATE_HZ),
-               "--camera-params", str(params), "--namespace", bench_namespace()]
+               "--camera-params", str(params), "--namespace", bench_namespace(),
+               "--emotion-params", str(CONFIG / "emotion.yaml")]
     if record:
         command += ["--record", str(work / f"cpu_{index}.mcap")]
     process = NodeProcess(command, env, work / f"cpu_{index}_{int(record)}.log")
@@ -132,7 +135,8 @@ def size_run(args: argparse.Namespace, env: dict, work: Path, width: int, height
     bag = work / f"size_{width}x{height}_{'raw' if raw else 'jpeg'}.mcap"
     command = [*executable("fer"), "bringup", "--seconds", str(args.size_seconds),
                "--camera-params", str(camera_params(work, width, height)),
-               "--namespace", bench_namespace(), "--record", str(bag)]
+               "--namespace", bench_namespace(),
+               "--emotion-params", str(CONFIG / "emotion.yaml"), "--record", str(bag)]
     if raw:
         command.append("--record-raw")
     process = NodeProcess(command, env, work / f"{bag.stem}.log")
