@@ -6,7 +6,8 @@ tracker and the JPEG encoder see motion) at 30 Hz, once without and once with ``
 (JPEG frames: the camera's image_raw/compressed encoding included, camera_info, results), the
 two alternated ``--reps`` times. CPU % is the process's user+system time over a window after
 a warm-up (100 % = one core), from /proc; frames/s are read from bringup's progress lines
-over the same window. The cost is the difference of the medians, in % of one core.
+over the same window. The cost is the difference of the medians, in % of one core; it means
+something only where both runs get the 30 Hz they are offered (a quiet machine).
 
 On a loaded machine the pipeline gets less than the 30 Hz it is offered, and the run that
 records gets even less, which hides part of the cost in that difference. So the work that
@@ -123,7 +124,9 @@ def cpu_run(args: argparse.Namespace, env: dict, work: Path, frames: Path, param
         process.stop(signal.SIGINT, timeout=10.0)
     assert progress0 is not None and progress1 is not None
     span = progress1[2] - progress0[2]
+    camera_frames = progress1[1] - progress0[1]
     return {"record": record, "cpu_percent": 100.0 * (cpu1 - cpu0) / (wall1 - wall0),
+            "cpu_ms_per_camera_frame": 1e3 * (cpu1 - cpu0) / max(camera_frames, 1),
             "classified_fps": (progress1[0] - progress0[0]) / span,
             "camera_fps": (progress1[1] - progress0[1]) / span}
 
@@ -211,7 +214,7 @@ def run(args: argparse.Namespace) -> Report:
              for width, height in SIZES for raw in (False, True)]
     rows = [[f"bringup, {FACES} faces, 640x480, {RATE_HZ} Hz" + (", --record" if rec else ""),
              median(group, "cpu_percent"), median(group, "classified_fps"),
-             median(group, "camera_fps")]
+             median(group, "camera_fps"), median(group, "cpu_ms_per_camera_frame")]
             for rec, group in ((False, plain), (True, recorded))]
     notes = [f"recording adds {cost:.1f} % of one core (median of {args.reps} runs each, "
              f"{args.window:g} s windows after {args.warm_up:g} s of warm-up)",
@@ -222,7 +225,8 @@ def run(args: argparse.Namespace) -> Report:
               f"{s['mb_per_minute']:.0f} MB per minute at {RATE_HZ} Hz "
               f"({s['camera_frames']} frames recorded)" for s in sizes]
     return Report("recording", "fer bringup --record: CPU and size",
-                  ["run", "CPU % of one core", "classified/s", "camera frames/s"], rows,
+                  ["run", "CPU % of one core", "classified/s", "camera frames/s",
+                   "CPU ms per camera frame"], rows,
                   data={"runs": runs, "sizes": sizes, "cost_percent_of_core": cost,
                         "per_frame_ms": parts, "per_frame_percent_of_core": per_frame_cost},
                   targets=[Target("recording CPU cost, 640x480, 30 Hz, 4 faces (bringup)",

@@ -169,6 +169,12 @@ def test_a_killed_recorder_leaves_the_complete_chunks_readable(ros_env, tmp_path
     assert len(frames) >= 5 and frames[0].shape == (480, 640, 3)
     assert source.recorded.camera_info is not None
 
+    replay = subprocess.run(bringup("--source", str(bag)), env=ros_env, capture_output=True,
+                            text=True, timeout=RUN_TIMEOUT)
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert f"the bag {bag} is cut short" in replay.stderr
+    assert "source ended:" in replay.stdout, replay.stdout
+
 
 def test_sigterm_finishes_the_file(ros_env, tmp_path):
     bag = tmp_path / "term.mcap"
@@ -224,6 +230,17 @@ def test_schemas_are_the_installed_definitions_in_rosbag2s_layout():
     types = get_types_from_msg(text, "fer_msgs/msg/EmotionArray")
     assert {"fer_msgs/msg/EmotionArray", "fer_msgs/msg/Emotion",
             "geometry_msgs/msg/Point32"} <= set(types)
+
+
+def test_channels_offer_rosbag2s_qos_profiles(tmp_path):
+    bag = tmp_path / "qos.mcap"
+    write_mcap(bag, sample_messages(1))
+    with AnyReader([bag]) as reader:
+        profiles = [c.ext.offered_qos_profiles for c in reader.connections]
+    assert len(profiles) == 2
+    for (qos,) in profiles:
+        assert (qos.reliability.name, qos.durability.name, qos.history.name) == (
+            "RELIABLE", "VOLATILE", "KEEP_LAST")
 
 
 def test_a_bag_plays_its_images_with_their_stamps_and_camera_info(tmp_path):
