@@ -196,7 +196,7 @@ class McapRecording:
     def _fail_with(self, reason: str) -> None:
         self.error = reason
         self._on_error(f"recording stopped: {reason}; the pipeline goes on without it; the "
-                       f"file keeps the {self.messages} messages of its complete chunks")
+                       "file keeps what its complete chunks hold")
         self._closed = True
         try:
             self._file.close()
