@@ -271,6 +271,44 @@ def test_a_bag_plays_its_images_with_their_stamps_and_camera_info(tmp_path):
     assert source.native_fps == pytest.approx(30.0, rel=1e-3)  # the recorded pace
 
 
+def test_a_looped_bag_starts_again(tmp_path):
+    bag = tmp_path / "clip.mcap"
+    write_mcap(bag, sample_messages(3))
+    source = make_source(parse_source(str(bag)), True, decode=decode)
+    source.check()
+    source.open()
+    stamps = []
+    for _ in range(7):
+        assert source.read() is not None
+        stamps.append(source.recorded.nanosec)
+    assert stamps == [0, 33_333_333, 66_666_666] * 2 + [0]
+
+
+def test_a_file_cut_short_plays_its_complete_chunks_and_warns(tmp_path):
+    bag = tmp_path / "cut.mcap"
+    frames = SampleSequence(320, 240)
+    messages = []
+    for index in range(30):  # 230 kB each: about 4 to a 1 MiB chunk
+        header = Header(frame_id="cam")
+        header.stamp.sec = index
+        pixels = frames.frame(index)
+        messages.append(("/cam/image_raw", Image(header=header, height=240, width=320,
+                                                 encoding="bgr8", step=960,
+                                                 data=pixels.tobytes())))
+    write_mcap(bag, messages)
+    data = bag.read_bytes()
+    bag.write_bytes(data[:len(data) * 6 // 10])
+    source = bag_source(bag)
+    source.check()
+    assert source.warning.startswith(f"the bag {bag} is cut short")
+    source.open()
+    played = []
+    while (frame := source.read()) is not None:
+        played.append(source.recorded.sec)
+        assert np.array_equal(frame, frames.frame(source.recorded.sec))
+    assert 8 <= len(played) < 18 and played == list(range(len(played)))
+
+
 @pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
 def test_rosbag2_folders_play_too(tmp_path, storage):
     from rosbags.rosbag2 import StoragePlugin, Writer
