@@ -27,6 +27,7 @@ from std_msgs.msg import Header
 from fer_ros.nodes.bringup import RECORDS_NAME
 from fer_ros.nodes.image_conversion import compressed_to_bgr, raw_to_bgr
 from fer_ros.nodes.recording import McapRecording, message_definition
+from fer_ros.perception.tracking import box_iou
 from fer_ros.sources.bags import BagSource
 from fer_ros.sources.frame_sources import SourceError, make_source, parse_source
 from fer_ros.sources.sample import SampleSequence
@@ -71,6 +72,30 @@ def majority_labels(records: list[dict]) -> dict[int, str]:
         for face in record["faces"]:
             labels.setdefault(face["face_id"], Counter())[face["label"]] += 1
     return {face_id: counts.most_common(1)[0][0] for face_id, counts in labels.items()}
+
+
+def replayed_labels(live: list[dict], replayed: list[dict]) -> tuple[dict[int, str], float]:
+    """Per face of the live run, the majority label of the replayed faces on the same box in
+    the same frames, and the share of live faces (in frames both classified) so matched.
+
+    Matched by place, not by id: which frames a busy node drops differs between runs, and
+    with it when a tracker gives a face a new id.
+    """
+    replayed_by_stamp = {r["stamp"]: r["faces"] for r in replayed}
+    labels: dict[int, Counter] = {}
+    faces = matched = 0
+    for record in live:
+        others = replayed_by_stamp.get(record["stamp"])
+        if others is None:
+            continue
+        for face in record["faces"]:
+            faces += 1
+            best = max(others, key=lambda o: box_iou(face["box"], o["box"]), default=None)
+            if best is not None and box_iou(face["box"], best["box"]) >= 0.5:
+                matched += 1
+                labels.setdefault(face["face_id"], Counter())[best["label"]] += 1
+    majority = {face_id: counts.most_common(1)[0][0] for face_id, counts in labels.items()}
+    return majority, matched / max(faces, 1)
 
 
 def decode(msgtype: str, msg) -> np.ndarray:
@@ -156,7 +181,13 @@ def test_record_then_replay_gives_the_same_faces_and_labels(ros_env, tmp_path):
                 .splitlines()]
     assert len(replayed) >= 0.25 * len(images)  # the node drops frames while busy
     assert {r["stamp"] for r in replayed} <= image_stamps  # the recorded stamps, republished
-    assert majority_labels(replayed) == majority_labels(live)
+    majority, matched = replayed_labels(live, replayed)
+    assert matched >= 0.9, (live, replayed)
+    live_majority = majority_labels(live)
+    steady = {face_id for face_id, n in Counter(
+        f["face_id"] for r in live for f in r["faces"]).items() if n >= 0.2 * len(live)}
+    assert steady and steady <= set(majority), (steady, majority)
+    assert majority == {face_id: live_majority[face_id] for face_id in majority}
 
 
 def test_a_killed_recorder_leaves_the_complete_chunks_readable(ros_env, tmp_path):

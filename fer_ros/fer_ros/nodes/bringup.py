@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -397,6 +398,13 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
                           ("autostart", True))
                          if value is not None]
     source_done = threading.Event()
+    # The recording subscribes before the camera publishes its first frame, so that it holds
+    # every frame the emotion node classifies (which subscribes only once its models load).
+    recording_nodes: list = []
+    if recording is not None:
+        from fer_ros.nodes.recording import RecordingNode
+
+        recording_nodes.append(RecordingNode(recording, args.namespace, raw=args.record_raw))
     nodes: list = []
     try:
         nodes.append(CameraNode(
@@ -413,6 +421,8 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
         for node in nodes:
             node.close()
             node.destroy_node()
+        for node in recording_nodes:
+            node.destroy_node()
         return 1
     camera, emotion = nodes
     fps = camera.get_parameter("fps").value or DEFAULT_RATE
@@ -422,12 +432,10 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
                         and emotion.get_parameter("publish_annotated").value,
                         limit=args.frames)
     nodes.append(recorder)
-    if recording is not None:
-        from fer_ros.nodes.recording import RecordingNode
-
-        nodes.append(RecordingNode(recording, args.namespace, raw=args.record_raw))
+    nodes += recording_nodes
     started = time.monotonic()
-    interrupted = _spin(nodes, recorder, camera, source_done, args, stop)
+    interrupted = _spin(nodes, recorder, camera, source_done, args, stop,
+                        [recorder.caught_up] + [node.caught_up for node in recording_nodes])
     elapsed = time.monotonic() - started
     summary = recorder.summary
     if output is not None:
@@ -450,8 +458,10 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
 
 
 def _spin(nodes: list, recorder: Recorder, camera: CameraNode, source_done: threading.Event,
-          args: argparse.Namespace, stop: StopRequest) -> bool:
-    """Spin until the frame or time limit, the end of the source or a signal (returns True)."""
+          args: argparse.Namespace, stop: StopRequest,
+          caught_up: list[Callable[[], bool]]) -> bool:
+    """Spin until the frame or time limit, the end of the source or a signal (returns True);
+    then, for at most a second, until every ``caught_up`` says what is in flight has arrived."""
     executor = SingleThreadedExecutor()
     for node in nodes:
         executor.add_node(node)
@@ -466,7 +476,7 @@ def _spin(nodes: list, recorder: Recorder, camera: CameraNode, source_done: thre
                             camera.counts["published"])
         camera.close()
         drain_until = time.monotonic() + 1.0
-        while not recorder.caught_up() and time.monotonic() < drain_until:
+        while not all(done() for done in caught_up) and time.monotonic() < drain_until:
             executor.spin_once(timeout_sec=0.05)
     except ExternalShutdownException:
         pass

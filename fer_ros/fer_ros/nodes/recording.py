@@ -233,14 +233,36 @@ class RecordingNode(Node):
     def __init__(self, recording: McapRecording, namespace: str, raw: bool):
         super().__init__("bringup_recording", namespace=namespace)
         self.recording = recording
+        self._last_image = self._last_result = -1
+        """Stamps (ns) of the newest frame and the newest result written."""
         qos = QoSProfile(depth=self.DEPTH, reliability=ReliabilityPolicy.RELIABLE)
-        image_topic = "image_raw" if raw else "image_raw/compressed"
-        for msg_type, topic in ((Image if raw else CompressedImage, image_topic),
-                                (CameraInfo, "camera_info"), (EmotionArray, "emotions")):
-            name = self.resolve_topic_name(topic)
-            self.create_subscription(msg_type, topic, self._writer_for(name), qos)
+        self.create_subscription(Image if raw else CompressedImage,
+                                 "image_raw" if raw else "image_raw/compressed",
+                                 self._on_image, qos)
+        self.create_subscription(CameraInfo, "camera_info", self._writer_for("camera_info"),
+                                 qos)
+        self.create_subscription(EmotionArray, "emotions", self._on_result, qos)
+        self._image_topic = self.resolve_topic_name("image_raw" if raw
+                                                    else "image_raw/compressed")
+        self._result_topic = self.resolve_topic_name("emotions")
 
     def _writer_for(self, topic: str) -> Callable[[Any], None]:
+        name = self.resolve_topic_name(topic)
+
         def write(msg: Any) -> None:
-            self.recording.write(topic, msg)
+            self.recording.write(name, msg)
         return write
+
+    def _on_image(self, msg: Any) -> None:
+        self.recording.write(self._image_topic, msg)
+        self._last_image = max(self._last_image, stamp_ns(msg))
+
+    def _on_result(self, msg: Any) -> None:
+        self.recording.write(self._result_topic, msg)
+        self._last_result = max(self._last_result, stamp_ns(msg))
+
+    def caught_up(self) -> bool:
+        """Whether the frame of the newest recorded result is recorded too. At the end of a
+        run the frames still queued for this node would otherwise be lost while the results
+        of those frames, which came later, are in the file."""
+        return not self.recording.active or self._last_image >= self._last_result
