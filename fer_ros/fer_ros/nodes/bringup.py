@@ -18,9 +18,10 @@ import sys
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import cv2
 import numpy as np
@@ -48,6 +49,9 @@ from fer_ros.perception.model_files import ModelFileMissing
 from fer_ros.sources.calibration import CalibrationError
 from fer_ros.sources.frame_sources import DEFAULT_RATE, SourceError
 from fer_ros.viewer.server import ViewerServer
+
+if TYPE_CHECKING:
+    from fer_ros.nodes.recording import McapRecording
 
 PACKAGE = "fer_ros"
 VIDEO_NAME = "annotated.mp4"
@@ -101,6 +105,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: config/camera.yaml)")
     parser.add_argument("--summary", action="store_true",
                         help="print a per-face summary at the end")
+    parser.add_argument("--record", type=Path, metavar="FILE.mcap",
+                        help="record the camera's frames (JPEG), camera_info and the results "
+                        "into a ROS 2 MCAP file (ros2 bag, Foxglove; replay with --source "
+                        "FILE.mcap)")
+    parser.add_argument("--record-raw", action="store_true",
+                        help="with --record, record raw bgr8 frames instead of JPEG")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="with --record, replace an existing file (refused otherwise)")
     parser.add_argument("--camera-params", type=Path, metavar="YAML",
                         help="camera_node parameter file instead of config/camera.yaml")
     parser.add_argument("--emotion-params", type=Path, metavar="YAML",
@@ -347,26 +359,59 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"fer bringup: cannot create {args.output}: {exc.strerror}", file=sys.stderr)
             return 1
+    if (args.record_raw or args.overwrite) and args.record is None:
+        print("fer bringup: --record-raw and --overwrite need --record FILE.mcap",
+              file=sys.stderr)
+        return 1
     stop = StopRequest()
     viewer = None
     if args.view is not None:
         viewer = open_viewer(args.host, args.view, "fer bringup")
         if viewer is None:
             return 1
+    recording = None
+    if args.record is not None:
+        # Only a recording needs the mcap package (a ROS install may not have it).
+        from fer_ros.nodes.recording import McapRecording, RecordingError
+
+        try:
+            recording = McapRecording(args.record, args.overwrite,
+                                      on_error=lambda text: print(f"fer bringup: {text}",
+                                                                  file=sys.stderr))
+        except RecordingError as exc:
+            print(f"fer bringup: cannot record: {exc}", file=sys.stderr)
+            if viewer is not None:
+                viewer.stop()
+            return 1
     use_bundled_dds_profile()
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     try:
-        return _run_nodes(args, camera_params, emotion_params, stop, viewer)
+        return _run_nodes(args, camera_params, emotion_params, stop, viewer, recording)
     finally:
         if viewer is not None:
             viewer.stop()
+        if recording is not None:
+            recording.close()
+            print(f"recording: {recording.path} ({recording.messages} messages, "
+                  f"{_size_mb(recording.path):.1f} MB)"
+                  + (f"; {recording.error}" if recording.error else ""))
         rclpy.try_shutdown(uninstall_handlers=False)
         stop.ignore_from_now()
 
 
+def _size_mb(path: Path) -> float:
+    try:
+        return path.stat().st_size / 1e6
+    except OSError:
+        return 0.0
+
+
 def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Path,
-               stop: StopRequest, viewer: ViewerServer | None) -> int:
+               stop: StopRequest, viewer: ViewerServer | None,
+               recording: McapRecording | None) -> int:
     camera_overrides = []
+    if recording is not None and not args.record_raw:
+        camera_overrides.append(Parameter("publish_compressed", value=True))
     if args.source is not None:
         camera_overrides.append(Parameter("source", value=args.source))
     if args.fps is not None:
@@ -377,6 +422,13 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
                           ("autostart", True))
                          if value is not None]
     source_done = threading.Event()
+    # The recording subscribes before the camera publishes its first frame, so that it holds
+    # every frame the emotion node classifies (which subscribes only once its models load).
+    recording_nodes: list = []
+    if recording is not None:
+        from fer_ros.nodes.recording import RecordingNode
+
+        recording_nodes.append(RecordingNode(recording, args.namespace, raw=args.record_raw))
     nodes: list = []
     try:
         nodes.append(CameraNode(
@@ -393,6 +445,8 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
         for node in nodes:
             node.close()
             node.destroy_node()
+        for node in recording_nodes:
+            node.destroy_node()
         return 1
     camera, emotion = nodes
     fps = camera.get_parameter("fps").value or DEFAULT_RATE
@@ -404,8 +458,10 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
     nodes.append(recorder)
     if viewer is not None:
         nodes.append(ViewerNode(viewer.broadcast, namespace=args.namespace))
+    nodes += recording_nodes
     started = time.monotonic()
-    interrupted = _spin(nodes, recorder, camera, source_done, args, stop)
+    interrupted = _spin(nodes, recorder, camera, source_done, args, stop,
+                        [recorder.caught_up] + [node.caught_up for node in recording_nodes])
     elapsed = time.monotonic() - started
     summary = recorder.summary
     if output is not None:
@@ -428,8 +484,10 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
 
 
 def _spin(nodes: list, recorder: Recorder, camera: CameraNode, source_done: threading.Event,
-          args: argparse.Namespace, stop: StopRequest) -> bool:
-    """Spin until the frame or time limit, the end of the source or a signal (returns True)."""
+          args: argparse.Namespace, stop: StopRequest,
+          caught_up: list[Callable[[], bool]]) -> bool:
+    """Spin until the frame or time limit, the end of the source or a signal (returns True);
+    then, for at most a second, until every ``caught_up`` says what is in flight has arrived."""
     executor = SingleThreadedExecutor()
     for node in nodes:
         executor.add_node(node)
@@ -444,7 +502,7 @@ def _spin(nodes: list, recorder: Recorder, camera: CameraNode, source_done: thre
                             camera.counts["published"])
         camera.close()
         drain_until = time.monotonic() + 1.0
-        while not recorder.caught_up() and time.monotonic() < drain_until:
+        while not all(done() for done in caught_up) and time.monotonic() < drain_until:
             executor.spin_once(timeout_sec=0.05)
     except ExternalShutdownException:
         pass

@@ -1,9 +1,13 @@
 """The camera node: frames from a device, file, folder, stream or the built-in sample, to ROS.
 
 Publishes ``image_raw`` (bgr8), ``camera_info`` under the same header, and on request
-``image_raw/compressed`` (JPEG). Capture runs in its own thread because ``VideoCapture.read``
-blocks for up to a frame period; the executor stays free for parameter services and the node
-stops promptly. The sources themselves live in fer_ros.sources.frame_sources, free of ROS.
+``image_raw/compressed`` (JPEG). A recording (a ``.mcap`` file or a rosbag2 folder) is played
+like a camera: at its recorded pace, with its recorded stamps, frame_id and camera_info, so a
+replay gives the results the recorded run gave.
+
+Capture runs in its own thread because ``VideoCapture.read`` blocks for up to a frame period;
+the executor stays free for parameter services and the node stops promptly. The sources
+themselves live in fer_ros.sources (frame_sources, bags), free of ROS.
 
 QoS: reliable, keep-last. A reliable publisher matches both best-effort subscribers (the emotion
 node's SensorDataQoS) and reliable ones (rqt_image_view and image_transport's defaults), while a
@@ -32,6 +36,7 @@ from std_msgs.msg import Header
 from fer_ros.nodes.camera_diagnostics import TASK, CameraHealth, hardware_id
 from fer_ros.nodes.decoder_output import decoder_output_to
 from fer_ros.nodes.diagnostics import DiagnosticsPublisher
+from fer_ros.nodes.image_conversion import compressed_to_bgr, raw_to_bgr
 from fer_ros.nodes.image_messages import bgr_to_image
 from fer_ros.nodes.node_runner import node_main
 from fer_ros.nodes.parameters import (
@@ -99,6 +104,9 @@ def parameter_specs(loop_default: bool) -> tuple[ParameterSpec, ...]:
         ParameterSpec("stats_period", 30.0, "Seconds between statistics log lines "
                       "(0 = never).", 0.0, 3600.0, read_only=True),
         MAX_IMAGE_PIXELS,
+        ParameterSpec("bag_topic", "", "For a bag source (.mcap file or rosbag2 folder): the "
+                      "Image or CompressedImage topic to play; empty = the bag's only image "
+                      "topic.", read_only=True),
     )
 
 
@@ -116,8 +124,12 @@ class CameraNode(Node):
         warn_unknown_overrides(self)
         values = self._params.values
         self._source = make_source(self.spec, values["loop"], values["width"],
-                                   values["height"], values["fps"], values["max_image_pixels"])
+                                   values["height"], values["fps"], values["max_image_pixels"],
+                                   values["bag_topic"], self._decode_recorded)
         self._source.check()
+        if self._source.warning:
+            self.get_logger().warning(self._source.warning)
+        self._info_checked = False
         self._calibration = self._load_calibration(values["camera_info_url"])
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
@@ -261,6 +273,8 @@ class CameraNode(Node):
 
     def _describe_rate(self) -> str:
         rate = self._rate()
+        if self.spec.kind == "bag" and not self._params.values["fps"]:
+            return "its recorded pace"
         if rate <= 0:
             return "the source's own rate"
         cap = "at most " if self.spec.live else ""
@@ -308,17 +322,32 @@ class CameraNode(Node):
             pacer.set_rate(self._rate())
         return self._stop.is_set()
 
+    def _decode_recorded(self, msgtype: str, msg: Any) -> np.ndarray:
+        """Pixels of a recorded sensor_msgs image (as rosbags decodes it); ValueError if bad."""
+        if msgtype.endswith("CompressedImage"):
+            return compressed_to_bgr(msg.format, msg.data,
+                                     self._params.values["max_image_pixels"])
+        return raw_to_bgr(msg.encoding, msg.height, msg.width, msg.step, msg.data)
+
     def _decoder_said(self, line: str) -> None:
         self.get_logger().warning(f"decoder: {line}", throttle_duration_sec=5.0)
 
     def _publish_frame(self, frame: np.ndarray) -> None:
         values = self._params.values
-        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=values["frame_id"])
+        recorded = self._source.recorded
+        if recorded is not None:
+            header = Header(frame_id=recorded.frame_id)
+            header.stamp.sec, header.stamp.nanosec = recorded.sec, recorded.nanosec
+        else:
+            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=values["frame_id"])
         frame = fit_frame(frame, values["width"], values["height"])
         height, width = frame.shape[:2]
         publish_guarded(self, self._image_pub, bgr_to_image(frame, header), self.counts)
-        publish_guarded(self, self._info_pub, self._camera_info(header, width, height),
-                        self.counts)
+        info = self._camera_info(header, width, height)
+        if self._calibration is None and recorded is not None \
+                and recorded.camera_info is not None:
+            info = self._recorded_info(info, recorded.camera_info)
+        publish_guarded(self, self._info_pub, info, self.counts)
         if self._compressed_pub is not None and self._compressed_pub.get_subscription_count():
             ok, jpeg = cv2.imencode(".jpg", frame,
                                     [cv2.IMWRITE_JPEG_QUALITY, values["jpeg_quality"]])
@@ -344,6 +373,24 @@ class CameraNode(Node):
         info.k = list(calibration.k)
         info.r = list(calibration.r)
         info.p = list(calibration.p)
+        return info
+
+    def _recorded_info(self, info: CameraInfo, recorded: Any) -> CameraInfo:
+        """The recorded intrinsics under the published header, if they fit the frame size."""
+        if (recorded.width, recorded.height) != (info.width, info.height):
+            if not self._info_checked:
+                self._info_checked = True
+                self.get_logger().warning(
+                    f"the recorded camera_info is for {recorded.width}x{recorded.height} but "
+                    f"frames are published at {info.width}x{info.height}; camera_info gives "
+                    "only the size")
+            return info
+        info.distortion_model = recorded.distortion_model
+        info.d = [float(x) for x in recorded.d]
+        info.k = [float(x) for x in recorded.k]
+        info.r = [float(x) for x in recorded.r]
+        info.p = [float(x) for x in recorded.p]
+        info.binning_x, info.binning_y = int(recorded.binning_x), int(recorded.binning_y)
         return info
 
     def _log_stats(self) -> None:

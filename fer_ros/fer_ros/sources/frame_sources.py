@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,7 @@ class SourceSpec:
     """What the ``source`` parameter names, decided once from its text."""
 
     kind: str
-    """``device``, ``file``, ``folder``, ``url`` or ``sample``."""
+    """``device``, ``file``, ``folder``, ``bag``, ``url`` or ``sample``."""
     target: int | str
     """Device index, device path, file or folder path, or URL."""
 
@@ -108,6 +109,10 @@ def parse_source(value: str | int) -> SourceSpec:
     if text.startswith("/dev/"):
         return SourceSpec("device", text)
     path = Path(text).expanduser()
+    from fer_ros.sources.bags import is_bag
+
+    if is_bag(path):
+        return SourceSpec("bag", str(path))
     return SourceSpec("folder" if path.is_dir() else "file", str(path))
 
 
@@ -146,6 +151,11 @@ class FrameSource:
     spec: SourceSpec
     native_fps: float | None = None
     """The source's own rate once open, if it states one."""
+    recorded: Any = None
+    """For a recording (fer_ros.sources.bags.RecordedFrame): the stamp, frame_id and
+    camera_info that came with the frame last read, so a replay republishes them."""
+    warning: str | None = None
+    """Something the user should hear about a source that still works (a cut-short bag)."""
 
     def check(self) -> None:
         """Raise SourceError now for what can never work, before any retrying starts."""
@@ -309,8 +319,16 @@ class SampleSource(FrameSource):
 
 
 def make_source(spec: SourceSpec, loop: bool, width: int = 0, height: int = 0,
-                fps: float = 0.0, max_pixels: int = DEFAULT_MAX_PIXELS) -> FrameSource:
-    """The source for a spec. The sample is drawn at the wanted size, so it is never resized."""
+                fps: float = 0.0, max_pixels: int = DEFAULT_MAX_PIXELS, bag_topic: str = "",
+                decode: Callable[[str, Any], np.ndarray] | None = None) -> FrameSource:
+    """The source for a spec. The sample is drawn at the wanted size, so it is never resized.
+    A bag needs ``decode`` for its image messages; its reader is imported only for bags."""
+    if spec.kind == "bag":
+        from fer_ros.sources.bags import BagSource
+
+        if decode is None:
+            raise SourceError(f"{spec} needs an image decoder to be replayed")
+        return BagSource(spec, bag_topic, loop, decode)
     if spec.kind == SAMPLE:
         return SampleSource(loop, width, height)
     if spec.kind == "folder":

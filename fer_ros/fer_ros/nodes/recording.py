@@ -1,0 +1,268 @@
+"""Recording the camera's frames and the emotion node's results into a ROS 2 MCAP file.
+
+rosbag2 is not on PyPI, so `fer bringup --record` writes the file itself, the way rosbag2's MCAP
+storage does: profile ``ros2``, ``cdr`` message encoding, ``ros2msg`` schemas made of the
+installed ``.msg`` files with their dependencies appended after rosbag2's separator, and the
+message bytes from rclpy's own serializer. ``ros2 bag info``/``play``, Foxglove, Lichtblick and
+the ``rosbags`` and ``mcap_ros2`` readers then read it like any rosbag2 recording.
+
+The file is written in chunks of about 1 MiB, each handed to the operating system as soon as it
+is complete (the Python buffer is flushed after every message), so a killed process leaves a
+file whose complete chunks stay readable; an orderly end
+(the run's limit, SIGINT, SIGTERM or an error) writes the summary and footer that make it whole.
+Messages are logged at their header stamps, the source image's time, so a replay keeps the
+recorded pace and results line up with their frames.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from fer_msgs.msg import EmotionArray
+from mcap.writer import CompressionType, Writer
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.serialization import serialize_message
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+
+CHUNK_SIZE = 1024 * 1024
+"""Bytes of messages per chunk: what a killed recorder loses at most, and few enough chunks
+for readers to index quickly."""
+SEPARATOR = "=" * 80
+"""The line rosbag2 puts between a message definition and each type it depends on."""
+INFINITE = "{sec: 9223372036, nsec: 854775807}"
+OFFERED_QOS = ("- history: keep_last\n  depth: 10\n  reliability: reliable\n"
+               "  durability: volatile\n"
+               f"  deadline: {INFINITE}\n  lifespan: {INFINITE}\n  liveliness: automatic\n"
+               f"  liveliness_lease_duration: {INFINITE}\n"
+               "  avoid_ros_namespace_conventions: false")
+"""The ``offered_qos_profiles`` that the ros2 MCAP profile requires of every channel, in
+rosbag2's own YAML: reliable and volatile like the camera's and the emotion node's
+publishers, so ``ros2 bag play`` offers what every subscriber of these topics accepts."""
+PRIMITIVES = frozenset({"bool", "byte", "char", "float32", "float64", "int8", "uint8", "int16",
+                        "uint16", "int32", "uint32", "int64", "uint64", "string", "wstring"})
+
+
+class RecordingError(Exception):
+    """The recording cannot start or go on; the message says why in one line."""
+
+
+def share_roots() -> list[Path]:
+    """Where message packages keep their ``msg/*.msg`` files: the ament prefixes, then this
+    Python's prefix (a venv install without AMENT_PREFIX_PATH)."""
+    roots = [Path(p) / "share" for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)
+             if p]
+    return roots + [Path(sys.prefix) / "share"]
+
+
+def msg_file(type_name: str) -> Path:
+    """The installed definition of ``pkg/msg/Type``."""
+    package, _, name = type_name.split("/")
+    for root in share_roots():
+        path = root / package / "msg" / f"{name}.msg"
+        if path.is_file():
+            return path
+    raise RecordingError(f"no installed definition of {type_name} ({package}/msg/{name}.msg "
+                         "under any share/ of AMENT_PREFIX_PATH or this Python)")
+
+
+def field_types(text: str, package: str) -> list[str]:
+    """The message types (``pkg/msg/Type``) that the fields of a .msg text use."""
+    found = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        type_token, _, rest = line.partition(" ")
+        if "=" in rest:  # a constant
+            continue
+        base = re.sub(r"\[.*\]$", "", type_token).split("<=", 1)[0]
+        if base in PRIMITIVES:
+            continue
+        if base == "Header":
+            base = "std_msgs/Header"
+        parts = base.split("/")
+        if len(parts) == 1:
+            parts = [package, parts[0]]
+        found.append(f"{parts[0]}/msg/{parts[-1]}")
+    return found
+
+
+def message_definition(type_name: str) -> str:
+    """The full ``ros2msg`` schema text of a type, as rosbag2 writes it: the type's .msg
+    text, then every type it uses (once, in the order first met) after a separator line and
+    ``MSG: pkg/Type``."""
+    text = msg_file(type_name).read_text(encoding="utf-8")
+    parts = [text]
+    seen = {type_name}
+    pending = field_types(text, type_name.split("/")[0])
+    while pending:
+        dependency = pending.pop(0)
+        if dependency in seen:
+            continue
+        seen.add(dependency)
+        dep_text = msg_file(dependency).read_text(encoding="utf-8")
+        package, _, name = dependency.split("/")
+        parts.append(f"{SEPARATOR}\nMSG: {package}/{name}\n{dep_text}")
+        pending.extend(field_types(dep_text, package))
+    return "\n".join(parts)
+
+
+def type_name_of(msg: Any) -> str:
+    """``pkg/msg/Type`` of an rclpy message instance."""
+    module = type(msg).__module__.split(".")
+    return f"{module[0]}/msg/{type(msg).__name__}"
+
+
+def stamp_ns(msg: Any) -> int:
+    stamp = msg.header.stamp
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def open_output(path: Path, overwrite: bool) -> BinaryIO:
+    """The file opened for writing; an existing one is replaced only with ``overwrite``."""
+    try:
+        return open(path, "wb" if overwrite else "xb")
+    except FileExistsError:
+        raise RecordingError(f"{path} already exists; choose another file or pass "
+                             "--overwrite") from None
+    except OSError as exc:
+        raise RecordingError(f"cannot create {path}: {exc.strerror}") from None
+
+
+class McapRecording:
+    """One MCAP file being written. ``write`` never raises: the first write error (a full
+    disk, a removed drive) ends the recording with a one-line report through ``on_error``
+    while the caller's pipeline goes on."""
+
+    def __init__(self, path: Path, overwrite: bool = False,
+                 on_error: Callable[[str], None] | None = None):
+        self.path = path
+        self.messages = 0
+        self.error: str | None = None
+        self._on_error = on_error or (lambda text: print(text, file=sys.stderr))
+        self._file = open_output(path, overwrite)
+        self._writer = Writer(self._file, chunk_size=CHUNK_SIZE,
+                              compression=CompressionType.NONE)
+        self._schemas: dict[str, int] = {}
+        self._channels: dict[str, int] = {}
+        self._closed = False
+        try:
+            self._writer.start(profile="ros2", library="fer_ros")
+        except OSError as exc:
+            self._fail(exc)
+
+    @property
+    def active(self) -> bool:
+        return not self._closed and self.error is None
+
+    def write(self, topic: str, msg: Any) -> None:
+        """Append one message under ``topic``, logged at its header stamp."""
+        if not self.active:
+            return
+        try:
+            channel = self._channels.get(topic)
+            if channel is None:
+                channel = self._register(topic, type_name_of(msg))
+            time_ns = stamp_ns(msg)
+            self._writer.add_message(channel, log_time=time_ns, publish_time=time_ns,
+                                     data=serialize_message(msg))
+            self._file.flush()
+            self.messages += 1
+        except OSError as exc:
+            self._fail(exc)
+        except RecordingError as exc:
+            self._fail_with(str(exc))
+
+    def _register(self, topic: str, type_name: str) -> int:
+        schema = self._schemas.get(type_name)
+        if schema is None:
+            schema = self._writer.register_schema(
+                type_name, "ros2msg", message_definition(type_name).encode())
+            self._schemas[type_name] = schema
+        channel = self._writer.register_channel(topic, "cdr", schema,
+                                                {"offered_qos_profiles": OFFERED_QOS})
+        self._channels[topic] = channel
+        return channel
+
+    def _fail(self, exc: OSError) -> None:
+        self._fail_with(f"cannot write {self.path}: {exc.strerror or exc}")
+
+    def _fail_with(self, reason: str) -> None:
+        self.error = reason
+        self._on_error(f"recording stopped: {reason}; the pipeline goes on without it; the "
+                       "file keeps what its complete chunks hold")
+        self._closed = True
+        try:
+            self._file.close()
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        """Write the summary and footer; safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._writer.finish()
+        except OSError as exc:
+            self.error = f"cannot finish {self.path}: {exc.strerror or exc}"
+            self._on_error(f"recording: {self.error}")
+        finally:
+            try:
+                self._file.close()
+            except OSError:
+                pass
+
+
+class RecordingNode(Node):
+    """Subscribes to the camera's frames and camera_info and to the emotion node's results,
+    like ``ros2 bag record`` would, and writes each message as it arrives.
+
+    Reliable subscriptions with room for a second of frames: a recording should hold every
+    frame the camera published, not only the newest one the emotion node had time for.
+    """
+
+    DEPTH = 30
+
+    def __init__(self, recording: McapRecording, namespace: str, raw: bool):
+        super().__init__("bringup_recording", namespace=namespace)
+        self.recording = recording
+        self._last_image = self._last_result = -1
+        """Stamps (ns) of the newest frame and the newest result written."""
+        qos = QoSProfile(depth=self.DEPTH, reliability=ReliabilityPolicy.RELIABLE)
+        self.create_subscription(Image if raw else CompressedImage,
+                                 "image_raw" if raw else "image_raw/compressed",
+                                 self._on_image, qos)
+        self.create_subscription(CameraInfo, "camera_info", self._writer_for("camera_info"),
+                                 qos)
+        self.create_subscription(EmotionArray, "emotions", self._on_result, qos)
+        self._image_topic = self.resolve_topic_name("image_raw" if raw
+                                                    else "image_raw/compressed")
+        self._result_topic = self.resolve_topic_name("emotions")
+
+    def _writer_for(self, topic: str) -> Callable[[Any], None]:
+        name = self.resolve_topic_name(topic)
+
+        def write(msg: Any) -> None:
+            self.recording.write(name, msg)
+        return write
+
+    def _on_image(self, msg: Any) -> None:
+        self.recording.write(self._image_topic, msg)
+        self._last_image = max(self._last_image, stamp_ns(msg))
+
+    def _on_result(self, msg: Any) -> None:
+        self.recording.write(self._result_topic, msg)
+        self._last_result = max(self._last_result, stamp_ns(msg))
+
+    def caught_up(self) -> bool:
+        """Whether the frame of the newest recorded result is recorded too. At the end of a
+        run the frames still queued for this node would otherwise be lost while the results
+        of those frames, which came later, are in the file."""
+        return not self.recording.active or self._last_image >= self._last_result
