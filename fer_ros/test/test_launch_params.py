@@ -82,27 +82,25 @@ def ros2_param_get(domain_id: int, node: str, name: str) -> str:
 
 class TestWhatIsConfiguredRuns(unittest.TestCase):
 
+    def assertRunning(self, domain_id: int, node: str, detector: str) -> None:
+        """`ros2 param get` shows ``detector`` and the file's model and detection_interval."""
+        self.assertEqual(ros2_param_get(domain_id, node, "detector"), detector)
+        self.assertEqual(ros2_param_get(domain_id, node, "model"),
+                         "String value is: mini_xception")
+        self.assertEqual(ros2_param_get(domain_id, node, "detection_interval"),
+                         "Integer value is: 1")
+
     def test_the_parameter_file_beats_the_launch_files_defaults(self, proc_output, domain_id):
         proc_output.assertWaitFor("configured: detector haar, model fer_mini_xception.tflite",
                                   timeout=START_TIMEOUT)
-        self.assertEqual(ros2_param_get(domain_id, FROM_FILE, "detector"),
-                         "String value is: haar")
-        self.assertEqual(ros2_param_get(domain_id, FROM_FILE, "model"),
-                         "String value is: mini_xception")
-        self.assertEqual(ros2_param_get(domain_id, FROM_FILE, "detection_interval"),
-                         "Integer value is: 1")
+        self.assertRunning(domain_id, FROM_FILE, "String value is: haar")
 
     def test_an_argument_given_on_the_command_line_beats_the_file(self, proc_output,
                                                                   domain_id):
         proc_output.assertWaitFor(
             "configured: detector blazeface_full, model fer_mini_xception.tflite",
             timeout=START_TIMEOUT)
-        self.assertEqual(ros2_param_get(domain_id, FROM_COMMAND_LINE, "detector"),
-                         "String value is: blazeface")
-        self.assertEqual(ros2_param_get(domain_id, FROM_COMMAND_LINE, "model"),
-                         "String value is: mini_xception")
-        self.assertEqual(ros2_param_get(domain_id, FROM_COMMAND_LINE, "detection_interval"),
-                         "Integer value is: 1")
+        self.assertRunning(domain_id, FROM_COMMAND_LINE, "String value is: blazeface")
 
     def test_an_unknown_name_in_the_file_is_named_in_a_warning(self, proc_output):
         proc_output.assertWaitFor("unknown parameter(s) ignored: detecton_size",

@@ -38,6 +38,7 @@ from sensor_msgs.msg import Image
 from fer_ros.nodes.camera_node import CameraNode
 from fer_ros.nodes.dds_profile import use_bundled_dds_profile
 from fer_ros.nodes.emotion_node import EmotionNode
+from fer_ros.nodes.emotion_records import emotion_record, stamp_seconds
 from fer_ros.nodes.image_conversion import ImageConversionError
 from fer_ros.nodes.image_messages import image_to_bgr
 from fer_ros.nodes.node_runner import close_nodes
@@ -155,25 +156,6 @@ def config_file(name: str) -> Path:
         raise FileNotFoundError(f"{path} is missing: install fer_ros (make setup, or colcon "
                                 "build) so that its config files are in place")
     return path
-
-
-def stamp_seconds(stamp: Any) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
-def emotion_record(msg: Any) -> dict:
-    """One line of the JSON lines output: the frame's stamp and each face's result."""
-    return {
-        "stamp": stamp_seconds(msg.header.stamp),
-        "frame_id": msg.header.frame_id,
-        "faces": [{
-            "face_id": int(e.face_id),
-            "label": e.label,
-            "confidence": round(float(e.confidence), 4),
-            "box": [int(e.roi.x_offset), int(e.roi.y_offset), int(e.roi.width),
-                    int(e.roi.height)],
-        } for e in msg.emotions],
-    }
 
 
 @dataclass

@@ -21,6 +21,7 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image
 
 from fer_ros.nodes.dds_profile import use_bundled_dds_profile
+from fer_ros.nodes.emotion_records import emotion_record
 from fer_ros.nodes.image_conversion import ImageConversionError, bgr_to_jpeg, compressed_to_bgr
 from fer_ros.nodes.image_messages import image_to_bgr
 from fer_ros.nodes.node_runner import run_nodes
@@ -37,23 +38,6 @@ from fer_ros.viewer.server import (
 
 JPEG_QUALITY = 80
 """Quality of the JPEG this node encodes itself (``--raw``, or a PNG on the compressed topic)."""
-
-
-def emotion_event(msg: Any) -> dict[str, Any]:
-    """One EmotionArray as the JSON object of ``/events``."""
-    labels = list(msg.labels)
-    return {
-        "stamp": msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
-        "frame_id": msg.header.frame_id,
-        "faces": [{
-            "face_id": int(e.face_id),
-            "label": e.label,
-            "confidence": round(float(e.confidence), 4),
-            "box": [int(e.roi.x_offset), int(e.roi.y_offset), int(e.roi.width),
-                    int(e.roi.height)],
-            "scores": {label: round(float(s), 4) for label, s in zip(labels, e.scores)},
-        } for e in msg.emotions],
-    }
 
 
 class ViewerNode(Node):
@@ -95,7 +79,7 @@ class ViewerNode(Node):
             self._image_subscription = None
 
     def _on_emotions(self, msg: EmotionArray) -> None:
-        self.broadcast.publish_event(emotion_event(msg))
+        self.broadcast.publish_event(emotion_record(msg, scores=True))
 
     def _on_compressed(self, msg: CompressedImage) -> None:
         if "jpeg" in msg.format.lower():
