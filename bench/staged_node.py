@@ -107,6 +107,7 @@ def instrument(watch: Stopwatch) -> None:
     watch.wrap(rclpy.executors.Executor, "_take_subscription", "receive")
     watch.wrap(emotion_node.EmotionNode, "_process", "frame")
     watch.wrap(emotion_node, "image_to_bgr", "conversion")
+    watch.wrap(emotion_node, "read_serialized_image", "conversion")
     watch.wrap(emotion_node, "compressed_image_to_bgr", "conversion")
     pipeline.cv2 = GrayOnly(pipeline.cv2, watch)
     try:
