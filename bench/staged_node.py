@@ -10,9 +10,10 @@ difference between two readings around each measured window.
 Times are wall-clock seconds of the thread that runs the stage, exclusive of the other stages
 nested in it (the crops inside a classification, say): a model that runs on two onnxruntime
 threads costs more CPU than its wall time. "receive" is rclpy's take of a message from DDS
-(deserialisation into a Python message) on the executor's thread, beside the worker thread that
-runs the rest; "frame" is the worker's whole frame, so "frame" minus the worker's stages is
-what no stage names (the slot hand-over, logging, health counters).
+(into a Python message, or into bytes where the node subscribes serialized) on the executor's
+thread, beside the worker thread that runs the rest; "frame" is the worker's whole frame, so
+"frame" minus the worker's stages is what no stage names (the slot hand-over, logging, health
+counters).
 """
 
 from __future__ import annotations
