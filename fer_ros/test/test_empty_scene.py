@@ -98,13 +98,13 @@ def test_an_unchanged_empty_scene_is_not_searched_again(classifier, scenes):
 @pytest.mark.parametrize("threshold", [0.0, 12.0])
 def test_a_face_walking_in_is_reported_within_the_cadence_every_time(classifier, scenes,
                                                                      threshold):
-    """Eight trials, the face appearing at each phase of the cadence in turn (twice): at
-    30 Hz, empty_detection_interval 4 reports it at most 3 frames (100 ms) late."""
+    """Eight trials, the face appearing at each phase of the cadence in turn: with the
+    default empty_detection_interval (3) it is reported at most 2 frames (67 ms at 30 Hz)
+    late."""
     empty, one, box = scenes
-    interval = 4
+    interval = PipelineConfig().empty_detection_interval
     for trial in range(8):
-        pipeline, counting = pipeline_with(classifier, empty_detection_interval=interval,
-                                           empty_change_threshold=threshold)
+        pipeline, counting = pipeline_with(classifier, empty_change_threshold=threshold)
         appears = 5 + trial
         frames = [noisy(empty if t < appears else one, t) for t in range(appears + interval)]
         results = run(pipeline, counting, frames)
@@ -123,7 +123,7 @@ def test_tracked_faces_are_processed_as_without_the_empty_scene_savings(classifi
     saving, saving_count = pipeline_with(classifier)
     every, every_count = pipeline_with(classifier, empty_detection_interval=1,
                                        empty_change_threshold=0.0)
-    assert (saving.empty_scene.interval, saving.empty_scene.change_threshold) == (4, 12.0)
+    assert (saving.empty_scene.interval, saving.empty_scene.change_threshold) == (3, 12.0)
     for ours, theirs in zip(run(saving, saving_count, frames), run(every, every_count, frames)):
         assert len(ours) == len(theirs) == 1
         assert [(f.face_id, f.box, f.label) for f in ours] == \

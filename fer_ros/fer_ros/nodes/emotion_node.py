@@ -69,10 +69,10 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "each tracked face is found again near its last box, at a fraction of the "
                   "cost. New faces are reported at most detection_interval-1 frames late.",
                   1, 30),
-    ParameterSpec("empty_detection_interval", 4, "While no face is tracked: frames between "
+    ParameterSpec("empty_detection_interval", 3, "While no face is tracked: frames between "
                   "searches of the whole frame, the most costly step. Trades responsiveness "
                   "for CPU in an empty scene: a face that walks in is reported at most "
-                  "empty_detection_interval-1 frames late (4: 100 ms at 30 Hz); 1 searches "
+                  "empty_detection_interval-1 frames late (3: 67 ms at 30 Hz); 1 searches "
                   "every frame, at a full search's cost per frame.", 1, 30),
     ParameterSpec("empty_change_threshold", 12.0, "While no face is tracked: a frame due "
                   "for a search is searched only if its grey thumbnail (8x8 pixel blocks at "

@@ -89,7 +89,7 @@ class PipelineConfig:
     num_threads: int = 2
     detection_interval: int = 3
     classification_interval: int = 3
-    empty_detection_interval: int = 4
+    empty_detection_interval: int = 3
     empty_change_threshold: float = 12.0
     background_detection: bool = False
     level_tilted_faces: bool = False
