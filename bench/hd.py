@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import signal
 import time
+from collections.abc import Sequence
 
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
@@ -74,8 +75,11 @@ def frames() -> dict[str, tuple[Image, int]]:
     return messages
 
 
-def send_at_rate(publisher, collector: Collector, msg: Image, seconds: float) -> list[int]:
-    """Publish on a 30 Hz clock under fresh stamps; a late tick is sent at once."""
+def send_at_rate(publisher, collector: Collector, msg: Image | Sequence[Image],
+                 seconds: float) -> list[int]:
+    """Publish on a 30 Hz clock under fresh stamps; a late tick is sent at once. Several
+    messages (one scene under changing camera noise, say) are sent in turn."""
+    messages = [msg] if isinstance(msg, Image) else list(msg)
     stamps = []
     period = 1.0 / RATE_HZ
     start = time.perf_counter()
@@ -83,6 +87,7 @@ def send_at_rate(publisher, collector: Collector, msg: Image, seconds: float) ->
         delay = start + i * period - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
+        msg = messages[i % len(messages)]
         stamp = time.time_ns()
         msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 10**9)
         collector.expect(stamp)

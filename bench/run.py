@@ -6,6 +6,7 @@
     .venv/bin/python bench/run.py hd           # emotion_node over DDS at 30 Hz, up to 1920x1080
     .venv/bin/python bench/run.py viewer       # CPU cost of one browser viewer (fer view)
     .venv/bin/python bench/run.py recording    # CPU and MB per minute of fer bringup --record
+    .venv/bin/python bench/run.py edge         # CPU per scene at 30 Hz, ms per stage, before/after
     .venv/bin/python bench/run.py all          # components, pipeline, hd and the table of targets
 
 Results go to ``bench/results/<name>.json`` (``--out`` to change). bench/README.md says what each
@@ -52,7 +53,7 @@ FACE_COUNTS: tuple[int, ...] = (0, 1, 4, 8)
 """Faces per 640x480 frame in every benchmark (``fer_ros.sources.sample.sample_faces_frame``)."""
 
 BENCHMARKS: tuple[str, ...] = ("components", "baseline", "pipeline", "hd", "realtime", "viewer",
-                               "recording")
+                               "recording", "edge")
 """Subcommands, each a module in bench/ with ``add_arguments(parser)`` and
 ``run(args) -> Report``."""
 

@@ -144,6 +144,7 @@ def face_record(face: FaceResult, labels: tuple[str, ...]) -> dict:
 def run(args: argparse.Namespace) -> int:
     """Exit status 0 when every image was processed, 1 when some were skipped as unreadable,
     2 when the model or an output path cannot be used (nothing is processed then)."""
+    # Each image is searched whole: stills are no stream, whose empty frames may wait their turn.
     config = PipelineConfig(detector=args.detector, model=args.model,
                             min_face_size=args.min_face_size)
     try:

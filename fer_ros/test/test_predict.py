@@ -40,6 +40,25 @@ def test_predict_folder_with_an_unreadable_file(tmp_path):
     assert record["confidence"] == max(record["scores"].values())
 
 
+def test_stills_of_one_size_are_each_searched_whole(tmp_path):
+    """Stills are independent: an image without faces before images of the same size does not
+    put them on a stream's empty-scene cadence."""
+    images = tmp_path / "images"
+    images.mkdir()
+    frame, face = astronaut_frame()
+    cv2.imwrite(str(images / "a_empty.png"), np.full_like(frame, 200))
+    for name in ("b.png", "c.png", "d.png"):
+        cv2.imwrite(str(images / name), frame)
+    out = tmp_path / "result.json"
+    run = fer_predict(images, "--json", out)
+    assert run.returncode == 0, run.stderr
+    results = json.loads(out.read_text())
+    assert results[str(images / "a_empty.png")] == []
+    for name in ("b.png", "c.png", "d.png"):
+        (record,) = results[str(images / name)]
+        assert box_iou(tuple(record["box"]), face) > 0.5
+
+
 def test_predict_prints_a_table_without_json(tmp_path):
     frame, _ = astronaut_frame()
     path = tmp_path / "astronaut.jpg"

@@ -58,6 +58,7 @@ from fer_ros.nodes.parameters import (
     warn_unknown_overrides,
 )
 from fer_ros.nodes.publishing import publish_guarded
+from fer_ros.nodes.serialized_image import read_serialized_image
 from fer_ros.nodes.stop_request import StopRequest, stop_behind
 from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
 from fer_ros.perception.classification import ModelLoadError
@@ -184,7 +185,10 @@ class EmotionNode(LifecycleNode):
             self._subscription = self.create_subscription(
                 CompressedImage, self._input_topic, self._on_image, qos)
         else:
-            self._subscription = self.create_subscription(Image, "image_raw", self._on_image, qos)
+            # Serialized: only the frames processed have their fields read, none is converted
+            # into a Python message (nodes/serialized_image.py).
+            self._subscription = self.create_subscription(
+                Image, "image_raw", self._on_image, qos, raw=True)
         self._health.restart(self._totals())
         self._active = True
         self.lifecycle_state = "active"
@@ -256,7 +260,7 @@ class EmotionNode(LifecycleNode):
         self.get_logger().error(f"model {value!r} not loaded: {reason}; keeping {running!r}")
         self.set_parameters([Parameter("model", value=running)])
 
-    def _on_image(self, msg: Image | CompressedImage) -> None:
+    def _on_image(self, msg: bytes | CompressedImage) -> None:
         self.counts["input"] += 1
         stamp = msg.header.stamp
         self.counts["lost"] += self._gaps.add(stamp.sec * 1_000_000_000 + stamp.nanosec)
@@ -280,13 +284,14 @@ class EmotionNode(LifecycleNode):
                     self.get_logger().error(f"frame processing failed: {exc!r}",
                                             throttle_duration_sec=5.0)
 
-    def _process(self, delivery: Delivery[Image | CompressedImage]) -> None:
+    def _process(self, delivery: Delivery[bytes | CompressedImage]) -> None:
         msg = delivery.item
         try:
             if isinstance(msg, CompressedImage):
                 with decoder_output_to(self._decoder_said):
                     bgr = compressed_image_to_bgr(msg, self._params.values["max_image_pixels"])
             else:
+                msg = read_serialized_image(msg)
                 bgr = image_to_bgr(msg)
         except ImageConversionError as exc:
             self.counts["bad_input"] += 1

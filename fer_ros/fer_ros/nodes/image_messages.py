@@ -20,6 +20,7 @@ from fer_ros.nodes.image_conversion import (
     compressed_to_bgr,
     raw_to_bgr,
 )
+from fer_ros.nodes.serialized_image import SerializedImage
 
 try:
     from cv_bridge import CvBridge, CvBridgeError
@@ -31,9 +32,10 @@ _BRIDGE = CvBridge() if CvBridge is not None else None
 CONVERTER = "cv_bridge" if _BRIDGE is not None else "fer_ros.nodes.image_conversion"
 
 
-def image_to_bgr(msg: Image) -> np.ndarray:
-    """BGR pixels of an Image message; raises ImageConversionError naming the problem."""
-    if _BRIDGE is None:
+def image_to_bgr(msg: Image | SerializedImage) -> np.ndarray:
+    """BGR pixels of an Image message, or of one read from its serialized bytes; raises
+    ImageConversionError naming the problem."""
+    if _BRIDGE is None or isinstance(msg, SerializedImage):
         return raw_to_bgr(msg.encoding, msg.height, msg.width, msg.step, msg.data)
     check_raw_image(msg.encoding, msg.height, msg.width, msg.step, len(msg.data))
     try:

@@ -4,12 +4,18 @@ One frame costs one gray conversion, one detector call and one batched classifie
 many faces it holds. Two intervals trade freshness for CPU time: with ``detection_interval`` k
 the whole frame is searched every k-th frame only, and in between each tracked face is found
 again near its last box (perception/roi_redetection.py), so a new face is reported at most k-1
-frames late (at once while no face is tracked, when none of the tracked ones is found or when
-the frame size changes: the whole frame is then searched); with
-``classification_interval`` c each face is classified at least every c-th frame and its scores
-reused in between, so they are at most c-1 frames old; the frames that search the whole frame
-classify only new faces and faces at that limit, the others take turns with the rest
-(perception/scheduling.py), so that no frame pays for both a search and many faces.
+frames late (at once when none of the tracked ones is found or when the frame size changes: the
+whole frame is then searched); with ``classification_interval`` c each face is classified at
+least every c-th frame and its scores reused in between, so they are at most c-1 frames old;
+the frames that search the whole frame classify only new faces and faces at that limit, the
+others take turns with the rest (perception/scheduling.py), so that no frame pays for both a
+search and many faces.
+
+While no face is tracked there is nothing to follow, and every frame would be searched whole:
+the most costly case would be the commonest, an empty scene. ``empty_detection_interval`` e
+searches only every e-th of those frames, and ``empty_change_threshold`` skips the search of a
+frame that did not change since the last search found nobody (perception/empty_scene.py): a
+face that walks in is reported at most e-1 frames late.
 
 With ``background_detection`` the whole-frame search runs on a thread of its own
 (perception/background_detection.py) while the following frames follow the tracked faces; its
@@ -32,6 +38,7 @@ from fer_ros.perception.background_detection import BackgroundDetection
 from fer_ros.perception.classification import ExpressionClassifier, load_classifier
 from fer_ros.perception.detection import FaceDetector, create_detector
 from fer_ros.perception.detection_types import Detection, Landmarks
+from fer_ros.perception.empty_scene import EmptySceneSearch
 from fer_ros.perception.pipeline_parameters import PIPELINE_DEFAULTS as _DEFAULTS
 from fer_ros.perception.preprocessing import Box
 from fer_ros.perception.roi_redetection import RoiRedetector
@@ -78,6 +85,8 @@ class PipelineConfig:
     num_threads: int = _DEFAULTS["num_threads"]
     detection_interval: int = _DEFAULTS["detection_interval"]
     classification_interval: int = _DEFAULTS["classification_interval"]
+    empty_detection_interval: int = _DEFAULTS["empty_detection_interval"]
+    empty_change_threshold: float = _DEFAULTS["empty_change_threshold"]
     background_detection: bool = _DEFAULTS["background_detection"]
     level_tilted_faces: bool = _DEFAULTS["level_tilted_faces"]
 
@@ -91,11 +100,15 @@ class EmotionPipeline:
                  classification_interval: int = _DEFAULTS["classification_interval"],
                  min_face_size: int = _DEFAULTS["min_face_size"],
                  background_detector: FaceDetector | None = None,
-                 level_tilted_faces: bool = _DEFAULTS["level_tilted_faces"]):
+                 level_tilted_faces: bool = _DEFAULTS["level_tilted_faces"],
+                 empty_detection_interval: int = _DEFAULTS["empty_detection_interval"],
+                 empty_change_threshold: float = _DEFAULTS["empty_change_threshold"]):
         """``background_detector``, a second instance of ``detector``'s kind (one per thread),
         runs the whole-frame searches beside the frames that follow; see the module.
         ``level_tilted_faces``: classify faces rolled by more than
-        perception/alignment.py's ``LEVEL_ABOVE_DEGREES`` from a level crop."""
+        perception/alignment.py's ``LEVEL_ABOVE_DEGREES`` from a level crop.
+        ``empty_detection_interval`` and ``empty_change_threshold``: when to search a frame
+        while no face is tracked (perception/empty_scene.py)."""
         self.detector = detector
         self.classifier = classifier
         self.tracker = tracker
@@ -106,6 +119,7 @@ class EmotionPipeline:
         self.schedule = ClassificationSchedule(
             classification_interval, 1 if background_detector is not None else detection_interval)
         self.redetector = RoiRedetector(detector, min_face_size=min_face_size)
+        self.empty_scene = EmptySceneSearch(empty_detection_interval, empty_change_threshold)
         self.background = (BackgroundDetection(background_detector)
                            if background_detector is not None else None)
         self.frame = 0
@@ -132,7 +146,9 @@ class EmotionPipeline:
                    max_faces=config.max_faces, detection_interval=config.detection_interval,
                    classification_interval=config.classification_interval,
                    min_face_size=config.min_face_size, background_detector=background,
-                   level_tilted_faces=config.level_tilted_faces)
+                   level_tilted_faces=config.level_tilted_faces,
+                   empty_detection_interval=config.empty_detection_interval,
+                   empty_change_threshold=config.empty_change_threshold)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -141,6 +157,10 @@ class EmotionPipeline:
     def process(self, bgr: np.ndarray) -> list[FaceResult]:
         """All faces of one BGR frame, largest first when there are more than ``max_faces``."""
         frame, self.frame = self.frame, self.frame + 1
+        if not self.tracker.live_boxes() and not self.empty_scene.wanted(bgr):
+            # Nobody to follow and not this frame's turn to look: no face, at no cost.
+            self._frame_shape = bgr.shape
+            return []
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
         detections, searched = self._detect(bgr, gray)
         detections = largest_faces(detections, self.max_faces)
@@ -166,9 +186,9 @@ class EmotionPipeline:
     def _detect(self, bgr: np.ndarray, gray: np.ndarray) -> tuple[list[Detection], bool]:
         """The frame's faces, and whether the whole frame was searched in this frame's turn.
 
-        The whole frame every ``detection_interval``-th frame, and in every frame while no
-        face is tracked (an empty scene costs what it did, and the first face is found at
-        once); near the tracked faces in between. When none of the tracked faces is found
+        The whole frame every ``detection_interval``-th frame, and in every frame handed here
+        while no face is tracked (``process`` hands over only the empty scene's frames due for
+        a search); near the tracked faces in between. When none of the tracked faces is found
         near its box, the scene has changed (another camera, a cut, a turn of the head
         camera): the whole frame is searched at once rather than up to k-1 frames later; so it
         is when the frame size changes, as the tracked boxes are in the old frame's pixels."""
@@ -182,7 +202,7 @@ class EmotionPipeline:
             if found:
                 return found, False
         self._frames_to_full = self.detection_interval - 1
-        return self.detector.detect(bgr, gray), True
+        return self._search(bgr, gray), True
 
     def _detect_beside(self, bgr: np.ndarray, gray: np.ndarray, tracked: list[Box],
                        same_size: bool) -> tuple[list[Detection], bool]:
@@ -208,9 +228,15 @@ class EmotionPipeline:
                 self._frames_to_full = self.detection_interval - 1
         searched = not found
         if searched:
-            found = self.detector.detect(bgr, gray)
+            found = self._search(bgr, gray)
         self._found_last = [d.box for d in found]
         return found, searched
+
+    def _search(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
+        """The whole frame searched in its own turn."""
+        found = self.detector.detect(bgr, gray)
+        self.empty_scene.searched(bgr, bool(found))
+        return found
 
     def close(self) -> None:
         """Wait for a background search in progress; the pipeline stays usable."""

@@ -1,0 +1,306 @@
+"""The edge budget: emotion_node's CPU per scene over DDS at 30 Hz, and where each ms goes.
+
+A robot's camera shows nobody most of the time, and its CPU is shared with navigation and
+speech; this benchmark measures what each scene costs, from outside as bench/hd.py does (frames
+published on a 30 Hz clock with SensorDataQoS, EmotionArrays timed against their stamps; node
+CPU in % of one core and RSS from /proc), with the node run by bench/staged_node.py, which
+times each stage of a frame inside it. Scenes:
+
+- 640x480 and 1280x720 with no face and with one: ``sample_faces_frame`` (skimage's launch
+  pad, textured);
+- 1920x1080 with 8 faces of 90-120 px from face-api's photos (``make photos``), as bench/hd.py.
+
+Each frame gets camera noise (``--edge-noise`` grey levels, ``NOISE_FRAMES`` noisy copies sent
+in turn), so no two consecutive frames are equal, as from a real camera.
+
+Then ``--edge-trials`` times in the 1280x720 empty scene: after a second or so without a face
+(varied by a frame per trial, so the face comes at each phase of the cadence), the one-face
+scene; the time from the stamp of its first frame to the first EmotionArray with a face.
+
+Variants, each a node of its own, run in turn in every run:
+
+- ``before``: the behaviour before the empty-scene savings, by parameters
+  (``empty_detection_interval`` 1, ``empty_change_threshold`` 0), or, with
+  ``--edge-baseline-pythonpath``, another checkout's fer_ros with its own defaults;
+- ``after``: this checkout's defaults;
+- ``after, no gate``: ``empty_change_threshold`` 0, the cadence alone: what a moving camera,
+  whose every frame differs, pays in an empty scene.
+
+Figures are medians over ``--edge-runs`` runs. Stage times are wall time in % of the window,
+that is % of one core with a model's second onnxruntime thread not counted (bench/staged_node.py
+says what each stage holds); the node's CPU % is its whole process's, from /proc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from face_photos import crowd_frame
+from fer_ros.nodes.image_messages import bgr_to_image
+from fer_ros.sources.sample import sample_faces_frame
+from hd import HD_FACE_SIZES, send_at_rate
+from pipeline import RATE_HZ, Collector
+from run import (
+    REPO,
+    NodeProcess,
+    ProcessStats,
+    Report,
+    RosPeer,
+    Target,
+    bench_namespace,
+    format_table,
+    log_dir,
+    percentiles,
+    private_ros_env,
+)
+from staged_node import STAGES
+
+SCENES: dict[str, tuple[int, int, int]] = {
+    "1280x720, no face": (1280, 720, 0),
+    "1280x720, one face": (1280, 720, 1),
+    "640x480, no face": (640, 480, 0),
+    "640x480, one face": (640, 480, 1),
+    "1920x1080, 8 faces": (1920, 1080, 8),
+}
+"""Scene -> (width, height, faces): the rows of the issue's table."""
+NOISE_FRAMES = 4
+APPEAR_LIMIT_MS = 200.0
+BEFORE_PARAMS = ("empty_detection_interval=1", "empty_change_threshold=0.0")
+VARIANTS = ("before", "after", "after, no gate")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--edge-seconds", type=float, default=6.0,
+                        help="measured seconds per scene (default %(default)s)")
+    parser.add_argument("--edge-warm-up", type=float, default=2.0,
+                        help="unmeasured seconds before each scene (default %(default)s)")
+    parser.add_argument("--edge-runs", type=int, default=3,
+                        help="runs; figures are their medians (default %(default)s)")
+    parser.add_argument("--edge-trials", type=int, default=8,
+                        help="faces walking into the empty 1280x720 scene per run "
+                             "(default %(default)s)")
+    parser.add_argument("--edge-noise", type=float, default=4.0,
+                        help="camera noise, grey levels (sigma) (default %(default)s)")
+    parser.add_argument("--edge-variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--edge-scenes", nargs="+", default=list(SCENES), choices=list(SCENES))
+    parser.add_argument("--edge-baseline-pythonpath", default="",
+                        help="fer_ros package folder whose node, with its defaults, is "
+                             "'before' (e.g. an unchanged checkout's fer_ros); default: this "
+                             "checkout with the parameters of the old behaviour")
+
+
+def scene_messages(noise: float) -> dict[str, list[Image]]:
+    rng = np.random.default_rng(0)
+    messages = {}
+    for scene, (width, height, faces) in SCENES.items():
+        if faces == 8:
+            frame, _ = crowd_frame(width, height, HD_FACE_SIZES, seed=0)
+        else:
+            frame, _ = sample_faces_frame(faces, width, height)
+        copies = []
+        for _ in range(NOISE_FRAMES):
+            noisy = np.clip(frame + rng.normal(0.0, noise, frame.shape), 0, 255)
+            copies.append(bgr_to_image(noisy.astype(np.uint8), Header(frame_id="bench")))
+        messages[scene] = copies
+    return messages
+
+
+def read_stages(path: Path) -> dict:
+    for _ in range(50):
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            time.sleep(0.05)
+    return {"seconds": {}, "calls": {}, "time": time.monotonic()}
+
+
+def stage_shares(before: dict, after: dict) -> dict[str, float]:
+    """Each stage's wall time between two readings, in % of their interval: % of one core,
+    counting a model's second thread once."""
+    interval = max(after["time"] - before["time"], 1e-9)
+    return {stage: 100 * (after["seconds"].get(stage, 0.0) - before["seconds"].get(stage, 0.0))
+            / interval for stage in ("frame", *STAGES)}
+
+
+def run_variant(variant: str, args: argparse.Namespace, messages: dict,
+                env: dict[str, str], peer: RosPeer, publisher, collector: Collector,
+                namespace: str, logs: Path) -> dict:
+    node_env = dict(env)
+    params: tuple[str, ...] = ()
+    if variant == "before" and args.edge_baseline_pythonpath:
+        node_env["PYTHONPATH"] = args.edge_baseline_pythonpath
+    else:
+        node_env["PYTHONPATH"] = str(REPO / "fer_ros")
+        params = {"before": BEFORE_PARAMS, "after": (),
+                  "after, no gate": ("empty_change_threshold=0.0",)}[variant]
+    stages_file = logs / f"stages-{os.getpid()}-{variant.replace(', ', '-')}.json"
+    node_env["FER_STAGES_OUT"] = str(stages_file)
+    ros_args = [a for p in params for a in ("-p", p.replace("=", ":=", 1))]
+    command = [sys.executable, str(REPO / "bench" / "staged_node.py"),
+               "--ros-args", "-r", f"__ns:={namespace}", *ros_args]
+    node = NodeProcess(command, node_env, logs / f"node-{variant.replace(', ', '-')}.log")
+    result: dict = {"scenes": {}, "appear_ms": []}
+    try:
+        small = messages["640x480, one face"]
+        deadline = time.monotonic() + 60.0
+        answered = False
+        while not answered and time.monotonic() < deadline and node.alive():
+            answered = any(s in collector.arrivals
+                           for s in send_at_rate(publisher, collector, small, 0.2))
+        if not answered:
+            raise RuntimeError(f"the node gave no result; its log:\n{node.output}")
+        stats = ProcessStats(node.process.pid)
+        for scene in args.edge_scenes:
+            faces = SCENES[scene][2]
+            send_at_rate(publisher, collector, messages[scene], args.edge_warm_up)
+            stages_before = read_stages(stages_file)
+            cpu_before, wall_before = stats.cpu_seconds(), time.perf_counter()
+            stamps = send_at_rate(publisher, collector, messages[scene], args.edge_seconds)
+            wall = time.perf_counter() - wall_before
+            cpu = 100 * (stats.cpu_seconds() - cpu_before) / wall
+            stages = stage_shares(stages_before, read_stages(stages_file))
+            answered = [s for s in stamps if s in collector.arrivals]
+            latencies = [(collector.arrivals[s][0] - s) / 1e6 for s in answered]
+            p50, _, p99 = percentiles(latencies)
+            complete = sum(collector.arrivals[s][1] == faces for s in answered)
+            result["scenes"][scene] = {
+                "cpu_percent": cpu, "latency_ms_p50": p50, "latency_ms_p99": p99,
+                "cpu_ms_per_answer": 10 * cpu * wall / max(len(answered), 1),
+                "answers_per_second": len(answered) / (len(stamps) / RATE_HZ),
+                "all_faces_share": complete / max(len(answered), 1),
+                "rss_mb": stats.rss_mb(), "stage_percent": stages}
+        empty, one = messages["1280x720, no face"], messages["1280x720, one face"]
+        for trial in range(args.edge_trials):
+            send_at_rate(publisher, collector, empty, 1.0 + trial / RATE_HZ)
+            stamps = send_at_rate(publisher, collector, one, 0.5)
+            seen = [(collector.arrivals[s][0], k) for k, s in enumerate(stamps)
+                    if s in collector.arrivals and collector.arrivals[s][1] > 0]
+            result["appear_ms"].append((min(seen)[0] - stamps[0]) / 1e6 if seen else None)
+            result.setdefault("appear_frames_late", []).append(
+                min(k for _, k in seen) if seen else None)
+        result["peak_rss_mb"] = stats.peak_rss_mb()
+        node.stop(signal.SIGINT)
+        result["log_errors"] = [line for line in node.output.splitlines()
+                                if "Traceback" in line or "ERROR" in line]
+    finally:
+        if node.alive():
+            node.stop(signal.SIGKILL)
+    return result
+
+
+def median(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def run(args: argparse.Namespace) -> Report:
+    logs = log_dir("bench-edge")
+    env = private_ros_env(logs)
+    namespace = bench_namespace()
+    peer = RosPeer(int(env["ROS_DOMAIN_ID"]), name="bench_edge_feeder")
+    collector = Collector(peer, f"{namespace}/emotions")
+    publisher = peer.node.create_publisher(Image, f"{namespace}/image_raw",
+                                           qos_profile_sensor_data)
+    messages = scene_messages(args.edge_noise)
+    runs: dict[str, list[dict]] = {v: [] for v in args.edge_variants}
+    loads = []
+    try:
+        for _ in range(args.edge_runs):
+            for variant in args.edge_variants:
+                loads.append(os.getloadavg()[0])
+                runs[variant].append(run_variant(variant, args, messages, env, peer,
+                                                 publisher, collector, namespace, logs))
+    finally:
+        peer.close()
+
+    rows, stage_rows, summary = [], [], {}
+    for scene in args.edge_scenes:
+        for variant in args.edge_variants:
+            figures = [r["scenes"][scene] for r in runs[variant]]
+            med = {key: median([f[key] for f in figures])
+                   for key in ("cpu_percent", "cpu_ms_per_answer", "latency_ms_p50",
+                               "latency_ms_p99",
+                               "answers_per_second", "all_faces_share", "rss_mb")}
+            stages = {stage: median([f["stage_percent"][stage] for f in figures])
+                      for stage in ("frame", *STAGES)}
+            summary.setdefault(scene, {})[variant] = {**med, "stage_percent": stages}
+            rows.append([scene, variant, med["cpu_percent"], med["cpu_ms_per_answer"],
+                         med["latency_ms_p50"],
+                         med["latency_ms_p99"], med["answers_per_second"],
+                         100 * med["all_faces_share"], med["rss_mb"]])
+            stage_rows.append([scene, variant, *(stages[s] for s in ("frame", *STAGES))])
+    appear_rows = []
+    for variant in args.edge_variants:
+        trials = [r["appear_ms"] for r in runs[variant]]
+        within = [sum(t is not None and t <= APPEAR_LIMIT_MS for t in run_) for run_ in trials]
+        worst = [max((t if t is not None else float("inf")) for t in run_) for run_ in trials]
+        late = [f for r in runs[variant] for f in r["appear_frames_late"]]
+        summary.setdefault("appearing face, 1280x720", {})[variant] = {
+            "within_limit_per_run": within, "worst_ms_per_run": worst, "trials_ms": trials,
+            "frames_late": late}
+        appear_rows.append([variant, " ".join(f"{w}/{args.edge_trials}" for w in within),
+                            median(worst), median([median(t) for t in trials]),
+                            max((f for f in late if f is not None), default=None)])
+    peak = {v: median([r["peak_rss_mb"] for r in runs[v]]) for v in args.edge_variants}
+
+    report = Report(
+        "edge", f"edge: emotion_node over DDS at 30 Hz, camera noise {args.edge_noise:g}, "
+        f"medians of {args.edge_runs} runs",
+        ["scene", "variant", "node CPU % of a core", "CPU ms/answer", "p50 ms", "p99 ms",
+         "answers/s", "answers with every face %", "RSS MB"], rows)
+    report.notes = [
+        "stages, wall time in % of the window (% of one core, a model's 2nd thread not counted; "
+        "frame = the worker's whole frame, receive runs beside it):",
+        format_table(["scene", "variant", "frame", *STAGES], stage_rows),
+        f"a face walking into the empty 1280x720 scene ({args.edge_trials} trials per run): "
+        f"reported within {APPEAR_LIMIT_MS:g} ms, worst and median ms",
+        format_table(["variant", "within limit per run", "worst ms", "median ms",
+                      "most frames late (first face frame answered with it)"],
+                     appear_rows),
+        "node peak RSS (VmHWM) MB: " + ", ".join(f"{v} {p:.0f}" for v, p in peak.items()),
+        f"load average (1 min) at each node start: {', '.join(f'{x:.2f}' for x in loads)}",
+        "errors or tracebacks in the nodes' logs: "
+        f"{sum(len(r['log_errors']) for v in runs.values() for r in v)}",
+    ]
+    if "after" in summary.get("1280x720, no face", {}):
+        after = {scene: summary[scene]["after"] for scene in summary}
+        targets = [("1280x720, no face", "cpu_percent", 20.0, "%"),
+                   ("1280x720, one face", "cpu_percent", 25.0, "%"),
+                   ("1920x1080, 8 faces", "cpu_percent", 50.0, "%"),
+                   ("1280x720, one face", "latency_ms_p99", 50.0, "ms"),
+                   ("1920x1080, 8 faces", "latency_ms_p99", 66.0, "ms")]
+        for scene, key, limit, unit in targets:
+            if scene in after:
+                report.targets.append(Target(f"after: {scene}, {key}", after[scene][key],
+                                             limit, unit))
+        for scene, limit in (("1280x720, one face", 95.0), ("1920x1080, 8 faces", 100.0)):
+            if scene in after:
+                report.targets.append(Target(
+                    f"after: {scene}, answers with every face", 100 * after[scene][
+                        "all_faces_share"], limit, "%", higher_is_better=True))
+        appear = after["appearing face, 1280x720"]
+        report.targets.append(Target(
+            f"after: a face appearing reported within {APPEAR_LIMIT_MS:g} ms (worst run)",
+            float(min(appear["within_limit_per_run"])), float(args.edge_trials), "trials",
+            higher_is_better=True))
+        report.targets.append(Target("after: peak RSS (VmHWM)", peak["after"], 300, "MB"))
+    report.data.update({"summary": summary, "runs": runs, "peak_rss_mb": peak,
+                        "load_average_1min_at_starts": loads,
+                        "settings": {"seconds": args.edge_seconds,
+                                     "warm_up": args.edge_warm_up, "runs": args.edge_runs,
+                                     "trials": args.edge_trials, "noise": args.edge_noise,
+                                     "baseline_pythonpath": args.edge_baseline_pythonpath,
+                                     "rate_hz": RATE_HZ}})
+    return report
