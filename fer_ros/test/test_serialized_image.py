@@ -10,7 +10,7 @@ from sensor_msgs.msg import Image
 
 from fer_ros.nodes.image_conversion import ImageConversionError
 from fer_ros.nodes.image_messages import image_to_bgr
-from fer_ros.nodes.serialized_image import read_serialized_image
+from fer_ros.nodes.serialized_image import read_serialized_image, serialized_stamp_ns
 from frames import astronaut_frame, image_msg
 
 
@@ -38,3 +38,14 @@ def test_a_cut_or_foreign_buffer_is_refused_with_a_reason():
             read_serialized_image(serialized[:cut])
     with pytest.raises(ImageConversionError, match="plain CDR"):
         read_serialized_image(b"\x00\x07" + serialized[2:])
+
+
+def test_the_stamp_is_read_alone_as_rclpy_serialized_it():
+    """What the frame-loss count reads of every frame, processed or dropped."""
+    frame, _ = astronaut_frame()
+    for stamp_ns in (0, 1, 1_700_000_000_123_456_789):
+        msg = image_msg(frame, stamp_ns)
+        assert serialized_stamp_ns(serialize_message(msg)) == (
+            msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)
+    with pytest.raises(ImageConversionError):
+        serialized_stamp_ns(serialize_message(image_msg(frame, 5))[:6])

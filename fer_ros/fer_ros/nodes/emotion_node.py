@@ -58,7 +58,7 @@ from fer_ros.nodes.parameters import (
     warn_unknown_overrides,
 )
 from fer_ros.nodes.publishing import publish_guarded
-from fer_ros.nodes.serialized_image import read_serialized_image
+from fer_ros.nodes.serialized_image import read_serialized_image, serialized_stamp_ns
 from fer_ros.nodes.stop_request import StopRequest, stop_behind
 from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
 from fer_ros.perception.classification import ModelLoadError
@@ -262,8 +262,15 @@ class EmotionNode(LifecycleNode):
 
     def _on_image(self, msg: bytes | CompressedImage) -> None:
         self.counts["input"] += 1
-        stamp = msg.header.stamp
-        self.counts["lost"] += self._gaps.add(stamp.sec * 1_000_000_000 + stamp.nanosec)
+        if isinstance(msg, CompressedImage):
+            stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        else:
+            try:
+                stamp_ns = serialized_stamp_ns(msg)
+            except ImageConversionError:
+                stamp_ns = None  # counted as bad input when the frame is processed
+        if stamp_ns is not None:
+            self.counts["lost"] += self._gaps.add(stamp_ns)
         self._slot.put(msg)
 
     def _work(self) -> None:

@@ -91,3 +91,11 @@ def read_serialized_image(buffer: bytes) -> SerializedImage:
     is_bigendian = reader.uint8()
     step = reader.uint32()
     return SerializedImage(header, height, width, encoding, is_bigendian, step, reader.octets())
+
+
+def serialized_stamp_ns(buffer: bytes) -> int:
+    """The header stamp of a serialized message whose first field is a std_msgs/Header (an
+    Image), in nanoseconds, read without the rest; ImageConversionError if it is cut short."""
+    reader = _Reader(buffer)
+    sec = reader.int32()
+    return sec * 1_000_000_000 + reader.uint32()
