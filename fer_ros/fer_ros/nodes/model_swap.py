@@ -17,33 +17,28 @@ from dataclasses import replace
 import numpy as np
 
 from fer_ros.perception.classification import (
-    DEFAULT_MODEL,
-    ENSEMBLES,
     KERAS_SUFFIXES,
     ExpressionClassifier,
     ModelLoadError,
     load_classifier,
+    model_members,
     resolve_model,
 )
 from fer_ros.perception.model_files import ModelFileMissing, unsafe_keras_refusal
 from fer_ros.perception.pipeline import EmotionPipeline, FaceResult, PipelineConfig
 
-LOAD_ERRORS = (ModelLoadError, ModelFileMissing, ValueError)
+LOAD_ERRORS = (ModelLoadError, ModelFileMissing, ValueError, OSError)
+"""What a refused or failed model raises; OSError for anything the checks did not foresee,
+which must refuse the value, not end the node."""
 
 
 def check_model(value: str) -> None:
-    """Run every check on a ``model`` value that needs no model runtime: each model file it
-    names (one, an ensemble's members or a comma-separated list) exists with its metadata and
-    holds no unsafe Keras layer. Raises one of LOAD_ERRORS with the reason."""
-    spec = value.strip() or DEFAULT_MODEL
-    if spec in ENSEMBLES:
-        members = ENSEMBLES[spec]
-    else:
-        members = tuple(part.strip() for part in spec.split(",") if part.strip())
-    for member in members:
+    """Run every check on a ``model`` value that needs no model runtime: at most
+    MAX_ENSEMBLE_MEMBERS models, each path of bounded length and a regular file under its size
+    cap with metadata that is one too, and no unsafe Keras layer. Only stats and bounded reads
+    of regular files, so the parameter call is answered at once. Raises one of LOAD_ERRORS."""
+    for member in model_members(value):
         path, _ = resolve_model(member)
-        if not path.is_file():
-            raise ModelLoadError(f"{path}: model file listed in the metadata is missing")
         if path.suffix.lower() in KERAS_SUFFIXES:
             refusal = unsafe_keras_refusal(path)
             if refusal is not None:
