@@ -16,6 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from fer_ros.nodes.freed_memory import release_freed_memory
 from fer_ros.perception.classification import (
     KERAS_SUFFIXES,
     ExpressionClassifier,
@@ -128,10 +129,15 @@ class PipelineSwap:
         except LOAD_ERRORS as exc:
             return str(exc)
         with self._lock:
+            old = None
             if pipeline is not None:
                 pipeline.tracker.continue_ids_of(self._pipeline.tracker)
-                self._pipeline = pipeline
+                old, self._pipeline = self._pipeline, pipeline
             self._config = config
+        if old is not None:
+            old.close()
+            del old
+            release_freed_memory()
         if new_model:
             if config.model == self.running_model:
                 self._loader.cancel()
@@ -150,7 +156,10 @@ class PipelineSwap:
                 value, classifier = loaded
                 pipeline = EmotionPipeline.from_config(self._config, classifier)
                 pipeline.tracker.continue_ids_of(self._pipeline.tracker)
-                self._pipeline, self.running_model = pipeline, value
-                self._log(f"model {classifier.path} loaded and in use")
+                old, self._pipeline, self.running_model = self._pipeline, pipeline, value
+                old.close()
+                del old, loaded, classifier
+                release_freed_memory()
+                self._log(f"model {self._pipeline.classifier.path} loaded and in use")
             pipeline = self._pipeline
             return pipeline, pipeline.process(bgr)
