@@ -3,16 +3,17 @@
 A run-time model or detector change drops a pipeline whose model runtimes (onnxruntime
 sessions, LiteRT interpreters) held tens of megabytes of native heap. glibc keeps freed heap
 in its arenas for reuse, and the next runtime's allocations rarely fit the holes, so the
-node's RSS climbed with every change (bench/switch_memory.py shows it). A garbage collection
-(the pipeline's reference cycles) and ``malloc_trim`` return those pages at once. Elsewhere
-than glibc there is no ``malloc_trim``, and only the collection runs.
+node's RSS climbed with every change (bench/switch_memory.py shows it). ``malloc_trim`` returns
+those free pages at once and costs well under a millisecond. No garbage collection is forced:
+the pipeline is freed by reference counting, and a full collection with TensorFlow loaded (a
+Keras model) holds the interpreter for about a second, a stall the frames would feel. Elsewhere
+than glibc there is no ``malloc_trim`` and nothing is done.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import gc
 from collections.abc import Callable
 
 
@@ -30,7 +31,6 @@ _TRIM = _malloc_trim()
 
 
 def release_freed_memory() -> None:
-    """Collect unreachable objects, then return the heap's free pages to the system."""
-    gc.collect()
+    """Return the heap's free pages to the system (glibc's malloc_trim)."""
     if _TRIM is not None:
         _TRIM(0)
