@@ -101,3 +101,15 @@ def test_a_signal_part_way_keeps_the_results_so_far(image, tmp_path, sig):
     assert 0 < len(results) < 400
     assert f"interrupted after {len(results)} of 400 image(s)" in stderr, stderr
     assert all(faces and faces[0]["label"] == "happy" for faces in results.values())
+
+
+def test_an_image_file_over_the_size_cap_is_skipped_unread(image, tmp_path):
+    from fer_ros.perception.image_limits import MAX_IMAGE_FILE_BYTES
+
+    big = tmp_path / "big.png"
+    with open(big, "wb") as out:
+        out.write(image.read_bytes())
+        out.truncate(MAX_IMAGE_FILE_BYTES + 1)  # sparse: costs no disk
+    run = fer_predict(image, big)
+    assert run.returncode == 1, run.stderr
+    assert "big.png: not a readable image" in run.stderr and "larger than" in run.stderr
