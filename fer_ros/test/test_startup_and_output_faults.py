@@ -77,3 +77,15 @@ def test_two_emotion_nodes_with_one_name_warn_and_sighup_stops_cleanly(ros_env, 
         codes = [node.stop(signal.SIGHUP, timeout=10)[0] for node in (first, second)]
     assert codes == [0, 0], first.output + second.output
     assert "Traceback" not in first.output + second.output
+
+
+def test_a_calibration_file_that_is_a_fifo_is_refused_unread(tmp_path):
+    """read_text on a FIFO blocked the camera node's start-up for good."""
+    import os
+
+    from fer_ros.sources.calibration import CalibrationError, load_calibration
+
+    path = tmp_path / "camera.yaml"
+    os.mkfifo(path)
+    with pytest.raises(CalibrationError, match="named pipe"):
+        load_calibration(path)
