@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cv2
 
+from fer_ros.nodes.stop_request import StopRequest
 from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
 from fer_ros.perception.classification import DEFAULT_MODEL, ModelLoadError
 from fer_ros.perception.detection import DETECTORS
@@ -26,6 +27,7 @@ from fer_ros.perception.image_limits import (
     read_image,
 )
 from fer_ros.perception.model_files import ModelFileMissing
+from fer_ros.perception.output_files import OutputFileError, check_output_path, write_atomically
 from fer_ros.perception.pipeline import FaceResult, PipelineConfig
 from fer_ros.perception.pipeline_parameters import PIPELINE_DEFAULTS
 from fer_ros.perception.stills import StillImageAnalyser
@@ -54,10 +56,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-image-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                         help="skip images whose header claims more pixels (default "
                         f"{DEFAULT_MAX_PIXELS}, 4096x4096); checked before decoding")
-
-
-class OutputError(Exception):
-    """An output path cannot be written; found before any image is processed."""
 
 
 def image_paths(inputs: list[Path]) -> list[Path]:
@@ -96,21 +94,42 @@ def annotated_paths(paths: list[Path], folder: Path) -> dict[Path, Path]:
 def check_outputs(args: argparse.Namespace) -> None:
     """Fail now, not after every image was processed, when an output cannot be written."""
     if args.json is not None:
-        parent = args.json.parent
-        if args.json.is_dir():
-            raise OutputError(f"--json {args.json} is a folder; give a file name")
-        if not parent.is_dir():
-            raise OutputError(f"--json {args.json}: folder {parent} does not exist")
-        if not os.access(parent, os.W_OK):
-            raise OutputError(f"--json {args.json}: folder {parent} is not writable")
+        check_output_path(args.json, f"--json {args.json}")
     if args.annotate is not None:
         try:
             args.annotate.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise OutputError(f"--annotate {args.annotate}: cannot create the folder "
-                              f"({exc.strerror})") from exc
+            raise OutputFileError(f"--annotate {args.annotate}: cannot create the folder "
+                                  f"({exc.strerror})") from exc
         if not os.access(args.annotate, os.W_OK):
-            raise OutputError(f"--annotate {args.annotate} is not writable")
+            raise OutputFileError(f"--annotate {args.annotate} is not writable")
+
+
+class AnnotationWriter:
+    """Writes the annotated copies and counts the ones it could not write: on a full disk
+    nearly every write fails, which must show in the exit status, not only in lines that
+    scroll by. The first failure is said in full, the rest are counted."""
+
+    def __init__(self, targets: dict[Path, Path]):
+        self.targets = targets
+        self.failed = 0
+
+    def write(self, path: Path, image, faces: list[FaceResult]) -> None:
+        target = self.targets[path]
+        drawn = draw_annotations(image, [FaceAnnotation(f.box, f.face_id, f.label,
+                                                        f.confidence) for f in faces])
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            encoded, png = cv2.imencode(".png", drawn)
+            if not encoded:
+                raise OutputFileError(f"--annotate {target}: cannot encode the image")
+            write_atomically(target, png.tobytes(), f"--annotate {target}")
+        except (OSError, OutputFileError) as exc:
+            self.failed += 1
+            if self.failed == 1:
+                reason = exc.strerror if isinstance(exc, OSError) else exc
+                print(f"fer predict: {reason}; later failures are only counted",
+                      file=sys.stderr)
 
 
 def read_input(path: Path, max_pixels: int):
@@ -143,8 +162,10 @@ def face_record(face: FaceResult, labels: tuple[str, ...]) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Exit status 0 when every image was processed, 1 when some were skipped as unreadable,
-    2 when the model or an output path cannot be used (nothing is processed then)."""
-    # Each image is searched whole: stills are no stream, whose empty frames may wait their turn.
+    2 when the model or an output cannot be used or written (checked before any image, and
+    again at each write), 128 + the signal's number when SIGINT, SIGTERM or SIGHUP stopped
+    the run: the images done so far are still written."""
+    stop = StopRequest()
     config = PipelineConfig(detector=args.detector, model=args.model,
                             min_face_size=args.min_face_size)
     try:
@@ -152,14 +173,17 @@ def run(args: argparse.Namespace) -> int:
         if args.max_faces is not None and args.max_faces < 1:
             raise ValueError(f"--max-faces {args.max_faces}: give at least 1")
         analyser = StillImageAnalyser.from_config(config, max_faces=args.max_faces)
-    except (OutputError, ModelLoadError, ModelFileMissing, ValueError) as exc:
+    except (OutputFileError, ModelLoadError, ModelFileMissing, ValueError) as exc:
         print(f"fer predict: error: {exc}", file=sys.stderr)
         return 2
     paths = image_paths(args.inputs)
-    targets = annotated_paths(paths, args.annotate) if args.annotate is not None else {}
+    annotations = AnnotationWriter(
+        annotated_paths(paths, args.annotate) if args.annotate is not None else {})
     results: dict[str, list[dict]] = {}
     skipped = 0
     for path in paths:
+        if stop.is_set():
+            break
         image, reason = read_input(path, args.max_image_pixels)
         if image is None:
             print(f"fer predict: skipped {path}: {reason}", file=sys.stderr)
@@ -167,20 +191,29 @@ def run(args: argparse.Namespace) -> int:
             continue
         faces = analyser.analyse(image)
         results[str(path)] = [face_record(face, analyser.labels) for face in faces]
-        if path in targets:
-            drawn = draw_annotations(image, [FaceAnnotation(f.box, f.face_id, f.label,
-                                                            f.confidence) for f in faces])
-            targets[path].parent.mkdir(parents=True, exist_ok=True)
-            if not cv2.imwrite(str(targets[path]), drawn):
-                print(f"fer predict: cannot write {targets[path]}", file=sys.stderr)
+        if path in annotations.targets:
+            annotations.write(path, image, faces)
+    status = 1 if skipped else 0
+    if stop.is_set():
+        done = len(results) + skipped
+        print(f"fer predict: interrupted after {done} of {len(paths)} image(s) by signal "
+              f"{stop.signal}; writing the results so far", file=sys.stderr)
+        status = 128 + (stop.signal or 0)
     if args.json is not None:
-        tmp = args.json.with_name(args.json.name + ".tmp")
-        tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, args.json)
+        try:
+            write_atomically(args.json, (json.dumps(results, indent=2) + "\n").encode("utf-8"),
+                             f"--json {args.json}")
+        except OutputFileError as exc:
+            print(f"fer predict: error: {exc}", file=sys.stderr)
+            status = max(status, 2)
     else:
         print_table(results)
-    print(f"fer predict: {len(results)} image(s) processed, {skipped} skipped", file=sys.stderr)
-    return 1 if skipped else 0
+    summary = f"fer predict: {len(results)} image(s) processed, {skipped} skipped"
+    if annotations.failed:
+        summary += f", {annotations.failed} annotated image(s) not written"
+        status = max(status, 2)
+    print(summary, file=sys.stderr)
+    return status
 
 
 def print_table(results: dict[str, list[dict]]) -> None:

@@ -281,3 +281,18 @@ def test_fer_commands_report_a_bad_csv_in_one_line(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 2, run.stderr
     assert "not a UTF-8 text file" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_fifo_among_a_folders_images_is_a_counted_skip(tmp_path: Path) -> None:
+    """np.fromfile on a FIFO named like an image blocked the whole load for good."""
+    import os
+    import time
+
+    root = write_folder(tmp_path / "faces", {"train": make_faces(6, 0)})
+    happy = root / "train" / FOLDER_NAMES["happy"]
+    os.mkfifo(happy / "pipe.png")
+    started = time.monotonic()
+    faces = load_split(root, "train")
+    assert time.monotonic() - started < 30
+    (skipped,) = faces.skipped
+    assert "pipe.png" in skipped.where and "named pipe" in skipped.reason

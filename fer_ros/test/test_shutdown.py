@@ -57,7 +57,8 @@ def assert_clean_exit(process: NodeProcess, sig: int, code: int, seconds: float)
 
 
 @pytest.mark.parametrize("delay", [0.3, 0.6, 1.0, 2.0])
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
 def test_a_signal_during_start_up_stops_the_node(ros_env, tmp_path, sig, delay):
     """At 0.3 s a signal used to be lost (the node kept running), at 0.35-0.65 s it ended in
     an RCLError traceback; whenever it comes, the node must stop cleanly."""

@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_ros.perception.file_limits import FileRefused, check_path_length, regular_file_size
 from fer_ros.perception.image_limits import (
     DEFAULT_MAX_PIXELS,
     ImageHeaderError,
@@ -92,11 +93,21 @@ def default_test_split(path: str | Path) -> str:
     return CSV_SPLITS["test"] if is_csv(path) else FOLDER_SPLITS["test"][0]
 
 
-def load_split(path: str | Path, split: str, input_size: tuple[int, int] = (48, 48)) -> FaceSet:
-    """Load one split by name (``PrivateTest``, ``test``...; case-insensitive), resized."""
+def _dataset_path(path: str | Path) -> Path:
+    """The dataset's path once its length is sane and something is there."""
+    try:
+        check_path_length(path, "dataset path")
+    except FileRefused as exc:
+        raise DatasetError(str(exc)) from None
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path}: dataset not found")
+    return path
+
+
+def load_split(path: str | Path, split: str, input_size: tuple[int, int] = (48, 48)) -> FaceSet:
+    """Load one split by name (``PrivateTest``, ``test``...; case-insensitive), resized."""
+    path = _dataset_path(path)
     collector = _Collector(tuple(input_size))
     if is_csv(path):
         _read_csv_split(path, split, collector)
@@ -158,9 +169,7 @@ def split_off(faces: FaceSet, fraction: float, seed: int) -> tuple[FaceSet, Face
 
 def list_splits(path: str | Path) -> list[str]:
     """Split names of a dataset: a CSV's Usage values or a folder's subfolders."""
-    path = Path(path)
-    if not path.exists():
-        raise DatasetError(f"{path}: dataset not found")
+    path = _dataset_path(path)
     if is_csv(path):
         with _open_csv(path) as (columns, rows):
             if "usage" not in columns:
@@ -173,6 +182,8 @@ def list_splits(path: str | Path) -> list[str]:
     return sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+MAX_CSV_BYTES = 2 << 30
+"""FER-2013's CSV is about 290 MB; 2 GiB admits much larger sets of 48x48 faces."""
 CSV_FIELD_LIMIT = 64 * 1024
 """Longest field read: a FER-2013 pixels field is about 9,000 characters (2,304 numbers)."""
 
@@ -184,8 +195,13 @@ def _open_csv(path: Path) -> Iterator[tuple[dict[str, int], Iterator[tuple[int, 
     Yields the columns and the rows as ``(line, row)``, where ``row`` is the reason instead of
     the fields for a line the CSV reader cannot parse (a field over the limit, a NUL byte), so
     the caller skips and counts it. A UTF-8 byte order mark before the header is accepted; a
-    file that is not UTF-8 text is refused with one line.
+    file that is not UTF-8 text is refused with one line, and so is anything but a regular file
+    under MAX_CSV_BYTES (a FIFO blocked the reader, /dev/zero is one endless line).
     """
+    try:
+        regular_file_size(path, MAX_CSV_BYTES, "dataset CSV")
+    except FileRefused as exc:
+        raise DatasetError(str(exc)) from None
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         try:
@@ -299,7 +315,10 @@ def _parse_row(emotion: str, pixels: str) -> tuple[np.ndarray, int]:
     label = int(emotion)
     if not 0 <= label < len(EMOTIONS):
         raise ValueError(f"emotion {label} is not an index 0..{len(EMOTIONS) - 1}")
-    values = np.array(pixels.split(), dtype=np.int64)
+    try:
+        values = np.array(pixels.split(), dtype=np.int64)
+    except OverflowError:
+        raise ValueError("a pixel value is far outside 0..255") from None
     if values.size != FER2013_SIZE * FER2013_SIZE:
         raise ValueError(
             f"{values.size} pixel values, expected {FER2013_SIZE * FER2013_SIZE} "

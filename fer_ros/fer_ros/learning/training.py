@@ -10,11 +10,13 @@ the functions so ``fer --help`` and the node stay quick to start.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
 import logging
 import secrets
+import signal
 import sys
 from dataclasses import asdict, dataclass, replace
 from datetime import date
@@ -31,6 +33,7 @@ from fer_ros.learning.export import (
     save_keras_atomic,
     write_bytes_atomic,
 )
+from fer_ros.learning.interruption import StopSignals
 from fer_ros.perception.labels import EMOTIONS
 from fer_ros.perception.model_metadata import (
     METADATA_FILENAME,
@@ -181,11 +184,13 @@ def use_mixed_precision() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def train(config: TrainConfig, callbacks: tuple = ()) -> TrainResult:
+def train(config: TrainConfig, callbacks: tuple = (),
+          stop: StopSignals | None = None) -> TrainResult:
     """Train (or resume, or fine-tune), then export the best epoch into ``config.out``.
 
     ``callbacks`` are extra Keras callbacks, run after the ones that keep the checkpoints.
     KeyboardInterrupt propagates; the last finished epoch is already saved for ``--resume``.
+    ``stop`` (installed by ``run``) defers signals during the fit to the next batch's end.
     """
     import keras
 
@@ -203,7 +208,9 @@ def train(config: TrainConfig, callbacks: tuple = ()) -> TrainResult:
                                       state.split_seed)
         _print_summary(config, splits.train, splits.val, splits.test)
         if state.completed < config.epochs and not state.stopped_early:
-            _fit(model, config, state, splits.train, splits.val, metadata, callbacks)
+            _fit(model, config, state, splits.train, splits.val, metadata, callbacks, stop)
+        if stop is not None:
+            stop.check()  # came during the last epoch's checkpoint: export on --resume
         best = load_keras(out / CHECKPOINT_DIR / BEST_CHECKPOINT, compile=False)
     finally:
         keras.config.set_dtype_policy(previous_policy)
@@ -390,7 +397,7 @@ def _metadata_beside(model_path: Path) -> ModelMetadata:
 
 
 def _fit(model, config: TrainConfig, state: _State, train_faces: FaceSet, val_faces: FaceSet,
-         metadata: ModelMetadata, extra_callbacks: tuple) -> None:
+         metadata: ModelMetadata, extra_callbacks: tuple, stop: StopSignals | None) -> None:
     import keras
 
     out = Path(config.out)
@@ -411,7 +418,18 @@ def _fit(model, config: TrainConfig, state: _State, train_faces: FaceSet, val_fa
                                        on_epoch_end=keeper.epoch_done),
         *extra_callbacks,
     ]
+    if stop is not None:  # after the keeper: an epoch's checkpoints are complete first
+        callbacks.append(keras.callbacks.LambdaCallback(
+            on_train_batch_end=stop.check, on_epoch_end=stop.check, on_test_batch_end=stop.check))
     weights = class_weights(train_faces.class_counts(), config.class_weight)
+    with stop.deferred() if stop is not None else contextlib.nullcontext():
+        _run_fit(model, config, state, train_faces, val_faces, metadata, callbacks, weights)
+    state.stopped_early = state.completed < config.epochs
+    state.save(out)
+
+
+def _run_fit(model, config: TrainConfig, state: _State, train_faces: FaceSet,
+             val_faces: FaceSet, metadata: ModelMetadata, callbacks: list, weights) -> None:
     model.fit(
         make_dataset(train_faces, metadata, config.batch_size, training=True,
                      augment=config.augment, seed=config.seed),
@@ -423,8 +441,6 @@ def _fit(model, config: TrainConfig, state: _State, train_faces: FaceSet, val_fa
         verbose=config.verbose if config.verbose is not None else _progress_verbosity(),
         shuffle=False,  # the pipeline shuffles; Keras cannot shuffle a tf.data.Dataset
     )
-    state.stopped_early = state.completed < config.epochs
-    state.save(out)
 
 
 class _CheckpointKeeper:
@@ -559,14 +575,17 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``fer train``; returns the exit status (2 for bad input, 130 when interrupted)."""
-    try:
-        train(config_from_args(args))
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: 'fer train {args.dataset} --out {args.out} --resume' continues "
-              "after the last finished epoch", file=sys.stderr)
-        return 130
-    except (DatasetError, ModelMetadataError, TrainingError) as exc:
-        print(f"fer train: error: {exc}", file=sys.stderr)
-        return 2
+    """Run ``fer train``; returns the exit status (2 for bad input, 128 + the signal's number
+    when SIGINT, SIGTERM or SIGHUP stopped it: 130, 143, 129)."""
+    with StopSignals() as stop:
+        try:
+            train(config_from_args(args), stop=stop)
+        except KeyboardInterrupt:
+            print(f"\ninterrupted by {stop.name}: the last finished epoch's checkpoint is kept; "
+                  f"'fer train {args.dataset} --out {args.out} --resume' continues after it",
+                  file=sys.stderr)
+            return 128 + (stop.received or signal.SIGINT)
+        except (DatasetError, ModelMetadataError, TrainingError) as exc:
+            print(f"fer train: error: {exc}", file=sys.stderr)
+            return 2
     return 0

@@ -41,12 +41,18 @@ from fer_ros.nodes.emotion_node import EmotionNode
 from fer_ros.nodes.emotion_records import emotion_record, stamp_seconds
 from fer_ros.nodes.image_conversion import ImageConversionError
 from fer_ros.nodes.image_messages import image_to_bgr
-from fer_ros.nodes.node_runner import close_nodes
+from fer_ros.nodes.node_runner import (
+    RCL_ERROR,
+    close_nodes,
+    params_file_error,
+    rcl_error_line,
+)
 from fer_ros.nodes.stop_request import StopRequest
 from fer_ros.nodes.viewer_node import ViewerNode, add_host_argument, open_viewer
 from fer_ros.perception.classification import ModelLoadError
 from fer_ros.perception.detection import DETECTORS
 from fer_ros.perception.model_files import ModelFileMissing
+from fer_ros.perception.output_files import OutputFileError, check_output_path, write_atomically
 from fer_ros.sources.calibration import CalibrationError
 from fer_ros.sources.frame_sources import DEFAULT_RATE, SourceError
 from fer_ros.viewer.server import ViewerServer
@@ -238,8 +244,36 @@ class TimedVideo:
             self._writer.release()
 
 
+class JsonLines:
+    """A JSON-lines file that holds whole lines only: a write that fails part-way (a full disk)
+    is cut back to the last complete line, and the first failure stops further writes."""
+
+    def __init__(self, path: Path):
+        real = check_output_path(path, str(path))
+        self.path = path
+        self._fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK
+                           | os.O_CLOEXEC, 0o666)
+        self._size = 0
+
+    def write(self, record: dict) -> None:
+        data = memoryview((json.dumps(record) + "\n").encode("utf-8"))
+        try:
+            while data:
+                data = data[os.write(self._fd, data):]
+        except OSError as exc:
+            os.ftruncate(self._fd, self._size)
+            raise OutputFileError(f"cannot write {self.path} ({exc.strerror})") from None
+        self._size = os.lseek(self._fd, 0, os.SEEK_CUR)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 class Output:
-    """The files of `--output`: results as JSON lines, the annotated video and PNG frames."""
+    """The files of `--output`: results as JSON lines, the annotated video and PNG frames.
+
+    The first write that fails (a full disk) is kept in ``error``: the run stops, and what was
+    written before it stays whole (complete JSON lines, complete PNGs)."""
 
     def __init__(self, folder: Path, fps: float, png_every: int):
         self.folder = folder
@@ -250,15 +284,23 @@ class Output:
         for old in self.frames_dir.glob("frame_*.png"):
             old.unlink()
         self.video = TimedVideo(folder / VIDEO_NAME, fps)
-        self.records: TextIO = (folder / RECORDS_NAME).open("w", encoding="utf-8", buffering=1)
+        self.records = JsonLines(folder / RECORDS_NAME)
         self.annotated = 0
         self.pngs = 0
         self.video_error: str | None = None
+        self.error: str | None = None
 
     def add_record(self, record: dict) -> None:
-        self.records.write(json.dumps(record) + "\n")
+        if self.error is not None:
+            return
+        try:
+            self.records.write(record)
+        except OutputFileError as exc:
+            self.error = str(exc)
 
     def add_frame(self, frame: np.ndarray, stamp: float) -> None:
+        if self.error is not None:
+            return
         self.annotated += 1
         if self.video_error is None:
             try:
@@ -266,15 +308,24 @@ class Output:
             except OSError as exc:
                 self.video_error = str(exc)
         if self.png_every > 0 and (self.annotated - 1) % self.png_every == 0:
-            name = f"frame_{self.annotated:06d}.png"
-            if cv2.imwrite(str(self.frames_dir / name), frame):
-                self.pngs += 1
+            path = self.frames_dir / f"frame_{self.annotated:06d}.png"
+            encoded, png = cv2.imencode(".png", frame)
+            try:
+                if encoded:
+                    write_atomically(path, png.tobytes(), str(path))
+                    self.pngs += 1
+            except OutputFileError as exc:
+                self.error = str(exc)
 
     def close(self, summary: FaceSummary) -> None:
         self.records.close()
         self.video.close()
-        (self.folder / SUMMARY_NAME).write_text(json.dumps(summary.as_dict(), indent=2) + "\n",
-                                                encoding="utf-8")
+        path = self.folder / SUMMARY_NAME
+        try:
+            write_atomically(path, (json.dumps(summary.as_dict(), indent=2) + "\n")
+                             .encode("utf-8"), str(path))
+        except OutputFileError as exc:
+            self.error = self.error or str(exc)
 
     def describe(self) -> str:
         video = (f"{self.video.path} ({self.video.frames} frames at {self.video.fps:g} fps)"
@@ -334,6 +385,10 @@ def run(args: argparse.Namespace) -> int:
     for path in (camera_params, emotion_params):
         if not path.is_file():
             print(f"fer bringup: parameter file {path} not found", file=sys.stderr)
+            return 1
+        reason = params_file_error(["--params-file", str(path)])
+        if reason is not None:
+            print(f"fer bringup: cannot start: {reason}", file=sys.stderr)
             return 1
     if args.output is not None:
         try:
@@ -422,8 +477,9 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
             cli_args=["--ros-args", "--params-file", str(emotion_params)],
             parameter_overrides=emotion_overrides))
     except (SourceError, CalibrationError, ModelLoadError, ModelFileMissing, ValueError,
-            ParameterException) as exc:
-        print(f"fer bringup: cannot start: {exc}", file=sys.stderr)
+            ParameterException, RCL_ERROR) as exc:
+        reason = rcl_error_line(exc) if isinstance(exc, RCL_ERROR) else exc
+        print(f"fer bringup: cannot start: {reason}", file=sys.stderr)
         for node in nodes:
             node.close()
             node.destroy_node()
@@ -432,7 +488,15 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
         return 1
     camera, emotion = nodes
     fps = camera.get_parameter("fps").value or DEFAULT_RATE
-    output = Output(args.output, fps, args.png_every) if args.output is not None else None
+    try:
+        output = Output(args.output, fps, args.png_every) if args.output is not None else None
+    except (OSError, OutputFileError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else exc
+        print(f"fer bringup: cannot write to {args.output}: {reason}", file=sys.stderr)
+        for node in nodes:
+            node.close()
+            node.destroy_node()
+        return 1
     recorder = Recorder(args.namespace, output,
                         annotated=output is not None
                         and emotion.get_parameter("publish_annotated").value,
@@ -462,6 +526,10 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
             print(line)
     if output is not None:
         print(f"output: {output.describe()}")
+        if output.error is not None:
+            print(f"fer bringup: error: {output.error}; stopped, what was written before is "
+                  "kept", file=sys.stderr)
+            return 1
     return camera.exit_code
 
 
@@ -476,7 +544,8 @@ def _spin(nodes: list, recorder: Recorder, camera: CameraNode, source_done: thre
     progress = Progress(sys.stderr)
     deadline = time.monotonic() + args.seconds if args.seconds else math.inf
     try:
-        while not (stop.is_set() or source_done.is_set()) and time.monotonic() < deadline:
+        while not (stop.is_set() or source_done.is_set() or recorder.failed()) \
+                and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.1)
             if args.frames is not None and recorder.summary.frames >= args.frames:
                 break
@@ -484,7 +553,8 @@ def _spin(nodes: list, recorder: Recorder, camera: CameraNode, source_done: thre
                             camera.counts["published"])
         camera.close()
         drain_until = time.monotonic() + 1.0
-        while not all(done() for done in caught_up) and time.monotonic() < drain_until:
+        while not (all(done() for done in caught_up) or recorder.failed()) \
+                and time.monotonic() < drain_until:
             executor.spin_once(timeout_sec=0.05)
     except ExternalShutdownException:
         pass
@@ -536,6 +606,10 @@ class Recorder(Node):
         self._last_annotated = stamp
         if self._output is not None:
             self._output.add_frame(np.ascontiguousarray(frame), stamp)
+
+    def failed(self) -> bool:
+        """Whether writing the output failed (a full disk): the run stops then."""
+        return self._output is not None and self._output.error is not None
 
     def caught_up(self) -> bool:
         """Whether the annotated image of the last recorded result has arrived."""

@@ -37,6 +37,7 @@ from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 from fer_ros.nodes.dds_profile import EMOTION_NODE_PROFILE
 from fer_ros.nodes.decoder_output import decoder_output_to
 from fer_ros.nodes.diagnostics import DiagnosticsPublisher
+from fer_ros.nodes.duplicate_names import warn_about_namesakes
 from fer_ros.nodes.emotion_diagnostics import TASK, EmotionHealth
 from fer_ros.nodes.frame_loss import DRIVER_REMEDIES, StampGaps
 from fer_ros.nodes.image_conversion import ImageConversionError
@@ -133,6 +134,7 @@ class EmotionNode(LifecycleNode):
         self._diagnostics.add(TASK, self._check_health)
         self._worker = threading.Thread(target=self._work, name="fer_worker", daemon=True)
         self._worker.start()
+        warn_about_namesakes(self)
         if self._params.values["autostart"]:
             self._start()
         else:

@@ -16,34 +16,30 @@ from dataclasses import replace
 
 import numpy as np
 
+from fer_ros.nodes.freed_memory import release_freed_memory
 from fer_ros.perception.classification import (
-    DEFAULT_MODEL,
-    ENSEMBLES,
     KERAS_SUFFIXES,
     ExpressionClassifier,
     ModelLoadError,
     load_classifier,
+    model_members,
     resolve_model,
 )
 from fer_ros.perception.model_files import ModelFileMissing, unsafe_keras_refusal
 from fer_ros.perception.pipeline import EmotionPipeline, FaceResult, PipelineConfig
 
-LOAD_ERRORS = (ModelLoadError, ModelFileMissing, ValueError)
+LOAD_ERRORS = (ModelLoadError, ModelFileMissing, ValueError, OSError)
+"""What a refused or failed model raises; OSError for anything the checks did not foresee,
+which must refuse the value, not end the node."""
 
 
 def check_model(value: str) -> None:
-    """Run every check on a ``model`` value that needs no model runtime: each model file it
-    names (one, an ensemble's members or a comma-separated list) exists with its metadata and
-    holds no unsafe Keras layer. Raises one of LOAD_ERRORS with the reason."""
-    spec = value.strip() or DEFAULT_MODEL
-    if spec in ENSEMBLES:
-        members = ENSEMBLES[spec]
-    else:
-        members = tuple(part.strip() for part in spec.split(",") if part.strip())
-    for member in members:
+    """Run every check on a ``model`` value that needs no model runtime: at most
+    MAX_ENSEMBLE_MEMBERS models, each path of bounded length and a regular file under its size
+    cap with metadata that is one too, and no unsafe Keras layer. Only stats and bounded reads
+    of regular files, so the parameter call is answered at once. Raises one of LOAD_ERRORS."""
+    for member in model_members(value):
         path, _ = resolve_model(member)
-        if not path.is_file():
-            raise ModelLoadError(f"{path}: model file listed in the metadata is missing")
         if path.suffix.lower() in KERAS_SUFFIXES:
             refusal = unsafe_keras_refusal(path)
             if refusal is not None:
@@ -133,10 +129,15 @@ class PipelineSwap:
         except LOAD_ERRORS as exc:
             return str(exc)
         with self._lock:
+            old = None
             if pipeline is not None:
                 pipeline.tracker.continue_ids_of(self._pipeline.tracker)
-                self._pipeline = pipeline
+                old, self._pipeline = self._pipeline, pipeline
             self._config = config
+        if old is not None:
+            old.close()
+            del old
+            release_freed_memory()
         if new_model:
             if config.model == self.running_model:
                 self._loader.cancel()
@@ -155,7 +156,10 @@ class PipelineSwap:
                 value, classifier = loaded
                 pipeline = EmotionPipeline.from_config(self._config, classifier)
                 pipeline.tracker.continue_ids_of(self._pipeline.tracker)
-                self._pipeline, self.running_model = pipeline, value
-                self._log(f"model {classifier.path} loaded and in use")
+                old, self._pipeline, self.running_model = self._pipeline, pipeline, value
+                old.close()
+                del old, loaded, classifier
+                release_freed_memory()
+                self._log(f"model {self._pipeline.classifier.path} loaded and in use")
             pipeline = self._pipeline
             return pipeline, pipeline.process(bgr)

@@ -12,6 +12,7 @@ each node a second time), where it is ignored.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,14 +20,26 @@ from pathlib import Path
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from fer_ros.nodes.dds_profile import PROFILE, use_bundled_dds_profile
 from fer_ros.nodes.stop_request import StopRequest
+from fer_ros.perception.file_limits import FileRefused, read_bounded
 
 SPIN_PERIOD_S = 0.1
 """Longest the executor waits before it looks at the stop flag again."""
+MAX_PARAMS_FILE_BYTES = 1 << 20
+"""A node's parameter file is a few kilobytes; a larger one is refused before it is read."""
+RCL_ERROR = rclpy_implementation.RCLError
+"""What rcl raises for ROS arguments it cannot use, a malformed --params-file among them."""
+
+
+def rcl_error_line(exc: BaseException) -> str:
+    """rcl's message on one line, without its C source locations (", at parse.c:776")."""
+    text = " ".join(str(exc).split())
+    return re.sub(r",? at [^\s,]+\.c:\d+", "", text).strip() or type(exc).__name__
 
 
 def close_nodes(executor: Executor, nodes: list[Node]) -> None:
@@ -64,6 +77,30 @@ def run_nodes(nodes: list[Node], stop: StopRequest) -> None:
         rclpy.try_shutdown(uninstall_handlers=False)
 
 
+def params_file_error(args: list[str]) -> str | None:
+    """Why a ``--params-file`` among ``args`` is unusable, on one line, or None.
+
+    rcl refuses a malformed file too, but with a Python traceback through rclpy.init and a C
+    source location; PyYAML says where in the file the problem is."""
+    import yaml
+
+    for flag, path in zip(args, args[1:]):
+        if flag != "--params-file":
+            continue
+        try:
+            data = yaml.safe_load(read_bounded(path, MAX_PARAMS_FILE_BYTES, "parameter file"))
+        except FileRefused as exc:
+            return str(exc)
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+            problem = getattr(exc, "problem", None) or type(exc).__name__
+            return f"{path}: not valid YAML{at}: {problem}"
+        if not isinstance(data, dict):
+            return f"{path}: a parameter file maps node names to ros__parameters"
+    return None
+
+
 def node_main(name: str, make_node: Callable[[], Node],
               startup_errors: tuple[type[Exception], ...], args: list[str] | None,
               stop: StopRequest | None = None, dds_profile: Path = PROFILE) -> int:
@@ -73,10 +110,22 @@ def node_main(name: str, make_node: Callable[[], Node],
     ``stop`` is the request the entry point installed before its imports; a signal that came
     during the imports or the node's construction makes the node close right after it."""
     stop = stop or StopRequest()
+    reason = params_file_error(sys.argv if args is None else args)
+    if reason is not None:
+        print(f"{name}: cannot start: {reason}", file=sys.stderr)
+        return 1
     use_bundled_dds_profile(dds_profile)
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    try:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    except RCL_ERROR as exc:
+        print(f"{name}: cannot start: {rcl_error_line(exc)}", file=sys.stderr)
+        return 1
     try:
         node = make_node()
+    except RCL_ERROR as exc:
+        print(f"{name}: cannot start: {rcl_error_line(exc)}", file=sys.stderr)
+        rclpy.try_shutdown(uninstall_handlers=False)
+        return 1
     except (*startup_errors, ValueError, ParameterException) as exc:
         print(f"{name}: cannot start: {exc}", file=sys.stderr)
         rclpy.try_shutdown(uninstall_handlers=False)

@@ -1,4 +1,8 @@
-"""SIGINT and SIGTERM as a flag that the node runner looks at between spins.
+"""SIGINT, SIGTERM and SIGHUP as a flag that the node runner looks at between spins.
+
+SIGHUP (the terminal or SSH session that started the node went away) means the same as
+SIGTERM here: a node has no configuration to re-read, and the default action killed it
+without a clean shutdown.
 
 Kept free of heavy imports so that a node executable takes the signals before it imports
 rclpy, OpenCV and the models: a signal in a node's first second must stop it as cleanly as one
@@ -11,11 +15,11 @@ import signal
 import threading
 from types import FrameType
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class StopRequest:
-    """Installs handlers for SIGINT and SIGTERM that set ``event``. Any later signal finds the
+    """Installs handlers for STOP_SIGNALS that set ``event``. Any later signal finds the
     flag set and changes nothing: ``ros2 launch`` without a terminal signals each node twice,
     and the second one must not interrupt the shutdown the first one started."""
 

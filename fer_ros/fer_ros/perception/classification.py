@@ -13,19 +13,24 @@ them (perception/ensemble.py); a ``model`` parameter may also name files or expo
 from __future__ import annotations
 
 import math
+import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from fer_ros.perception.ensemble import EnsembleClassifier
-from fer_ros.perception.model_files import (
-    MINI_XCEPTION_FILE,
-    bundled_model,
-    not_a_model_file,
-    unsafe_keras_refusal,
+from fer_ros.perception.ensemble import MAX_ENSEMBLE_MEMBERS, EnsembleClassifier
+from fer_ros.perception.file_limits import (
+    MAX_MODEL_BYTES,
+    MAX_PATH_CHARS,
+    FileRefused,
+    check_path_length,
+    is_present,
+    regular_file_size,
 )
+from fer_ros.perception.model_files import MINI_XCEPTION_FILE, bundled_model, unsafe_keras_refusal
 from fer_ros.perception.model_metadata import METADATA_FILENAME, ModelMetadata, ModelMetadataError
 from fer_ros.perception.preprocessing import Box, prepare_frame_faces
 
@@ -41,6 +46,9 @@ BUNDLED_MODELS: dict[str, str] = {
 
 ENSEMBLES: dict[str, tuple[str, ...]] = {"ensemble": ("mini_xception", "face_expression_net")}
 """Named ensembles; a comma-separated list of models is an ensemble too."""
+
+MAX_MODEL_SPEC_CHARS = MAX_ENSEMBLE_MEMBERS * (MAX_PATH_CHARS + 1)
+"""Longest ``model`` value: MAX_ENSEMBLE_MEMBERS paths of the longest length accepted."""
 
 DEFAULT_MODEL = "ensemble"
 """What an empty ``model`` parameter (and `fer predict` without ``--model``) loads: the best
@@ -243,14 +251,27 @@ def _check_shapes(path: Path, metadata: ModelMetadata, input_shape: tuple, outpu
 
 
 def _metadata_for_file(path: Path) -> ModelMetadata:
-    """A model file's metadata: ``<stem>.json`` beside it, else the folder's ``metadata.json``."""
+    """A model file's metadata: ``<stem>.json`` beside it, else the folder's ``metadata.json``.
+
+    A candidate that is there but is no regular file (a FIFO, a link to a device) is refused
+    with its reason rather than passed over, so the user learns why it was not used."""
     for candidate in (path.with_suffix(".json"), path.parent / METADATA_FILENAME):
-        if candidate.is_file():
-            return ModelMetadata.load(candidate)
+        if is_present(candidate):
+            try:
+                return ModelMetadata.load(candidate)
+            except ModelMetadataError as exc:
+                raise ModelLoadError(str(exc)) from None
     raise ModelLoadError(
         f"{path}: no model metadata found (looked for {path.with_suffix('.json').name} and "
         f"{METADATA_FILENAME} beside it); it says the model's input size, scaling and labels"
     )
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def resolve_model(path: str | Path) -> tuple[Path, ModelMetadata]:
@@ -259,7 +280,8 @@ def resolve_model(path: str | Path) -> tuple[Path, ModelMetadata]:
     ``load_classifier`` builds, so "default" has one meaning.
 
     For an export folder the TFLite file is preferred over the Keras one: same predictions (the
-    evaluation checks it), a fraction of the start-up time and memory.
+    evaluation checks it), a fraction of the start-up time and memory. Every file is checked to
+    be a regular file under its cap before it is read (perception/file_limits.py).
     """
     if str(path).strip() == "":
         raise ModelLoadError(f"no model named: give one of {', '.join(BUNDLED_MODELS)}, a model "
@@ -267,8 +289,12 @@ def resolve_model(path: str | Path) -> tuple[Path, ModelMetadata]:
     if str(path).strip() in BUNDLED_MODELS:
         model_path = bundled_model(BUNDLED_MODELS[str(path).strip()])
         return model_path, _metadata_for_file(model_path)
+    try:
+        check_path_length(path, "model path")
+    except FileRefused as exc:
+        raise ModelLoadError(str(exc)) from None
     model_path = Path(path).expanduser()
-    if model_path.is_dir():
+    if _is_folder(model_path):
         try:
             metadata = ModelMetadata.load(model_path / METADATA_FILENAME)
         except ModelMetadataError as exc:
@@ -276,24 +302,47 @@ def resolve_model(path: str | Path) -> tuple[Path, ModelMetadata]:
         for key in ("tflite", "keras"):
             name = metadata.files.get(key)
             if name:
-                return model_path / name, metadata
+                model_path = model_path / str(name)
+                _check_model_file(model_path)
+                return model_path, metadata
         raise ModelLoadError(f"{model_path / METADATA_FILENAME}: lists no 'tflite' or 'keras' file")
-    if not model_path.is_file():
-        if not model_path.suffix and len(model_path.parts) == 1 and not model_path.exists():
-            names = ", ".join([*BUNDLED_MODELS, *ENSEMBLES])
-            raise ModelLoadError(f"{model_path}: no such model file, nor a bundled model ({names})")
-        raise ModelLoadError(f"{model_path}: {not_a_model_file(model_path)}")
+    if not is_present(model_path) and not model_path.suffix and len(model_path.parts) == 1:
+        names = ", ".join([*BUNDLED_MODELS, *ENSEMBLES])
+        raise ModelLoadError(f"{model_path}: no such model file, nor a bundled model ({names})")
+    _check_model_file(model_path)
+    return model_path, _metadata_for_file(model_path)
+
+
+def _check_model_file(path: Path) -> int:
+    """The size of a model file that is a regular file under MAX_MODEL_BYTES, else the reason."""
     try:
-        return model_path, _metadata_for_file(model_path)
-    except ModelMetadataError as exc:
-        raise ModelLoadError(str(exc)) from exc
+        return regular_file_size(path, MAX_MODEL_BYTES, "model file")
+    except FileRefused as exc:
+        raise ModelLoadError(str(exc)) from None
+
+
+def model_members(model: str | Path | None) -> tuple[str, ...]:
+    """The models a ``model`` value names: one, a named ensemble's or a comma-separated list's.
+
+    A list longer than MAX_ENSEMBLE_MEMBERS is refused here, before any file is looked at:
+    each member costs its runtime's memory (a thousand copies of one model passed 3 GB)."""
+    spec = DEFAULT_MODEL if model is None or str(model).strip() == "" else str(model).strip()
+    if len(spec) > MAX_MODEL_SPEC_CHARS:
+        raise ModelLoadError(f"model value of {len(spec)} characters is longer than the "
+                             f"{MAX_MODEL_SPEC_CHARS} accepted ({spec[:40]}...)")
+    if spec in ENSEMBLES:
+        return ENSEMBLES[spec]
+    members = tuple(part.strip() for part in spec.split(",") if part.strip())
+    if len(members) > MAX_ENSEMBLE_MEMBERS:
+        raise ModelLoadError(f"an ensemble of {len(members)} models is more than the "
+                             f"{MAX_ENSEMBLE_MEMBERS} accepted")
+    return members or (spec,)
 
 
 def load_single_model(path: str | Path, num_threads: int = 2) -> SingleModel:
     """Load one model (see ``resolve_model``); every failure is one ModelLoadError line."""
     model_path, metadata = resolve_model(path)
-    if not model_path.is_file():
-        raise ModelLoadError(f"{model_path}: {not_a_model_file(model_path)}")
+    _check_model_file(model_path)
     suffix = model_path.suffix.lower()
     if suffix in TFLITE_SUFFIXES:
         return LiteRTClassifier(model_path, metadata, num_threads=num_threads)
@@ -312,11 +361,8 @@ def load_classifier(model: str | Path | None = None,
     """Load what a ``model`` parameter names: empty for the default, a bundled model's or an
     ensemble's name, a file, an export folder, or a comma-separated list to average."""
     spec = DEFAULT_MODEL if model is None or str(model).strip() == "" else str(model).strip()
-    if spec in ENSEMBLES:
-        members = ENSEMBLES[spec]
-    elif "," in spec:
-        members = tuple(part.strip() for part in spec.split(",") if part.strip())
-    else:
+    members = model_members(spec)
+    if spec not in ENSEMBLES and "," not in spec:
         return load_single_model(spec, num_threads=num_threads)
     loaded = [load_single_model(member, num_threads=num_threads) for member in members]
     try:

@@ -19,6 +19,10 @@ from fer_ros.perception.labels import EMOTIONS, canonical_label
 from fer_ros.perception.model_metadata import ModelMetadata
 from fer_ros.perception.preprocessing import Box
 
+MAX_ENSEMBLE_MEMBERS = 8
+"""Most models one ensemble averages. Each member costs its runtime's memory and time on every
+face; beyond a handful of models the mean no longer changes, only the cost grows."""
+
 
 class Member(Protocol):
     metadata: ModelMetadata
@@ -54,6 +58,9 @@ class EnsembleClassifier:
     def __init__(self, name: str, members: Sequence[Member]):
         if len(members) < 2:
             raise ValueError(f"ensemble {name!r} needs at least two models, got {len(members)}")
+        if len(members) > MAX_ENSEMBLE_MEMBERS:
+            raise ValueError(f"an ensemble of {len(members)} models is more than the "
+                             f"{MAX_ENSEMBLE_MEMBERS} accepted")
         self.path = Path(name)
         self.members = list(members)
         self._orders = [fer_order(m.metadata.labels, str(m.path)) for m in self.members]

@@ -17,9 +17,13 @@ import struct
 import cv2
 import numpy as np
 
+from fer_ros.perception.file_limits import FileRefused, read_bounded
+
 DEFAULT_MAX_PIXELS = 4096 * 4096
 """16.8 megapixels: every camera a robot carries (8K video is 33 MP, so it is refused
 unless the limit is raised), and about 50 MB as BGR."""
+MAX_IMAGE_FILE_BYTES = 256 << 20
+"""Largest image file read: an uncompressed 16-bit RGBA TIFF at DEFAULT_MAX_PIXELS is 134 MB."""
 MAX_PIXELS_LIMIT = 1 << 30
 """OpenCV's own ceiling (CV_IO_MAX_IMAGE_PIXELS); a larger limit would mean nothing."""
 
@@ -167,5 +171,11 @@ def decode_image(data: bytes | bytearray | memoryview | np.ndarray, max_pixels: 
 
 def read_image(path: str | os.PathLike, max_pixels: int,
                flags: int = cv2.IMREAD_COLOR) -> np.ndarray | None:
-    """``cv2.imread`` with the header check first; OSError when the file cannot be read."""
-    return decode_image(np.fromfile(os.fspath(path), dtype=np.uint8), max_pixels, flags)
+    """``cv2.imread`` with the header check first. The path must be a regular file of at most
+    MAX_IMAGE_FILE_BYTES, checked before it is opened (a FIFO among a dataset's images blocked
+    the reader for good), else ImageHeaderError says what it is."""
+    try:
+        data = read_bounded(path, MAX_IMAGE_FILE_BYTES, "image file")
+    except FileRefused as exc:
+        raise ImageHeaderError(str(exc)) from None
+    return decode_image(np.frombuffer(data, dtype=np.uint8), max_pixels, flags)

@@ -6,12 +6,11 @@ data, so they are found the same way in a venv, an editable install and a colcon
 
 from __future__ import annotations
 
-import errno
 import json
-import os
-import stat
 import zipfile
 from pathlib import Path
+
+from fer_ros.perception.file_limits import MAX_MODEL_BYTES, regular_file_size
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 MINI_XCEPTION_FILE = "fer_mini_xception.tflite"
@@ -30,32 +29,6 @@ def bundled_model(filename: str) -> Path:
             "(or 'python3 tools/fetch_models.py' in the source tree) before building or installing"
         )
     return path
-
-
-def not_a_model_file(path: Path) -> str:
-    """Why ``path`` cannot be read as a model file, for a path that is not a regular file.
-
-    "Not found" for /dev/zero, a FIFO or a symbolic link loop sends a user looking for a typo;
-    naming what the path is says what to fix.
-    """
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        if path.is_symlink():
-            return f"dangling symbolic link (to {os.readlink(path)})"
-        return "model file not found"
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "symbolic link loop, not a model file"
-        return f"cannot access the model file ({exc.strerror})"
-    for test, kind in ((stat.S_ISDIR, "a folder without metadata.json"),
-                       (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISFIFO, "a named pipe (FIFO)"),
-                       (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return f"{kind}, not a model file"
-    return "not a regular file"
 
 
 UNSAFE_KERAS_LAYERS = frozenset({"Lambda"})
@@ -100,10 +73,19 @@ def unsafe_keras_refusal(path: Path) -> str | None:
             "(it carries Python code)")
 
 
+MAX_KERAS_CONFIG_BYTES = 16 << 20
+"""A Keras configuration is tens of kilobytes; a larger one (a zip bomb's) is not read."""
+
+
 def _keras_config_text(path: Path) -> str | None:
+    """The saved configuration, read only from a regular file under MAX_MODEL_BYTES and only
+    when it is at most MAX_KERAS_CONFIG_BYTES once decompressed."""
     try:
+        regular_file_size(path, MAX_MODEL_BYTES, "model file")
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
+                if archive.getinfo("config.json").file_size > MAX_KERAS_CONFIG_BYTES:
+                    return None
                 return archive.read("config.json").decode("utf-8")
         import h5py  # comes with Keras; reading an attribute loads no TensorFlow
 

@@ -12,6 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from fer_ros.perception.file_limits import MAX_METADATA_BYTES, FileRefused, read_bounded
 from fer_ros.perception.labels import EMOTIONS
 
 FORMAT_VERSION = 1
@@ -139,12 +140,15 @@ class ModelMetadata:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ModelMetadata:
+        """Read a metadata file that must be a regular file under MAX_METADATA_BYTES: a FIFO
+        or a link to a device is refused before it is opened."""
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ModelMetadataError(f"{path}: model metadata file not found") from exc
-        except (OSError, json.JSONDecodeError) as exc:
+            data = json.loads(read_bounded(path, MAX_METADATA_BYTES, "model metadata file")
+                              .decode("utf-8"))
+        except FileRefused as exc:
+            raise ModelMetadataError(str(exc)) from None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise ModelMetadataError(f"{path}: cannot read model metadata: {exc}") from exc
         if not isinstance(data, dict):
             raise ModelMetadataError(f"{path}: model metadata must be a JSON object")

@@ -11,6 +11,11 @@ from pathlib import Path
 
 import yaml
 
+from fer_ros.perception.file_limits import FileRefused, read_bounded
+
+MAX_CALIBRATION_BYTES = 1 << 20
+"""A calibration YAML is under a kilobyte; anything near a megabyte is not one."""
+
 
 class CalibrationError(ValueError):
     """A calibration file is missing or not in camera_calibration_parsers' YAML format."""
@@ -67,9 +72,9 @@ def load_calibration(path: Path) -> Calibration:
     camera; a malformed matrix is refused rather than published.
     """
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CalibrationError(f"cannot read calibration {path}: {exc.strerror}") from exc
+        data = yaml.safe_load(read_bounded(path, MAX_CALIBRATION_BYTES, "calibration file"))
+    except FileRefused as exc:
+        raise CalibrationError(f"cannot read calibration: {exc}") from None
     except yaml.YAMLError as exc:
         raise CalibrationError(f"calibration {path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

@@ -13,6 +13,8 @@ the node retries with backoff instead of exiting, as a robot left running expect
 from __future__ import annotations
 
 import math
+import os
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -171,6 +173,25 @@ class FrameSource:
         """Free the device or file; safe to call more than once."""
 
 
+V4L2_MAJOR = 81
+"""Linux's device number for video4linux: every camera node, /dev/video* and its links."""
+
+
+def not_a_camera(path: str) -> None:
+    """Raise SourceError for a device path that exists but can never be a camera: /dev/null
+    "opened" as a camera retried forever or ended at once with no frame and status 0. A path
+    that does not exist yet is left to the reconnect loop (a camera not plugged in yet)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return
+    if stat.S_ISREG(info.st_mode):
+        return  # a video file that happens to live under /dev (/dev/shm)
+    if not stat.S_ISCHR(info.st_mode) or os.major(info.st_rdev) != V4L2_MAJOR:
+        raise SourceError(f"{path} is not a camera: it is not a video4linux device "
+                          "(cameras are /dev/video* or links to them)")
+
+
 class CaptureSource(FrameSource):
     """A cv2.VideoCapture: V4L2 devices, video files and network streams."""
 
@@ -186,6 +207,9 @@ class CaptureSource(FrameSource):
     def check(self) -> None:
         if self.spec.kind == "file" and not Path(str(self.spec.target)).is_file():
             raise SourceError(f"no such video file or image folder: {self.spec.target}")
+        if self.spec.kind == "device" and isinstance(self.spec.target, str) \
+                and sys.platform.startswith("linux"):
+            not_a_camera(self.spec.target)
 
     def open(self) -> str:
         self.release()
