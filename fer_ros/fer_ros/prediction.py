@@ -166,6 +166,13 @@ def run(args: argparse.Namespace) -> int:
     again at each write), 128 + the signal's number when SIGINT, SIGTERM or SIGHUP stopped
     the run: the images done so far are still written."""
     stop = StopRequest()
+    try:
+        return _predict(args, stop)
+    finally:
+        stop.restore()
+
+
+def _predict(args: argparse.Namespace, stop: StopRequest) -> int:
     config = PipelineConfig(detector=args.detector, model=args.model,
                             min_face_size=args.min_face_size)
     try:

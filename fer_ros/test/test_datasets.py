@@ -277,7 +277,7 @@ def test_fer_commands_report_a_bad_csv_in_one_line(tmp_path: Path) -> None:
 
     path = tmp_path / "latin1.csv"
     path.write_bytes(HEADER.encode() + "3,caf\xe9,Training\n".encode("latin-1"))
-    run = subprocess.run([*executable("fer"), "evaluate", "", str(path)],
+    run = subprocess.run([*executable("fer"), "evaluate", "mini_xception", str(path)],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 2, run.stderr
     assert "not a UTF-8 text file" in run.stderr and "Traceback" not in run.stderr

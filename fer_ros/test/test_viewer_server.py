@@ -236,3 +236,16 @@ def test_exposing_the_viewer_warns_that_there_is_no_authentication(host, warned)
     assert (warning is not None) == warned
     if warned:
         assert "no authentication" in warning and host in warning
+
+
+def test_a_connection_reset_by_the_browser_prints_nothing(viewer, capfd):
+    """A tab closed while its request is read resets the connection: no traceback in the log
+    of the node that serves the page (the standard library prints one by default)."""
+    for _ in range(3):
+        sock = socket.create_connection(viewer.server_address[:2], timeout=TIMEOUT)
+        sock.sendall(b"GET / HT")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sock.close()
+    assert get(viewer, "/").status == 200, "the server goes on serving"
+    time.sleep(0.5)
+    assert "Traceback" not in capfd.readouterr().err

@@ -349,8 +349,10 @@ class EmotionNode(LifecycleNode):
             lost, sent = self._health.transport_loss
             self.get_logger().warning(
                 f"{lost} of the last {sent} camera frames never reached the node (gaps in their "
-                f"stamps on {self._input_topic}): the camera's DDS transport loses them. "
-                f"Remedies: {DRIVER_REMEDIES}", throttle_duration_sec=30.0)
+                f"stamps on {self._input_topic}): the camera's DDS transport loses them, or, "
+                "where this process is short of CPU, newer frames replace them in its "
+                "one-frame input queue before it takes them. Remedies for transport loss: "
+                f"{DRIVER_REMEDIES}", throttle_duration_sec=30.0)
         return checked
 
     def _log_stats(self) -> None:

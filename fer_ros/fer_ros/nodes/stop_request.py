@@ -30,8 +30,7 @@ class StopRequest:
         """While true (a node's imports and construction, which take seconds on a busy robot
         and cannot look at a flag), a signal raises SystemExit(0): the start-up is abandoned
         at once and quietly. The runner clears it once the node exists and spins."""
-        for sig in STOP_SIGNALS:
-            signal.signal(sig, self._handle)
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in STOP_SIGNALS}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signal is None:
@@ -44,6 +43,12 @@ class StopRequest:
 
     def is_set(self) -> bool:
         return self.event.is_set()
+
+    def restore(self) -> None:
+        """Put back the handlers that were there before: for a command run inside another
+        program (a test, a notebook) rather than as a process of its own."""
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
     def ignore_from_now(self) -> None:
         """Ignore the stop signals for the rest of the process, once everything is closed.

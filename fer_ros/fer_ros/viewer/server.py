@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import sys
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
@@ -154,6 +155,13 @@ class ViewerServer(ThreadingHTTPServer):
         self.page_files = load_page_files()
         super().__init__(address, ViewerHandler)
         self._thread: threading.Thread | None = None
+
+    def handle_error(self, request, client_address) -> None:
+        """A browser that closes or resets its connection (a tab closed, a reload) is no
+        error; anything else is printed as the standard library does."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:
