@@ -5,8 +5,10 @@ boxes jitter and shrink as RetinaFace's do, not as a synthetic track would."""
 import numpy as np
 import pytest
 
-from face_photos import crowd_frame, head_patch
+from face_photos import crowd_frame, head_patch, needs_photos
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
+
+pytestmark = needs_photos
 
 WIDTH, HEIGHT = 640, 480
 BACKGROUND = 70
