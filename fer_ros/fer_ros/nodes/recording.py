@@ -30,6 +30,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
+from fer_ros.nodes.image_conversion import ImageConversionError
+from fer_ros.nodes.serialized_image import serialized_stamp_ns
+
 CHUNK_SIZE = 1024 * 1024
 """Bytes of messages per chunk: what a killed recorder loses at most, and few enough chunks
 for readers to index quickly."""
@@ -163,15 +166,19 @@ class McapRecording:
 
     def write(self, topic: str, msg: Any) -> None:
         """Append one message under ``topic``, logged at its header stamp."""
+        self.write_serialized(topic, type_name_of(msg), serialize_message(msg), stamp_ns(msg))
+
+    def write_serialized(self, topic: str, type_name: str, data: bytes, time_ns: int) -> None:
+        """Append one message already in CDR (as a subscription with ``raw=True`` hands it
+        over: written as it came, never deserialized and serialized again)."""
         if not self.active:
             return
         try:
             channel = self._channels.get(topic)
             if channel is None:
-                channel = self._register(topic, type_name_of(msg))
-            time_ns = stamp_ns(msg)
+                channel = self._register(topic, type_name)
             self._writer.add_message(channel, log_time=time_ns, publish_time=time_ns,
-                                     data=serialize_message(msg))
+                                     data=data)
             self._file.flush()
             self.messages += 1
         except OSError as exc:
@@ -236,30 +243,35 @@ class RecordingNode(Node):
         self._last_image = self._last_result = -1
         """Stamps (ns) of the newest frame and the newest result written."""
         qos = QoSProfile(depth=self.DEPTH, reliability=ReliabilityPolicy.RELIABLE)
-        self.create_subscription(Image if raw else CompressedImage,
-                                 "image_raw" if raw else "image_raw/compressed",
-                                 self._on_image, qos)
-        self.create_subscription(CameraInfo, "camera_info", self._writer_for("camera_info"),
-                                 qos)
-        self.create_subscription(EmotionArray, "emotions", self._on_result, qos)
-        self._image_topic = self.resolve_topic_name("image_raw" if raw
-                                                    else "image_raw/compressed")
-        self._result_topic = self.resolve_topic_name("emotions")
+        self._subscribe(Image if raw else CompressedImage,
+                        "image_raw" if raw else "image_raw/compressed", qos,
+                        self._image_written)
+        self._subscribe(CameraInfo, "camera_info", qos)
+        self._subscribe(EmotionArray, "emotions", qos, self._result_written)
 
-    def _writer_for(self, topic: str) -> Callable[[Any], None]:
+    def _subscribe(self, message_type: type, topic: str, qos: QoSProfile,
+                   on_written: Callable[[int], None] | None = None) -> None:
+        """Subscribe to ``topic`` serialized and write each message as it came: no message is
+        deserialized and serialized again. ``on_written`` gets each written one's stamp."""
         name = self.resolve_topic_name(topic)
+        type_name = f"{message_type.__module__.split('.')[0]}/msg/{message_type.__name__}"
 
-        def write(msg: Any) -> None:
-            self.recording.write(name, msg)
-        return write
+        def write(data: bytes) -> None:
+            try:
+                time_ns = serialized_stamp_ns(data)
+            except ImageConversionError:
+                return  # cut short: not a message of this type, nothing to record
+            self.recording.write_serialized(name, type_name, data, time_ns)
+            if on_written is not None:
+                on_written(time_ns)
 
-    def _on_image(self, msg: Any) -> None:
-        self.recording.write(self._image_topic, msg)
-        self._last_image = max(self._last_image, stamp_ns(msg))
+        self.create_subscription(message_type, topic, write, qos, raw=True)
 
-    def _on_result(self, msg: Any) -> None:
-        self.recording.write(self._result_topic, msg)
-        self._last_result = max(self._last_result, stamp_ns(msg))
+    def _image_written(self, time_ns: int) -> None:
+        self._last_image = max(self._last_image, time_ns)
+
+    def _result_written(self, time_ns: int) -> None:
+        self._last_result = max(self._last_result, time_ns)
 
     def caught_up(self) -> bool:
         """Whether the frame of the newest recorded result is recorded too. At the end of a
