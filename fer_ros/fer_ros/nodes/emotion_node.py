@@ -39,6 +39,7 @@ from fer_ros.nodes.decoder_output import decoder_output_to
 from fer_ros.nodes.diagnostics import DiagnosticsPublisher
 from fer_ros.nodes.duplicate_names import warn_about_namesakes
 from fer_ros.nodes.emotion_diagnostics import TASK, EmotionHealth
+from fer_ros.nodes.emotion_records import stamp_ns
 from fer_ros.nodes.frame_loss import DRIVER_REMEDIES, StampGaps
 from fer_ros.nodes.image_conversion import ImageConversionError
 from fer_ros.nodes.image_messages import (
@@ -265,14 +266,14 @@ class EmotionNode(LifecycleNode):
     def _on_image(self, msg: bytes | CompressedImage) -> None:
         self.counts["input"] += 1
         if isinstance(msg, CompressedImage):
-            stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            stamp = stamp_ns(msg.header.stamp)
         else:
             try:
-                stamp_ns = serialized_stamp_ns(msg)
+                stamp = serialized_stamp_ns(msg)
             except ImageConversionError:
-                stamp_ns = None  # counted as bad input when the frame is processed
-        if stamp_ns is not None:
-            self.counts["lost"] += self._gaps.add(stamp_ns)
+                stamp = None  # counted as bad input when the frame is processed
+        if stamp is not None:
+            self.counts["lost"] += self._gaps.add(stamp)
         self._slot.put(msg)
 
     def _work(self) -> None:

@@ -1,5 +1,5 @@
-"""An EmotionArray as plain JSON data: one shape for `fer bringup --output`'s emotions.jsonl
-and for the browser viewer's ``/events``."""
+"""Message stamps as numbers, and an EmotionArray as plain JSON data: one shape for
+`fer bringup --output`'s emotions.jsonl and for the browser viewer's ``/events``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ from typing import Any
 
 def stamp_seconds(stamp: Any) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
+
+
+def stamp_ns(stamp: Any) -> int:
+    """A builtin_interfaces/Time in integer nanoseconds, exact."""
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
 def emotion_record(msg: Any, scores: bool = False) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
+from fer_ros.nodes.emotion_records import stamp_ns
 from fer_ros.nodes.image_conversion import ImageConversionError
 from fer_ros.nodes.serialized_image import serialized_stamp_ns
 
@@ -116,15 +117,9 @@ def message_definition(type_name: str) -> str:
     return "\n".join(parts)
 
 
-def type_name_of(msg: Any) -> str:
-    """``pkg/msg/Type`` of an rclpy message instance."""
-    module = type(msg).__module__.split(".")
-    return f"{module[0]}/msg/{type(msg).__name__}"
-
-
-def stamp_ns(msg: Any) -> int:
-    stamp = msg.header.stamp
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
+def type_name_of(message_type: type) -> str:
+    """``pkg/msg/Type`` of an rclpy message class."""
+    return f"{message_type.__module__.split('.')[0]}/msg/{message_type.__name__}"
 
 
 def open_output(path: Path, overwrite: bool) -> BinaryIO:
@@ -166,7 +161,8 @@ class McapRecording:
 
     def write(self, topic: str, msg: Any) -> None:
         """Append one message under ``topic``, logged at its header stamp."""
-        self.write_serialized(topic, type_name_of(msg), serialize_message(msg), stamp_ns(msg))
+        self.write_serialized(topic, type_name_of(type(msg)), serialize_message(msg),
+                              stamp_ns(msg.header.stamp))
 
     def write_serialized(self, topic: str, type_name: str, data: bytes, time_ns: int) -> None:
         """Append one message already in CDR (as a subscription with ``raw=True`` hands it
@@ -254,7 +250,7 @@ class RecordingNode(Node):
         """Subscribe to ``topic`` serialized and write each message as it came: no message is
         deserialized and serialized again. ``on_written`` gets each written one's stamp."""
         name = self.resolve_topic_name(topic)
-        type_name = f"{message_type.__module__.split('.')[0]}/msg/{message_type.__name__}"
+        type_name = type_name_of(message_type)
 
         def write(data: bytes) -> None:
             try:
