@@ -26,7 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 
 WRITE_PERIOD_S = 0.1
-STAGES = ("receive", "conversion", "gray", "empty-scene gate", "full search",
+STAGES = ("receive", "conversion", "gray", "search gate", "full search",
           "ROI re-detection", "crops", "classification", "tracking", "publishing", "annotation")
 """Stages in the order of a frame; "frame" (the worker's whole frame) comes on top."""
 
@@ -112,10 +112,11 @@ def instrument(watch: Stopwatch) -> None:
     watch.wrap(emotion_node, "compressed_image_to_bgr", "conversion")
     pipeline.cv2 = GrayOnly(pipeline.cv2, watch)
     try:
-        from fer_ros.perception import empty_scene
-        watch.wrap(empty_scene.EmptySceneSearch, "wanted", "empty-scene gate")
+        from fer_ros.perception import search_schedule
+        watch.wrap(search_schedule.WholeFrameSearch, "wanted", "search gate")
+        watch.wrap(search_schedule.WholeFrameSearch, "searched", "search gate")
     except ImportError:
-        pass  # a checkout from before the empty-scene savings
+        pass  # a checkout from before the search schedule
     watch.wrap(retinaface.RetinaFaceDetector, "detect", "full search",
                skip_inside="ROI re-detection")
     watch.wrap(roi_redetection.RoiRedetector, "redetect", "ROI re-detection")

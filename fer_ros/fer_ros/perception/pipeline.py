@@ -13,9 +13,9 @@ search and many faces.
 
 While no face is tracked there is nothing to follow, and every frame would be searched whole:
 the most costly case would be the commonest, an empty scene. ``empty_detection_interval`` e
-searches only every e-th of those frames, and ``empty_change_threshold`` skips the search of a
-frame that did not change since the last search found nobody (perception/empty_scene.py): a
-face that walks in is reported at most e-1 frames late.
+searches only every e-th of those frames: a face that walks in is reported at most e-1 frames
+late. ``change_threshold`` skips the search of a frame due for one, tracked faces or not, that
+did not change since the last search outside the faces (perception/search_schedule.py).
 
 With ``background_detection`` the whole-frame search runs on a thread of its own
 (perception/background_detection.py) while the following frames follow the tracked faces; its
@@ -38,11 +38,11 @@ from fer_ros.perception.background_detection import BackgroundDetection
 from fer_ros.perception.classification import ExpressionClassifier, load_classifier
 from fer_ros.perception.detection import FaceDetector, create_detector
 from fer_ros.perception.detection_types import Detection, Landmarks
-from fer_ros.perception.empty_scene import EmptySceneSearch
 from fer_ros.perception.pipeline_parameters import PIPELINE_DEFAULTS as _DEFAULTS
 from fer_ros.perception.preprocessing import Box
 from fer_ros.perception.roi_redetection import RoiRedetector
 from fer_ros.perception.scheduling import ClassificationSchedule, interval_value
+from fer_ros.perception.search_schedule import WholeFrameSearch
 from fer_ros.perception.tracking import FaceTracker, iou_matrix
 
 NEW_FACE_IOU = 0.3
@@ -86,7 +86,7 @@ class PipelineConfig:
     detection_interval: int = _DEFAULTS["detection_interval"]
     classification_interval: int = _DEFAULTS["classification_interval"]
     empty_detection_interval: int = _DEFAULTS["empty_detection_interval"]
-    empty_change_threshold: float = _DEFAULTS["empty_change_threshold"]
+    change_threshold: float = _DEFAULTS["change_threshold"]
     background_detection: bool = _DEFAULTS["background_detection"]
     level_tilted_faces: bool = _DEFAULTS["level_tilted_faces"]
 
@@ -102,13 +102,13 @@ class EmotionPipeline:
                  background_detector: FaceDetector | None = None,
                  level_tilted_faces: bool = _DEFAULTS["level_tilted_faces"],
                  empty_detection_interval: int = _DEFAULTS["empty_detection_interval"],
-                 empty_change_threshold: float = _DEFAULTS["empty_change_threshold"]):
+                 change_threshold: float = _DEFAULTS["change_threshold"]):
         """``background_detector``, a second instance of ``detector``'s kind (one per thread),
         runs the whole-frame searches beside the frames that follow; see the module.
         ``level_tilted_faces``: classify faces rolled by more than
         perception/alignment.py's ``LEVEL_ABOVE_DEGREES`` from a level crop.
-        ``empty_detection_interval`` and ``empty_change_threshold``: when to search a frame
-        while no face is tracked (perception/empty_scene.py)."""
+        ``empty_detection_interval`` and ``change_threshold``: when to search the whole
+        frame (perception/search_schedule.py)."""
         self.detector = detector
         self.classifier = classifier
         self.tracker = tracker
@@ -119,7 +119,8 @@ class EmotionPipeline:
         self.schedule = ClassificationSchedule(
             classification_interval, 1 if background_detector is not None else detection_interval)
         self.redetector = RoiRedetector(detector, min_face_size=min_face_size)
-        self.empty_scene = EmptySceneSearch(empty_detection_interval, empty_change_threshold)
+        self.search = WholeFrameSearch(self.detection_interval, empty_detection_interval,
+                                       change_threshold)
         self.background = (BackgroundDetection(background_detector)
                            if background_detector is not None else None)
         self.frame = 0
@@ -148,7 +149,7 @@ class EmotionPipeline:
                    min_face_size=config.min_face_size, background_detector=background,
                    level_tilted_faces=config.level_tilted_faces,
                    empty_detection_interval=config.empty_detection_interval,
-                   empty_change_threshold=config.empty_change_threshold)
+                   change_threshold=config.change_threshold)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -157,7 +158,7 @@ class EmotionPipeline:
     def process(self, bgr: np.ndarray) -> list[FaceResult]:
         """All faces of one BGR frame, largest first when there are more than ``max_faces``."""
         frame, self.frame = self.frame, self.frame + 1
-        if not self.tracker.live_boxes() and not self.empty_scene.wanted(bgr):
+        if not self.tracker.live_boxes() and not self.search.wanted(bgr):
             # Nobody to follow and not this frame's turn to look: no face, at no cost.
             self._frame_shape = bgr.shape
             return []
@@ -186,9 +187,10 @@ class EmotionPipeline:
     def _detect(self, bgr: np.ndarray, gray: np.ndarray) -> tuple[list[Detection], bool]:
         """The frame's faces, and whether the whole frame was searched in this frame's turn.
 
-        The whole frame every ``detection_interval``-th frame, and in every frame handed here
-        while no face is tracked (``process`` hands over only the empty scene's frames due for
-        a search); near the tracked faces in between. When none of the tracked faces is found
+        The whole frame when the search schedule says so (perception/search_schedule.py), and
+        in every frame handed here while no face is tracked (``process`` hands over only the
+        empty scene's frames due for a search); near the tracked faces in between. When none
+        of the tracked faces is found
         near its box, the scene has changed (another camera, a cut, a turn of the head
         camera): the whole frame is searched at once rather than up to k-1 frames later; so it
         is when the frame size changes, as the tracked boxes are in the old frame's pixels."""
@@ -196,12 +198,10 @@ class EmotionPipeline:
         same_size, self._frame_shape = bgr.shape == self._frame_shape, bgr.shape
         if self.background is not None:
             return self._detect_beside(bgr, gray, tracked, same_size)
-        if tracked and same_size and self._frames_to_full > 0:
-            self._frames_to_full -= 1
+        if tracked and same_size and not self.search.wanted(bgr, tracked):
             found = [d for d in self.redetector.redetect(bgr, tracked) if d is not None]
             if found:
                 return found, False
-        self._frames_to_full = self.detection_interval - 1
         return self._search(bgr, gray), True
 
     def _detect_beside(self, bgr: np.ndarray, gray: np.ndarray, tracked: list[Box],
@@ -235,7 +235,7 @@ class EmotionPipeline:
     def _search(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
         """The whole frame searched in its own turn."""
         found = self.detector.detect(bgr, gray)
-        self.empty_scene.searched(bgr, bool(found))
+        self.search.searched(bgr, [d.box for d in found])
         return found
 
     def close(self) -> None:

@@ -34,21 +34,23 @@ PIPELINE_PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("detection_size", DEFAULT_DETECTION_SIZE, "RetinaFace: longer side, in "
                   "pixels, the frame is shrunk to before detection (never enlarged); bounds the "
                   "cost per frame. Faces of about 20 px at this size are found.", 160, 3840),
-    ParameterSpec("detection_interval", 3, "Frames between full detections; in between, "
-                  "each tracked face is found again near its last box, at a fraction of the "
-                  "cost. New faces are reported at most detection_interval-1 frames late.",
-                  1, 30),
+    ParameterSpec("detection_interval", 3, "While faces are tracked: frames between "
+                  "searches of the whole frame for new faces; in between, each tracked face is "
+                  "found again near its last box, at a fraction of the cost. A new face beside "
+                  "tracked ones is reported at most detection_interval-1 frames late.", 1, 30),
     ParameterSpec("empty_detection_interval", 3, "While no face is tracked: frames between "
                   "searches of the whole frame, the most costly step. Trades responsiveness "
                   "for CPU in an empty scene: a face that walks in is reported at most "
                   "empty_detection_interval-1 frames late (3: 67 ms at 30 Hz); 1 searches "
                   "every frame, at a full search's cost per frame.", 1, 30),
-    ParameterSpec("empty_change_threshold", 12.0, "While no face is tracked: a frame due "
-                  "for a search is searched only if its grey thumbnail (8x8 pixel blocks at "
-                  "1280x720) differs by at least this many grey levels (0-255) somewhere from "
-                  "the last frame searched in vain. Higher saves more CPU on a still camera but "
-                  "may miss a face that differs little from what it covers; 0 searches on "
-                  "every empty_detection_interval-th frame whatever the frame.", 0.0, 255.0),
+    ParameterSpec("change_threshold", 12.0, "A frame due for a search of the whole frame is "
+                  "searched only if its grey thumbnail (8x8 pixel blocks at 1280x720) differs "
+                  "by at least this many grey levels (0-255) somewhere from the last frame "
+                  "searched, leaving out the faces and half a face side around each; while "
+                  "faces are tracked, a search still comes at least once a second (30 frames). "
+                  "Higher saves more CPU before a still camera but may miss a face that "
+                  "differs little from what it covers; 0 searches on the cadence whatever the "
+                  "frame, as a moving camera does anyway.", 0.0, 255.0),
     ParameterSpec("background_detection", False, "Run the full detections on a thread of "
                   "their own beside the following frames, so no frame waits for one; new "
                   "faces are then reported a frame or two later. Pays off only with a core to "
