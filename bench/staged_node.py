@@ -26,7 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 
 WRITE_PERIOD_S = 0.1
-STAGES = ("receive", "conversion", "gray", "search gate", "full search",
+STAGES = ("receive", "conversion", "gray", "change gates", "full search",
           "ROI re-detection", "crops", "classification", "tracking", "publishing", "annotation")
 """Stages in the order of a frame; "frame" (the worker's whole frame) comes on top."""
 
@@ -113,8 +113,12 @@ def instrument(watch: Stopwatch) -> None:
     pipeline.cv2 = GrayOnly(pipeline.cv2, watch)
     try:
         from fer_ros.perception import search_schedule
-        watch.wrap(search_schedule.WholeFrameSearch, "wanted", "search gate")
-        watch.wrap(search_schedule.WholeFrameSearch, "searched", "search gate")
+        watch.wrap(search_schedule.WholeFrameSearch, "due", "change gates")
+        watch.wrap(search_schedule.WholeFrameSearch, "changed", "change gates")
+        watch.wrap(search_schedule.WholeFrameSearch, "searched", "change gates")
+        from fer_ros.perception import unchanged_faces
+        watch.wrap(unchanged_faces.UnchangedFaces, "kept", "change gates")
+        watch.wrap(unchanged_faces.UnchangedFaces, "found", "change gates")
     except ImportError:
         pass  # a checkout from before the search schedule
     watch.wrap(retinaface.RetinaFaceDetector, "detect", "full search",

@@ -318,3 +318,21 @@ def test_background_detection_reports_a_detector_error_in_the_callers_thread(cla
     pipeline.close()
     with pytest.raises(RuntimeError, match="detector failed"):
         pipeline.process(frame)
+
+
+def test_without_searches_each_face_is_classified_once_per_interval():
+    """When the search schedule skips the searches (a still scene), every frame classifies its
+    share: 9 faces at interval 3 cost 3 classifications a frame, each face every 3 frames, not
+    the share of the frames between searches (4 or 5 a frame), which holds only until the next
+    search on the cadence is due."""
+    schedule = ClassificationSchedule(3, detection_interval=3)
+    faces = list(range(9))
+    assert schedule.due(0, faces, searching=True) == [True] * 9
+    schedule.record(0, faces, np.eye(9, 7))
+    counts = []
+    for frame in range(1, 31):
+        due = schedule.due(frame, faces)
+        chosen = [f for f, now in zip(faces, due) if now]
+        schedule.record(frame, chosen, np.eye(len(chosen), 7))
+        counts.append(len(chosen))
+    assert counts == [4, 5] + [3] * 28

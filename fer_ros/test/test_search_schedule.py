@@ -15,6 +15,7 @@ from fer_ros.perception.detection_types import Detection
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
 from fer_ros.perception.search_schedule import MOST_FRAMES_UNSEARCHED, WholeFrameSearch
 from fer_ros.perception.tracking import box_iou
+from fer_ros.perception.unchanged_faces import MOST_FRAMES_KEPT
 from fer_ros.sources.sample import sample_faces_frame
 
 WIDTH, HEIGHT = 1280, 720
@@ -40,12 +41,13 @@ def noisy(frame: np.ndarray, seed: int) -> np.ndarray:
 
 
 class CountingDetector:
-    """The pipeline's real detector, noting the frames it searches whole (the mosaics of the
-    re-detection go to the same detector and are not noted: they are not the frame)."""
+    """The pipeline's real detector, noting the frames it searches whole and those in which it
+    is run on a re-detection mosaic (any other image than the frame)."""
 
     def __init__(self, detector):
         self.detector = detector
         self.whole_frames: list[int] = []
+        self.mosaic_frames: list[int] = []
         self.frame = 0
         self.current: np.ndarray | None = None
 
@@ -53,8 +55,7 @@ class CountingDetector:
         return getattr(self.detector, name)
 
     def detect(self, bgr: np.ndarray, gray: np.ndarray, **kwargs) -> list[Detection]:
-        if bgr is self.current:
-            self.whole_frames.append(self.frame)
+        (self.whole_frames if bgr is self.current else self.mosaic_frames).append(self.frame)
         return self.detector.detect(bgr, gray, **kwargs)
 
 
@@ -133,6 +134,36 @@ def test_tracked_faces_are_followed_as_with_a_search_on_every_cadence(classifier
         assert box_iou(ours[0].box, theirs[0].box) > 0.85
     assert every_count.whole_frames == list(range(0, len(frames), 3))
     assert saving_count.whole_frames == [0, MOST_FRAMES_UNSEARCHED]
+
+
+def shifted(frame: np.ndarray, dx: int) -> np.ndarray:
+    """The frame moved ``dx`` px to the right, the left edge repeated: a camera panning."""
+    return np.concatenate([np.repeat(frame[:, :1], dx, axis=1), frame[:, :-dx]], axis=1) \
+        if dx else frame
+
+
+def test_a_still_face_keeps_its_detection_and_a_moving_one_is_found_again(classifier,
+                                                                           scenes):
+    """Before a still camera the face is found again only every MOST_FRAMES_KEPT frames and
+    keeps its box in between; once the camera pans (3 px a frame) it is found again in every
+    frame not searched whole, and its box follows the face as with the gate off."""
+    _, one, box = scenes
+    still = [noisy(one, t) for t in range(12)]
+    panning = [noisy(shifted(one, 3 * (t - 11)), t) for t in range(12, 24)]
+    frames = still + panning
+    gated, gated_count = pipeline_with(classifier)
+    open_, open_count = pipeline_with(classifier, change_threshold=0.0)
+    ours, theirs = run(gated, gated_count, frames), run(open_, open_count, frames)
+    assert gated_count.mosaic_frames[:1] == [MOST_FRAMES_KEPT]
+    assert set(range(13, 24)) - set(gated_count.whole_frames) \
+        <= set(gated_count.mosaic_frames)
+    assert all(len(faces) == 1 for faces in ours)
+    assert all(faces[0].box == ours[0][0].box for faces in ours[:MOST_FRAMES_KEPT])
+    for t, (a, b) in enumerate(zip(ours, theirs)):
+        assert a[0].face_id == b[0].face_id
+        assert box_iou(a[0].box, b[0].box) > (0.85 if t > 12 else 0.7), t
+    x = ours[-1][0].box[0]
+    assert abs(x - (box[0] + 3 * 12)) <= 6
 
 
 def one_of_two(scenes_two: tuple[np.ndarray, list], empty: np.ndarray) -> np.ndarray:

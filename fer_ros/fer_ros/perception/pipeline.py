@@ -15,7 +15,10 @@ While no face is tracked there is nothing to follow, and every frame would be se
 the most costly case would be the commonest, an empty scene. ``empty_detection_interval`` e
 searches only every e-th of those frames: a face that walks in is reported at most e-1 frames
 late. ``change_threshold`` skips the search of a frame due for one, tracked faces or not, that
-did not change since the last search outside the faces (perception/search_schedule.py).
+did not change since the last search outside the faces (perception/search_schedule.py), and
+keeps a tracked face where it was found while its region did not change either
+(perception/unchanged_faces.py): before a still background and still people the cost follows
+what moves.
 
 With ``background_detection`` the whole-frame search runs on a thread of its own
 (perception/background_detection.py) while the following frames follow the tracked faces; its
@@ -44,6 +47,7 @@ from fer_ros.perception.roi_redetection import RoiRedetector
 from fer_ros.perception.scheduling import ClassificationSchedule, interval_value
 from fer_ros.perception.search_schedule import WholeFrameSearch
 from fer_ros.perception.tracking import FaceTracker, iou_matrix
+from fer_ros.perception.unchanged_faces import UnchangedFaces
 
 NEW_FACE_IOU = 0.3
 """A face of a background search whose box overlaps no tracked face's this much is new."""
@@ -121,6 +125,7 @@ class EmotionPipeline:
         self.redetector = RoiRedetector(detector, min_face_size=min_face_size)
         self.search = WholeFrameSearch(self.detection_interval, empty_detection_interval,
                                        change_threshold)
+        self.unchanged = UnchangedFaces(change_threshold)
         self.background = (BackgroundDetection(background_detector)
                            if background_detector is not None else None)
         self.frame = 0
@@ -158,16 +163,25 @@ class EmotionPipeline:
     def process(self, bgr: np.ndarray) -> list[FaceResult]:
         """All faces of one BGR frame, largest first when there are more than ``max_faces``."""
         frame, self.frame = self.frame, self.frame + 1
-        if not self.tracker.live_boxes() and not self.search.wanted(bgr):
+        nobody = not self.tracker.live_boxes()
+        if nobody and not self.search.due(bgr.shape):
             # Nobody to follow and not this frame's turn to look: no face, at no cost.
             self._frame_shape = bgr.shape
             return []
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        detections, searched = self._detect(bgr, gray)
+        if nobody and not self.search.changed(gray):
+            # Nobody to follow, and the frame is as the last one searched in vain.
+            self._frame_shape = bgr.shape
+            return []
+        detections, searched, kept = self._detect(bgr, gray, frame)
         detections = largest_faces(detections, self.max_faces)
         boxes = [d.box for d in detections]
         face_ids = self.tracker.associate(boxes)
         self.schedule.keep_only(self.tracker.live_boxes())
+        self.unchanged.keep_only(self.tracker.live_boxes())
+        kept_now = {id(d) for d in kept}
+        self.unchanged.found(gray, frame, {f: d for f, d in zip(face_ids, detections)
+                                           if id(d) not in kept_now})
         due = self.schedule.due(frame, face_ids, searching=searched)
         chosen = [i for i, now in enumerate(due) if now]
         if chosen:
@@ -184,8 +198,10 @@ class EmotionPipeline:
             for det, track, row in zip(detections, tracks, scores)
         ]
 
-    def _detect(self, bgr: np.ndarray, gray: np.ndarray) -> tuple[list[Detection], bool]:
-        """The frame's faces, and whether the whole frame was searched in this frame's turn.
+    def _detect(self, bgr: np.ndarray, gray: np.ndarray,
+                frame: int) -> tuple[list[Detection], bool, list[Detection]]:
+        """The frame's faces, whether the whole frame was searched in this frame's turn, and
+        which of the faces kept their last detection (perception/unchanged_faces.py).
 
         The whole frame when the search schedule says so (perception/search_schedule.py), and
         in every frame handed here while no face is tracked (``process`` hands over only the
@@ -194,15 +210,22 @@ class EmotionPipeline:
         near its box, the scene has changed (another camera, a cut, a turn of the head
         camera): the whole frame is searched at once rather than up to k-1 frames later; so it
         is when the frame size changes, as the tracked boxes are in the old frame's pixels."""
-        tracked = list(self.tracker.live_boxes().values())
+        live = self.tracker.live_boxes()
+        tracked = list(live.values())
         same_size, self._frame_shape = bgr.shape == self._frame_shape, bgr.shape
+        if not same_size:
+            self.unchanged.forget()
         if self.background is not None:
-            return self._detect_beside(bgr, gray, tracked, same_size)
-        if tracked and same_size and not self.search.wanted(bgr, tracked):
-            found = [d for d in self.redetector.redetect(bgr, tracked) if d is not None]
+            return *self._detect_beside(bgr, gray, tracked, same_size), []
+        if tracked and same_size and not (self.search.due(bgr.shape, tracked)
+                                          and self.search.changed(gray, tracked)):
+            kept = self.unchanged.kept(gray, frame, live)
+            sought = [f for f in live if f not in kept]
+            again = dict(zip(sought, self.redetector.redetect(bgr, [live[f] for f in sought])))
+            found = [d for d in (kept.get(f) or again.get(f) for f in live) if d is not None]
             if found:
-                return found, False
-        return self._search(bgr, gray), True
+                return found, False, list(kept.values())
+        return self._search(bgr, gray), True, []
 
     def _detect_beside(self, bgr: np.ndarray, gray: np.ndarray, tracked: list[Box],
                        same_size: bool) -> tuple[list[Detection], bool]:
@@ -235,7 +258,7 @@ class EmotionPipeline:
     def _search(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
         """The whole frame searched in its own turn."""
         found = self.detector.detect(bgr, gray)
-        self.search.searched(bgr, [d.box for d in found])
+        self.search.searched(gray, [d.box for d in found])
         return found
 
     def close(self) -> None:

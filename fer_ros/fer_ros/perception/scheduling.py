@@ -11,10 +11,12 @@ each frame takes a share of the tracked faces, the ones classified longest ago, 
 scores would otherwise grow c frames old is classified whatever the share. Frames that search
 the whole frame for faces (every ``detection_interval``-th one, the slowest of the pipeline)
 classify only the faces that must be: new ones and those at the age limit. Their share goes to
-the frames in between, which only follow the tracked faces. With 8 faces and both intervals at
-3, a frame of 1280x720 then costs either a full RetinaFace search or a re-detection mosaic and
-four classifications, about the same, instead of a search and three classifications against a
-mosaic and three (bench/README.md, "Issue 9: the real-time rows met").
+the frames in between, which only follow the tracked faces, so that a frame costs either a
+search or a share of the classifications, not both. When the searches stop coming on their
+cadence (the search schedule skips the searches of unchanged frames,
+perception/search_schedule.py), every frame is a classifying one, and the share falls back to
+one face in ``interval`` per frame: each face is still classified once every ``interval``
+frames, not more often.
 """
 
 from __future__ import annotations
@@ -43,10 +45,15 @@ class ClassificationSchedule:
         # Searching frames classify only what must be; with a search in every frame there is
         # no other frame to move the work to.
         self._spare_searches = detection_interval > 1
+        self._detection_interval = detection_interval
         classifying = Fraction(interval) * (1 - Fraction(1, detection_interval)) \
             if self._spare_searches else Fraction(interval)
-        self._share = 1 / max(classifying, Fraction(1))
-        """Tracked faces classified per classifying frame, per tracked face."""
+        self._share_between_searches = 1 / max(classifying, Fraction(1))
+        """Tracked faces classified per classifying frame, per tracked face, while searches
+        come every ``detection_interval`` frames."""
+        self._share = 1 / Fraction(interval)
+        """The same when no search is coming: every frame classifies."""
+        self._last_search: int | None = None
         self._credit = Fraction(0)
         """Classifications the share has granted and the frames have not yet spent."""
         self._scores: dict[int, np.ndarray] = {}
@@ -59,12 +66,17 @@ class ClassificationSchedule:
         known = [f for f in face_ids if f in self._classified]
         chosen = {f for f in face_ids if f not in self._classified
                   or frame - self._classified[f] >= self.interval}
+        if searching:
+            self._last_search = frame
         if searching and self._spare_searches:
             # What a searching frame must classify leaves the share of the next frames as it
             # is: spending it would leave those frames idle and bring the same faces to their
             # limit on a searching frame again, cycle after cycle.
             return [f in chosen for f in face_ids]
-        self._credit = min(self._credit + self._share * len(known), Fraction(len(known)))
+        on_cadence = (self._spare_searches and self._last_search is not None
+                      and frame - self._last_search < self._detection_interval)
+        share = self._share_between_searches if on_cadence else self._share
+        self._credit = min(self._credit + share * len(known), Fraction(len(known)))
         stalest = sorted((f for f in known if f not in chosen),
                          key=lambda f: (self._classified[f], f))
         forced = sum(f in chosen for f in known)

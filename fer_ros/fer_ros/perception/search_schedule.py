@@ -69,43 +69,50 @@ class WholeFrameSearch:
         """Boxes that search found: their regions are no change."""
         self._searched_shape: tuple[int, ...] = ()
 
-    def wanted(self, bgr: np.ndarray, tracked: Sequence[Box] = ()) -> bool:
-        """Whether to search ``bgr`` whole, with ``tracked`` the boxes of the faces tracked
-        now (in the last frame's pixels). A frame of another size than the last searched one
-        is searched at once: it comes from another camera, and the boxes are in the old
-        frame's pixels."""
-        same_size = bgr.shape == self._searched_shape
+    def due(self, shape: tuple[int, ...], tracked: Sequence[Box] = ()) -> bool:
+        """Whether a frame of ``shape`` is due for a search on the cadence, with ``tracked``
+        the boxes of the faces tracked now. A frame of another size than the last searched
+        one is due at once: it comes from another camera. Called once per frame; ask
+        ``changed`` next for a frame that is due."""
         self._frames_since_search += 1
-        if self._frames_to_search > 0 and same_size:
+        if self._frames_to_search > 0 and shape[:2] == self._searched_shape:
             self._frames_to_search -= 1
             return False
         self._frames_to_search = (self.interval if tracked else self.empty_interval) - 1
-        if self.change_threshold <= 0 or self._searched_thumb is None or not same_size:
+        return True
+
+    def changed(self, gray: np.ndarray, tracked: Sequence[Box] = ()) -> bool:
+        """For a frame due for a search, in grey: whether it differs from the last frame
+        searched outside the faces (or the gate is off, or the frame is of another size, or,
+        with faces tracked, the last search is MOST_FRAMES_UNSEARCHED frames old)."""
+        if (self.change_threshold <= 0 or self._searched_thumb is None
+                or gray.shape[:2] != self._searched_shape):
             return True
         if tracked and self._frames_since_search >= MOST_FRAMES_UNSEARCHED:
             return True
-        difference = cv2.absdiff(thumbnail(bgr), self._searched_thumb)
+        difference = cv2.absdiff(thumbnail(gray), self._searched_thumb)
         for box in (*self._searched_faces, *tracked):
-            _blank(difference, box, bgr.shape)
+            _blank(difference, box, gray.shape)
         return float(difference.max()) >= self.change_threshold
 
-    def searched(self, bgr: np.ndarray, faces: Sequence[Box]) -> None:
-        """Every whole-frame search, with the boxes it found: restarts the cadence and keeps
-        what the next frames are compared with."""
+    def searched(self, gray: np.ndarray, faces: Sequence[Box]) -> None:
+        """Every whole-frame search, with the frame in grey and the boxes found: restarts the
+        cadence and keeps what the next frames are compared with."""
         self._frames_to_search = (self.interval if faces else self.empty_interval) - 1
         self._frames_since_search = 0
-        self._searched_shape = bgr.shape
+        self._searched_shape = gray.shape[:2]
         self._searched_faces = list(faces)
-        self._searched_thumb = thumbnail(bgr) if self.change_threshold > 0 else None
+        self._searched_thumb = thumbnail(gray) if self.change_threshold > 0 else None
 
 
-def thumbnail(bgr: np.ndarray) -> np.ndarray:
-    """The frame in grey, shrunk so its longer side is THUMB_SIDE, each pixel a block mean."""
-    height, width = bgr.shape[:2]
+def thumbnail(gray: np.ndarray) -> np.ndarray:
+    """The grey frame shrunk so its longer side is THUMB_SIDE, each pixel a block mean."""
+    height, width = gray.shape[:2]
     scale = THUMB_SIDE / max(height, width)
+    if scale >= 1:
+        return gray
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA) if scale < 1 else bgr
-    return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
 
 
 def _blank(difference: np.ndarray, box: Box, frame_shape: tuple[int, ...]) -> None:

@@ -1,0 +1,116 @@
+"""Which tracked faces to find again in a frame: those whose region changed since they were.
+
+Between two whole-frame searches each tracked face is found again near its box
+(perception/roi_redetection.py). A person before a robot sits or stands still much of the
+time, and a detector is a function of its pixels: where a face's region is the same as when the
+face was last found, it would be found where it was. Such a face keeps that detection, box,
+score and landmarks, at the cost of comparing two thumbnails; the others are found again, as
+before. The regions are compared as a grey thumbnail of ``THUMB_CELLS`` x ``THUMB_CELLS``
+blocks, each a block mean, so a camera's pixel noise cancels while a face that moves, turns or
+nods shifts its edges and the blocks across them by tens of grey levels. The region is the box
+widened by ``FACE_MARGIN`` face sides on each side, the same as the whole-frame search's gate
+leaves out (perception/search_schedule.py): whatever changes around a face is seen by one of
+the two.
+
+Expressions change within a still face, more subtly than a thumbnail shows: classification is
+not gated, it keeps its own schedule (perception/scheduling.py) on the crops of the kept boxes.
+A face is found again at least every ``MOST_FRAMES_KEPT`` frames whatever its region says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from fer_ros.perception.detection_types import Detection
+from fer_ros.perception.search_schedule import FACE_MARGIN
+
+THUMB_CELLS = 16
+"""Blocks per side of a face region's thumbnail: about 12 px blocks for a 100 px face with its
+margins, as the whole-frame gate's at 1920x1080."""
+MOST_FRAMES_KEPT = 10
+"""The most frames a face keeps a detection without being found again: a third of a second at
+30 Hz."""
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A face's last detection that was found, not kept, and its region then."""
+
+    detection: Detection
+    region: tuple[int, int, int, int]
+    thumb: np.ndarray
+    frame: int
+
+
+class UnchangedFaces:
+    """Remembers each tracked face's region when it was last found; see the module."""
+
+    def __init__(self, change_threshold: float = 0.0):
+        """``change_threshold``: the largest block difference, in grey levels (0-255), below
+        which a region counts as unchanged; 0 finds every face again in every frame."""
+        self.change_threshold = change_threshold
+        self._found: dict[int, _Found] = {}
+
+    def kept(self, gray: np.ndarray, frame: int, face_ids: Iterable[int]) -> dict[int, Detection]:
+        """Of ``face_ids``, those whose region in ``gray`` (frame number ``frame``) is as when
+        they were last found, with that detection."""
+        if self.change_threshold <= 0:
+            return {}
+        kept = {}
+        for face_id in face_ids:
+            found = self._found.get(face_id)
+            if found is None or frame - found.frame >= MOST_FRAMES_KEPT:
+                continue
+            thumb = _thumbnail(gray, found.region)
+            if thumb is None or thumb.shape != found.thumb.shape:
+                continue
+            if float(cv2.absdiff(thumb, found.thumb).max()) < self.change_threshold:
+                kept[face_id] = found.detection
+        return kept
+
+    def found(self, gray: np.ndarray, frame: int, detections: Mapping[int, Detection]) -> None:
+        """The faces found (searched or found again, not kept) in frame number ``frame``,
+        by id; every other face is forgotten unless ``keep_only`` keeps it."""
+        if self.change_threshold <= 0:
+            return
+        for face_id, detection in detections.items():
+            region = _region(detection.box, gray.shape)
+            thumb = _thumbnail(gray, region)
+            if thumb is None:
+                self._found.pop(face_id, None)
+            else:
+                self._found[face_id] = _Found(detection, region, thumb, frame)
+
+    def keep_only(self, face_ids: Iterable[int]) -> None:
+        """Forget faces the tracker forgot, so memory stays bounded by the live faces."""
+        live = set(face_ids)
+        for face_id in [f for f in self._found if f not in live]:
+            del self._found[face_id]
+
+    def forget(self) -> None:
+        """Forget every face: the frames to come are of another size or another scene."""
+        self._found.clear()
+
+
+def _region(box: tuple[int, int, int, int],
+            shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """``box`` widened by FACE_MARGIN face sides on each side, within the frame: x0, y0, x1,
+    y1."""
+    x, y, w, h = box
+    margin = round(FACE_MARGIN * max(w, h))
+    return (max(0, x - margin), max(0, y - margin),
+            min(shape[1], x + w + margin), min(shape[0], y + h + margin))
+
+
+def _thumbnail(gray: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray | None:
+    """The region of ``gray`` as THUMB_CELLS x THUMB_CELLS block means; None when the region
+    is too small to have blocks."""
+    x0, y0, x1, y1 = region
+    if x1 - x0 < THUMB_CELLS or y1 - y0 < THUMB_CELLS:
+        return None
+    return cv2.resize(gray[y0:y1, x0:x1], (THUMB_CELLS, THUMB_CELLS),
+                      interpolation=cv2.INTER_AREA)
