@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROFILE = Path(__file__).resolve().parent / "dds" / "fastdds_large_images.xml"
+PROFILE = Path(__file__).resolve().parents[1] / "dds" / "fastdds_large_images.xml"
+"""In nodes/dds/, not here: users point their own camera drivers at this file (README)."""
 EMOTION_NODE_PROFILE = PROFILE.with_name("fastdds_emotion_node.xml")
 
 

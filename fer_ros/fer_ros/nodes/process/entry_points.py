@@ -19,29 +19,36 @@ import gc
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
-from fer_ros.nodes.stop_request import StopRequest
+from fer_ros.nodes.process.stop_request import StopRequest
 
 
 def emotion_node() -> NoReturn:
-    stop = StopRequest(immediate=True)
-    try:
-        from fer_ros.nodes import emotion_node as node
+    def load() -> Callable[..., int]:
+        from fer_ros.nodes import emotion_node
 
-        code = node.main(stop=stop)
-    except SystemExit as exc:  # a signal during start-up (StopRequest.immediate)
-        code = exc.code if isinstance(exc.code, int) else 0
-    exit_now(code)
+        return emotion_node.main
+
+    _run(load)
 
 
 def camera_node() -> NoReturn:
+    def load() -> Callable[..., int]:
+        from fer_ros.nodes import camera_node
+
+        return camera_node.main
+
+    _run(load)
+
+
+def _run(load_main: Callable[[], Callable[..., int]]) -> NoReturn:
+    """Take the signals, then import the node (``load_main``) and run its main."""
     stop = StopRequest(immediate=True)
     try:
-        from fer_ros.nodes import camera_node as node
-
-        code = node.main(stop=stop)
-    except SystemExit as exc:
+        code = load_main()(stop=stop)
+    except SystemExit as exc:  # a signal during start-up (StopRequest.immediate)
         code = exc.code if isinstance(exc.code, int) else 0
     exit_now(code)
 
