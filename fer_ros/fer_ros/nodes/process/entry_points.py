@@ -8,7 +8,7 @@ at once (StopRequest's ``immediate``).
 
 At the end, once the nodes are closed and ROS is shut down, the process releases what it holds
 (DDS entities, models, devices: a garbage collection) and exits without the interpreter's
-module teardown. Under load that teardown took 0.5-1 s of the 2 s a node has to exit after a
+module teardown. Under load that teardown takes much of the time a node has to exit after a
 signal, and it runs C++ static destructors, which abort ("terminate called without an active
 exception") if a thread is still inside native code, such as a read blocked in a device.
 """
