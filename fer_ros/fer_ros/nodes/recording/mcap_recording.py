@@ -250,8 +250,8 @@ class RecordingNode(Node):
 
     DEPTH = 30
 
-    def __init__(self, recording: McapRecording, namespace: str, raw: bool):
-        super().__init__("bringup_recording", namespace=namespace)
+    def __init__(self, recording: McapRecording, namespace: str, raw: bool, **kwargs: Any):
+        super().__init__("bringup_recording", namespace=namespace, **kwargs)
         self.recording = recording
         self._last_image = self._last_result = -1
         """Stamps (ns) of the newest frame and the newest result written."""

@@ -36,8 +36,8 @@ class Recorder(Node):
     """
 
     def __init__(self, namespace: str, output: Output | None, annotated: bool,
-                 limit: int | None):
-        super().__init__("bringup_recorder", namespace=namespace)
+                 limit: int | None, **kwargs: Any):
+        super().__init__("bringup_recorder", namespace=namespace, **kwargs)
         self.summary = FaceSummary()
         self.limit = limit
         """Results recorded at most; later ones (in flight when stopping) are ignored."""
