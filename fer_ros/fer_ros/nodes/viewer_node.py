@@ -27,6 +27,7 @@ from fer_ros.nodes.messages.image_conversion import (
     compressed_to_bgr,
 )
 from fer_ros.nodes.messages.image_messages import image_to_bgr
+from fer_ros.nodes.parameters.reference import with_parameters
 from fer_ros.nodes.process.dds_profile import use_bundled_dds_profile
 from fer_ros.nodes.process.node_runner import run_nodes
 from fer_ros.nodes.process.stop_request import StopRequest
@@ -44,6 +45,7 @@ JPEG_QUALITY = 80
 """Quality of the JPEG this node encodes itself (``--raw``, or a PNG on the compressed topic)."""
 
 
+@with_parameters(())
 class ViewerNode(Node):
     """fer_viewer: feeds a Broadcast from a namespace's results and annotated image.
 
@@ -62,8 +64,6 @@ class ViewerNode(Node):
     Publishers:
         none
     Service Servers:
-        none
-    Parameters:
         none
     """
 

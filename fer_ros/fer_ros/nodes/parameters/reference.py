@@ -76,7 +76,7 @@ def markdown() -> str:
 
 def docstring_section(specs: Sequence[ParameterSpec]) -> str:
     """A ``Parameters:`` section in the layout of the node docstrings' other sections."""
-    lines = ["    Parameters:"]
+    lines = ["    Parameters:"] + ([] if specs else [" " * 8 + "none"])
     for spec in specs:
         default = _default(spec).replace("`", "")
         access = "read-only" if spec.read_only else "settable"

@@ -33,6 +33,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from fer_ros.nodes.messages.emotion_records import stamp_ns
 from fer_ros.nodes.messages.image_conversion import ImageConversionError
 from fer_ros.nodes.messages.serialized_image import serialized_stamp_ns
+from fer_ros.nodes.parameters.reference import with_parameters
 
 CHUNK_SIZE = 1024 * 1024
 """Bytes of messages per chunk: what a killed recorder loses at most, and few enough chunks
@@ -223,6 +224,7 @@ class McapRecording:
                 pass
 
 
+@with_parameters(())
 class RecordingNode(Node):
     """bringup_recording: subscribes to the camera's frames and camera_info and to the emotion
     node's results, like ``ros2 bag record`` would, and writes each message as it arrives.
@@ -243,8 +245,6 @@ class RecordingNode(Node):
     Publishers:
         none
     Service Servers:
-        none
-    Parameters:
         none
     """
 

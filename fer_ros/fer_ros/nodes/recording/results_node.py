@@ -14,10 +14,12 @@ from sensor_msgs.msg import Image
 from fer_ros.nodes.messages.emotion_records import emotion_record, stamp_seconds
 from fer_ros.nodes.messages.image_conversion import ImageConversionError
 from fer_ros.nodes.messages.image_messages import image_to_bgr
+from fer_ros.nodes.parameters.reference import with_parameters
 from fer_ros.nodes.recording.face_summary import FaceSummary
 from fer_ros.nodes.recording.output_folder import Output
 
 
+@with_parameters(())
 class Recorder(Node):
     """bringup_recorder: subscribes to the emotion node's outputs like any other client would.
 
@@ -30,8 +32,6 @@ class Recorder(Node):
     Publishers:
         none
     Service Servers:
-        none
-    Parameters:
         none
     """
 
