@@ -148,7 +148,7 @@ bench: setup photos
 
 # docs/parameters.md is generated from the parameter tables; a test fails when it is stale.
 docs: setup
-	$(PY) -m fer_ros.nodes.parameter_reference > docs/parameters.md
+	$(PY) -m fer_ros.nodes.parameters.reference > docs/parameters.md
 
 soak: setup
 	$(PY) bench/soak.py --frames 10000 --out bench/results

@@ -26,7 +26,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from face_photos import crowd_frame
-from fer_ros.nodes.image_messages import bgr_to_image
+from fer_ros.nodes.messages.image_messages import bgr_to_image
 from fer_ros.sources.sample import sample_faces_frame
 from pipeline import RATE_HZ, Collector
 from run import (

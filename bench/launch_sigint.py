@@ -6,10 +6,10 @@
 launch gets SIGINT twice within microseconds to milliseconds; a supervisor that signals the
 launch process and then its group does the same. The second one, raised as KeyboardInterrupt
 inside a task of launch's loop, can leave launch waiting forever after every process has
-finished (fer_ros/fer_ros/nodes/launch_signals.py). Each run starts `ros2 launch` on a minimal
-launch file of two Python processes that exit on SIGINT, sends SIGINT to launch, waits a random
-0 to ``--gap`` ms, sends SIGINT to the process group, and gives launch ``--exit-timeout`` s to
-exit. Two launch files, alternating run by run, so both see the same load: as launch leaves
+finished (fer_ros/fer_ros/nodes/process/launch_signals.py). Each run starts `ros2 launch` on a
+minimal launch file of two Python processes that exit on SIGINT, sends SIGINT to launch, waits a
+random 0 to ``--gap`` ms, sends SIGINT to the process group, and gives launch ``--exit-timeout``
+s to exit. Two launch files, alternating run by run, so both see the same load: as launch leaves
 SIGINT (Python's default handler) and with ``leave_sigint_to_launch()``, as fer_ros's launch
 files call it. The nodes play no part in the hang, so they are left out: a run takes a second
 and a rare race can be counted. ``--load`` busy loops beside them widen the race.
@@ -54,8 +54,9 @@ def generate_launch_description():
 
 VARIANTS = {
     "Python's SIGINT handler": ("", "pass"),
-    "leave_sigint_to_launch()": ("from fer_ros.nodes.launch_signals import leave_sigint_to_launch",
-                                 "leave_sigint_to_launch()"),
+    "leave_sigint_to_launch()": (
+        "from fer_ros.nodes.process.launch_signals import leave_sigint_to_launch",
+        "leave_sigint_to_launch()"),
 }
 START_TIMEOUT = 30.0
 

@@ -35,7 +35,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from baseline import measure as measure_baseline
-from fer_ros.nodes.image_messages import bgr_to_image
+from fer_ros.nodes.messages.image_messages import bgr_to_image
 from fer_ros.sources.sample import sample_faces_frame
 from run import (
     FACE_COUNTS,

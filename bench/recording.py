@@ -166,7 +166,7 @@ def per_frame_ms(work: Path, frames: int = 300) -> dict:
     from sensor_msgs.msg import CameraInfo, CompressedImage, RegionOfInterest
     from std_msgs.msg import Header
 
-    from fer_ros.nodes.recording import McapRecording
+    from fer_ros.nodes.recording.mcap_recording import McapRecording
 
     image, boxes = sample_faces_frame(FACES)
     recording = McapRecording(work / "per_frame.mcap")

@@ -227,7 +227,7 @@ def private_ros_env(log_dir: Path) -> dict[str, str]:
     Node topics also go under a namespace unique to this run (``bench_namespace``), so a test
     process given the same ROS_DOMAIN_ID by hand cannot feed frames into a benchmark.
     """
-    from fer_ros.nodes.dds_profile import use_bundled_dds_profile
+    from fer_ros.nodes.process.dds_profile import use_bundled_dds_profile
 
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     os.environ.pop("ROS_LOCALHOST_ONLY", None)

@@ -34,7 +34,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from fer_ros.nodes.image_messages import bgr_to_image
+from fer_ros.nodes.messages.image_messages import bgr_to_image
 from fer_ros.sources.sample import sample_faces_frame
 from run import (
     DEFAULT_OUT,

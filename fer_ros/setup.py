@@ -33,8 +33,8 @@ setup(
     extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
-            "emotion_node = fer_ros.nodes.entry_points:emotion_node",
-            "camera_node = fer_ros.nodes.entry_points:camera_node",
+            "emotion_node = fer_ros.nodes.process.entry_points:emotion_node",
+            "camera_node = fer_ros.nodes.process.entry_points:camera_node",
             "fer = fer_ros.cli:main",
         ],
     },

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import cv2
 
-from fer_ros.nodes.stop_request import StopRequest
+from fer_ros.nodes.process.stop_request import StopRequest
 from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
 from fer_ros.perception.classification import DEFAULT_MODEL, ModelLoadError
 from fer_ros.perception.detection import DETECTORS

@@ -4,7 +4,7 @@
 
 Publishes /fer/emotions and /fer/image_annotated (namespace `fer` by default). The parameters
 come from config/emotion.yaml or the file given as emotion_params:=; model, detector and
-autostart, when given, override the file (fer_ros/nodes/launch_arguments.py). With
+autostart, when given, override the file (fer_ros/nodes/parameters/launch_arguments.py). With
 `autostart:=false` the node starts unconfigured and a lifecycle manager (or
 `ros2 lifecycle set`) drives it.
 """
@@ -15,12 +15,12 @@ from launch.actions import OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from fer_ros.nodes.launch_arguments import (
+from fer_ros.nodes.parameters.launch_arguments import (
     EMOTION_OVERRIDES,
     node_parameters,
     shared_declarations,
 )
-from fer_ros.nodes.launch_signals import leave_sigint_to_launch
+from fer_ros.nodes.process.launch_signals import leave_sigint_to_launch
 
 
 def nodes(context):

@@ -7,7 +7,7 @@ Topics (namespace `fer` by default), for rqt_image_view and `ros2 topic echo`:
 
 Parameters come from config/camera.yaml and config/emotion.yaml, or from the files given as
 camera_params:= and emotion_params:=; source, model, detector and autostart, when given,
-override the file (fer_ros/nodes/launch_arguments.py).
+override the file (fer_ros/nodes/parameters/launch_arguments.py).
 
 Examples:
   ros2 launch fer_ros fer.launch.py                       # built-in sample, no camera needed
@@ -25,14 +25,14 @@ from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
 
-from fer_ros.nodes.launch_arguments import (
+from fer_ros.nodes.parameters.launch_arguments import (
     CAMERA_OVERRIDES,
     EMOTION_OVERRIDES,
     config_file,
     node_parameters,
     shared_declarations,
 )
-from fer_ros.nodes.launch_signals import leave_sigint_to_launch
+from fer_ros.nodes.process.launch_signals import leave_sigint_to_launch
 
 
 def nodes(context):

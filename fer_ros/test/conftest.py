@@ -25,7 +25,7 @@ os.environ.pop("ROS_LOCALHOST_ONLY", None)
 # workspace (colcon) already names one.
 os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
 
-from fer_ros.nodes.dds_profile import use_bundled_dds_profile  # noqa: E402
+from fer_ros.nodes.process.dds_profile import use_bundled_dds_profile  # noqa: E402
 from ros_harness import DomainClaim, node_environment  # noqa: E402
 
 use_bundled_dds_profile()

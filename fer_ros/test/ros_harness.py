@@ -31,7 +31,8 @@ USER_DDS_PROFILE = os.environ.get(PROFILE_VARIABLE)
 def node_environment(base: Mapping[str, str]) -> dict[str, str]:
     """``base`` for a node process, with the user's Fast DDS profile: the one this process
     picked for itself (it publishes camera frames) is left out, so each node picks its own as
-    under ros2 launch (emotion_node's has a smaller segment; fer_ros/nodes/dds_profile.py)."""
+    under ros2 launch (emotion_node's has a smaller segment;
+    fer_ros/nodes/process/dds_profile.py)."""
     env = dict(base)
     env.pop(PROFILE_VARIABLE, None)
     if USER_DDS_PROFILE is not None:

@@ -34,6 +34,14 @@ ALLOWED_INTERNAL: dict[str, tuple[str, ...]] = {
 """Which parts a part may import at module level: perception is the base, nodes sit on top,
 learning stands beside the nodes, never under them, and the viewer knows only HTTP, JPEG bytes
 and result dicts (the nodes feed it)."""
+NODE_MODULES = ("camera_node", "emotion_node", "bringup", "viewer_node")
+"""The modules at the top of nodes/: the nodes and the commands that compose them. Everything in
+a subpackage of nodes/ (process, diagnostics, messages, parameters, recording, ...) sits below
+them: the nodes call into it and hand it what it needs (counters, callbacks, tables), it never
+imports a node, so data and control flow one way."""
+LOADS_ITS_NODE = ("nodes/process/entry_points.py",)
+"""The executables' entry points import their node, inside a function, once they have taken the
+stop signals: that import is the point of them. Nothing else below the nodes may, lazily or not."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,7 @@ def imports_of(path: Path, package_root: Path) -> Iterator[Import]:
                 target = node.module or ""
             yield Import(target, node.lineno, module_level)
             for alias in node.names:
-                if part_of(f"{target}.{alias.name}") and not part_of(target):
+                if part_of(f"{target}.{alias.name}") and len(target.split(".")) <= 2:
                     yield Import(f"{target}.{alias.name}", node.lineno, module_level)
 
 
@@ -116,6 +124,29 @@ def violations(package_root: Path) -> list[str]:
     return found
 
 
+def nodes_subpackages(package_root: Path) -> list[Path]:
+    return sorted(p.parent for p in (package_root / "nodes").glob("*/__init__.py"))
+
+
+def layer_violations(package_root: Path) -> list[str]:
+    """Imports of a module at the top of nodes/ (NODE_MODULES) from a subpackage of nodes/."""
+    found = []
+    for subpackage in nodes_subpackages(package_root):
+        for path in sorted(subpackage.rglob("*.py")):
+            where = path.relative_to(package_root.parent)
+            for imp in imports_of(path, package_root):
+                names = imp.module.split(".")
+                if names[:2] != ["fer_ros", "nodes"] or len(names) < 3 \
+                        or names[2] not in NODE_MODULES:
+                    continue
+                if str(where.relative_to("fer_ros")) in LOADS_ITS_NODE and not imp.at_module_level:
+                    continue
+                found.append(f"{where}:{imp.line} imports {imp.module}: nodes/{subpackage.name}/ "
+                             f"sits below the nodes and must not import "
+                             f"{', '.join(NODE_MODULES)}")
+    return found
+
+
 def test_every_part_exists_and_holds_modules():
     for part in PARTS:
         modules = [p for p in (PACKAGE_DIR / part).glob("*.py") if p.name != "__init__.py"]
@@ -132,6 +163,39 @@ def test_the_parts_keep_their_boundaries():
     assert not found, "architecture boundaries broken:\n" + "\n".join(found)
 
 
+def test_every_nodes_subpackage_holds_modules():
+    subpackages = nodes_subpackages(PACKAGE_DIR)
+    assert subpackages
+    for subpackage in subpackages:
+        assert [p for p in subpackage.glob("*.py") if p.name != "__init__.py"], subpackage
+
+
+def test_the_nodes_subpackages_never_import_the_nodes():
+    found = layer_violations(PACKAGE_DIR)
+    assert not found, "layering broken:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize(("module", "line", "expected"), [
+    ("diagnostics/updater.py", "from fer_ros.nodes import emotion_node",
+     "nodes/diagnostics/updater.py:1 imports fer_ros.nodes.emotion_node: nodes/diagnostics/ "
+     "sits below the nodes"),
+    ("process/node_runner.py", "from fer_ros.nodes.camera_node import CameraNode",
+     "imports fer_ros.nodes.camera_node: nodes/process/"),
+    ("messages/publishing.py", "def f():\n    from ..bringup import run",
+     "imports fer_ros.nodes.bringup: nodes/messages/"),
+    ("process/entry_points.py", "from fer_ros.nodes import viewer_node",
+     "imports fer_ros.nodes.viewer_node: nodes/process/"),
+])
+def test_a_subpackage_importing_a_node_is_caught(tmp_path: Path, module: str, line: str,
+                                                  expected: str):
+    copy = tmp_path / "fer_ros"
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "models"))
+    victim = copy / "nodes" / module
+    victim.write_text(line + "\n" + victim.read_text(encoding="utf-8"), encoding="utf-8")
+    found = layer_violations(copy)
+    assert any(expected in v for v in found), found
+
+
 @pytest.mark.parametrize(("part", "line", "expected"), [
     ("perception", "import rclpy", "perception/detection.py:1 imports rclpy: perception/ must "
                                    "not depend on ROS"),
@@ -141,7 +205,7 @@ def test_the_parts_keep_their_boundaries():
     ("sources", "from keras import layers", "imports keras at module level"),
     ("nodes", "from fer_ros.learning import training", "nodes/ may import only"),
     ("perception", "from ..sources import sample", "imports fer_ros.sources: perception/"),
-    ("perception", "from fer_ros.nodes.publishing import publish_guarded",
+    ("perception", "from fer_ros.nodes.messages.publishing import publish_guarded",
      "perception/ may import only perception"),
     ("viewer", "from sensor_msgs.msg import CompressedImage", "viewer/ must not depend on ROS"),
     ("viewer", "from fer_ros.perception import labels", "viewer/ may import only viewer"),

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from fer_ros.cli import main as fer_main
-from fer_ros.nodes.bringup import (
+from fer_ros.nodes.bringup import config_file
+from fer_ros.nodes.recording.face_summary import FaceSummary
+from fer_ros.nodes.recording.output_folder import (
     RECORDS_NAME,
     SUMMARY_NAME,
     VIDEO_NAME,
-    FaceSummary,
     TimedVideo,
-    config_file,
 )
 from fer_ros.sources.sample import SampleSequence
 from ros_harness import NodeProcess, executable

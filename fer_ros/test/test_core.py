@@ -8,13 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_ros.nodes.image_conversion import (
+from fer_ros.nodes.latest_frame import LatestFrame
+from fer_ros.nodes.messages.image_conversion import (
     ImageConversionError,
     bgr_to_raw,
     compressed_to_bgr,
     raw_to_bgr,
 )
-from fer_ros.nodes.latest_frame import LatestFrame
 from fer_ros.perception.classification import ModelLoadError, load_classifier, resolve_model
 from fer_ros.perception.labels import EMOTIONS, canonical_label
 from fer_ros.perception.model_files import bundled_model

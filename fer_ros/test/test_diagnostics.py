@@ -8,9 +8,9 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import Image
 
-from fer_ros.nodes.camera_diagnostics import CameraHealth, hardware_id
-from fer_ros.nodes.diagnostics import ERROR, OK, WARN, CounterWatch, LatencyWindow, Report
-from fer_ros.nodes.emotion_diagnostics import COUNTERS, EmotionHealth
+from fer_ros.nodes.diagnostics.camera_health import CameraHealth, hardware_id
+from fer_ros.nodes.diagnostics.emotion_health import COUNTERS, EmotionHealth
+from fer_ros.nodes.diagnostics.updater import ERROR, OK, WARN, CounterWatch, LatencyWindow, Report
 from fer_ros.perception.classification import DEFAULT_MODEL
 from fer_ros.sources.frame_sources import SourceSpec
 from frames import astronaut_frame, image_msg

@@ -1,4 +1,5 @@
-"""Frames lost in transport, read from gaps in the camera's stamps (nodes/frame_loss.py)."""
+"""Frames lost in transport, read from gaps in the camera's stamps
+(nodes/diagnostics/frame_loss.py)."""
 
 import sys
 import time
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 
-from fer_ros.nodes.frame_loss import MIN_INTERVALS, StampGaps
+from fer_ros.nodes.diagnostics.frame_loss import MIN_INTERVALS, StampGaps
 from ros_harness import NodeProcess, RosPeer, executable, wait_until
 
 PERIOD = 33_333_333

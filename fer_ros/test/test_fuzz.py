@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
-from fer_ros.nodes.image_conversion import (  # noqa: E402
+from fer_ros.nodes.messages.image_conversion import (  # noqa: E402
     SUPPORTED_ENCODINGS,
     ImageConversionError,
     compressed_to_bgr,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bombs import jpeg_header_only, png_bomb, png_header_only
-from fer_ros.nodes.image_conversion import ImageConversionError, compressed_to_bgr
+from fer_ros.nodes.messages.image_conversion import ImageConversionError, compressed_to_bgr
 from fer_ros.perception.image_limits import (
     DEFAULT_MAX_PIXELS,
     ImageHeaderError,

@@ -38,7 +38,7 @@ from rcl_interfaces.srv import GetParameters, SetParameters  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fer_ros.nodes.dds_profile import use_bundled_dds_profile  # noqa: E402
+from fer_ros.nodes.process.dds_profile import use_bundled_dds_profile  # noqa: E402
 from fer_ros.perception.tracking import box_iou  # noqa: E402
 from frames import astronaut_frame, image_msg, roi_box  # noqa: E402
 from launch_harness import CleanExitChecks, private_ros_environment  # noqa: E402

@@ -32,7 +32,7 @@ from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fer_ros.nodes.dds_profile import use_bundled_dds_profile  # noqa: E402
+from fer_ros.nodes.process.dds_profile import use_bundled_dds_profile  # noqa: E402
 from fer_ros.perception.annotation import COLORS  # noqa: E402
 from fer_ros.perception.labels import EMOTIONS  # noqa: E402
 from launch_harness import CleanExitChecks, private_ros_environment  # noqa: E402

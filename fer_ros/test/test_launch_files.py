@@ -21,15 +21,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fer_ros.nodes import camera_node, emotion_node
 from fer_ros.nodes.bringup import share_directory
+from fer_ros.nodes.parameters import camera as camera_parameters
+from fer_ros.nodes.parameters import emotion as emotion_parameters
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 LAUNCH_FILES = sorted((PACKAGE_DIR / "launch").glob("*.launch.py"))
 NODE_PARAMETERS = {
-    "camera_node": {camera_node.SOURCE.name} | {
-        spec.name for spec in camera_node.parameter_specs(loop_default=False)},
-    "emotion_node": {spec.name for spec in emotion_node.PARAMETERS},
+    "camera_node": {camera_parameters.SOURCE.name} | {
+        spec.name for spec in camera_parameters.parameter_specs(loop_default=False)},
+    "emotion_node": {spec.name for spec in emotion_parameters.PARAMETERS},
 }
 PARAMETER_FILES = {"camera.yaml": "camera_node", "emotion.yaml": "emotion_node"}
 
@@ -157,7 +158,11 @@ def test_arguments_left_unset_override_nothing_and_given_ones_win(path):
     """Only the parameter file reaches the node unless the user gave an argument; then the
     argument comes after the file, typed as the node declares it."""
     pytest.importorskip("launch_ros", reason="launch_ros is not installed")
-    from fer_ros.nodes.launch_arguments import EMOTION_OVERRIDES, given_overrides, node_parameters
+    from fer_ros.nodes.parameters.launch_arguments import (
+        EMOTION_OVERRIDES,
+        given_overrides,
+        node_parameters,
+    )
 
     _, context = launched(path)
     assert given_overrides(context, EMOTION_OVERRIDES) == {}

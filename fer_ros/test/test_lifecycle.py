@@ -193,7 +193,7 @@ def test_launch_files_pass_autostart_to_the_emotion_node(name):
     """``autostart:=false`` reaches the node as a bool after its parameter file; left unset,
     the file's (true) stands."""
     pytest.importorskip("launch_ros", reason="launch_ros is not installed")
-    from fer_ros.nodes.launch_arguments import EMOTION_OVERRIDES, node_parameters
+    from fer_ros.nodes.parameters.launch_arguments import EMOTION_OVERRIDES, node_parameters
 
     _, context = launched(PACKAGE_DIR / "launch" / name, autostart="false")
     parameters = node_parameters(context, "emotion_params", EMOTION_OVERRIDES)

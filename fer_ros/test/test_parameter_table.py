@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fer_ros.nodes import camera_node, emotion_node
-from fer_ros.nodes.parameter_reference import markdown
+from fer_ros.nodes.parameters import camera as camera_parameters
+from fer_ros.nodes.parameters import emotion as emotion_parameters
+from fer_ros.nodes.parameters.reference import markdown
 from fer_ros.perception.classification import DEFAULT_MODEL, load_classifier
 from fer_ros.perception.parameter_spec import defaults
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
@@ -26,7 +27,8 @@ from ros_harness import executable
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 DOCS = PACKAGE_DIR.parent / "docs" / "parameters.md"
-CAMERA_PARAMETERS = (camera_node.SOURCE, *camera_node.parameter_specs(loop_default=True))
+CAMERA_PARAMETERS = (camera_parameters.SOURCE,
+                     *camera_parameters.parameter_specs(loop_default=True))
 RCLPY_PARAMETERS = ("use_sim_time", "start_type_description_service")
 """Declared by rclpy for every node, not by the package."""
 SOURCE_DEPENDENT = {"loop"}
@@ -39,7 +41,7 @@ def shipped(name: str) -> dict:
 
 
 def test_each_parameter_is_declared_once():
-    for table in (emotion_node.PARAMETERS, CAMERA_PARAMETERS):
+    for table in (emotion_parameters.PARAMETERS, CAMERA_PARAMETERS):
         names = [spec.name for spec in table]
         assert len(names) == len(set(names)), names
 
@@ -50,7 +52,7 @@ def test_pipeline_config_is_the_pipeline_table():
     for spec in PIPELINE_PARAMETERS:
         assert getattr(config, spec.name) == spec.default, spec.name
         assert type(getattr(config, spec.name)) is type(spec.default), spec.name
-    assert set(PIPELINE_DEFAULTS.items()) <= set(defaults(emotion_node.PARAMETERS).items())
+    assert set(PIPELINE_DEFAULTS.items()) <= set(defaults(emotion_parameters.PARAMETERS).items())
 
 
 def test_emotion_pipelines_own_defaults_are_the_tables():
@@ -79,7 +81,7 @@ def test_the_default_model_has_one_meaning():
     assert load_classifier("").path.name == DEFAULT_MODEL == "ensemble"
 
 
-@pytest.mark.parametrize(("name", "table"), [("emotion.yaml", emotion_node.PARAMETERS),
+@pytest.mark.parametrize(("name", "table"), [("emotion.yaml", emotion_parameters.PARAMETERS),
                                              ("camera.yaml", CAMERA_PARAMETERS)])
 def test_shipped_yaml_holds_exactly_the_tables_defaults(name, table):
     expected = {s.name: s.default for s in table if s.name not in SOURCE_DEPENDENT}

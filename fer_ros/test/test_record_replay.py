@@ -24,9 +24,9 @@ from rosbags.typesys import get_types_from_msg
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
-from fer_ros.nodes.bringup import RECORDS_NAME
-from fer_ros.nodes.image_conversion import compressed_to_bgr, raw_to_bgr
-from fer_ros.nodes.recording import McapRecording, message_definition
+from fer_ros.nodes.messages.image_conversion import compressed_to_bgr, raw_to_bgr
+from fer_ros.nodes.recording.mcap_recording import McapRecording, message_definition
+from fer_ros.nodes.recording.output_folder import RECORDS_NAME
 from fer_ros.perception.tracking import box_iou
 from fer_ros.sources.bags import BagSource
 from fer_ros.sources.frame_sources import SourceError, make_source, parse_source

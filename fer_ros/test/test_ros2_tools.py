@@ -6,7 +6,7 @@ Shutdown is checked on the launch process itself, not under launch_testing: Ctrl
 `timeout -s INT` without a terminal signals its own group too, after which launch forwards a
 second SIGINT to every node. Each way must end with exit status 0, every node "finished
 cleanly", and no traceback, over repeated runs. The two SIGINTs of `timeout` once left launch
-itself waiting forever, about one run in 30 (fer_ros/nodes/launch_signals.py, whose cure the
+itself waiting forever, about one run in 30 (fer_ros/nodes/process/launch_signals.py, whose cure the
 launch files apply; bench/launch_sigint.py counts it over hundreds of runs, which a test
 cannot afford).
 """

@@ -8,9 +8,9 @@ import pytest
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import Image
 
-from fer_ros.nodes.image_conversion import ImageConversionError
-from fer_ros.nodes.image_messages import image_to_bgr
-from fer_ros.nodes.serialized_image import read_serialized_image, serialized_stamp_ns
+from fer_ros.nodes.messages.image_conversion import ImageConversionError
+from fer_ros.nodes.messages.image_messages import image_to_bgr
+from fer_ros.nodes.messages.serialized_image import read_serialized_image, serialized_stamp_ns
 from frames import astronaut_frame, image_msg
 
 

@@ -20,7 +20,7 @@ import cv2
 import pytest
 from sensor_msgs.msg import CompressedImage
 
-from fer_ros.nodes.stop_request import stop_behind
+from fer_ros.nodes.process.stop_request import stop_behind
 from fer_ros.sources.sample import SampleSequence
 from frames import header
 from ros_harness import NodeProcess, RosPeer, executable, wait_until

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from fer_ros.nodes.bringup import RECORDS_NAME
+from fer_ros.nodes.recording.output_folder import RECORDS_NAME
 from full_disk import small_disk
 from ros_harness import NodeProcess, executable
 from test_bringup import RUN_TIMEOUT, bringup

@@ -11,64 +11,53 @@ watches the emotion node's ``emotions`` and ``image_annotated/compressed`` in th
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
 import threading
 import time
-from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
 import rclpy
-from fer_msgs.msg import EmotionArray
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
-from sensor_msgs.msg import Image
 
 from fer_ros.nodes.camera_node import CameraNode
-from fer_ros.nodes.dds_profile import use_bundled_dds_profile
 from fer_ros.nodes.emotion_node import EmotionNode
-from fer_ros.nodes.emotion_records import emotion_record, stamp_seconds
-from fer_ros.nodes.image_conversion import ImageConversionError
-from fer_ros.nodes.image_messages import image_to_bgr
-from fer_ros.nodes.node_runner import (
+from fer_ros.nodes.process.dds_profile import use_bundled_dds_profile
+from fer_ros.nodes.process.node_runner import (
     RCL_ERROR,
     close_nodes,
     params_file_error,
     rcl_error_line,
 )
-from fer_ros.nodes.stop_request import StopRequest
+from fer_ros.nodes.process.stop_request import StopRequest
+from fer_ros.nodes.recording.output_folder import (
+    FRAMES_DIR,
+    RECORDS_NAME,
+    SUMMARY_NAME,
+    VIDEO_NAME,
+    Output,
+)
+from fer_ros.nodes.recording.progress import Progress
+from fer_ros.nodes.recording.results_node import Recorder
 from fer_ros.nodes.viewer_node import ViewerNode, add_host_argument, open_viewer
 from fer_ros.perception.classification import ModelLoadError
 from fer_ros.perception.detection import DETECTORS
 from fer_ros.perception.model_files import ModelFileMissing
-from fer_ros.perception.output_files import OutputFileError, check_output_path, write_atomically
+from fer_ros.perception.output_files import OutputFileError
 from fer_ros.sources.calibration import CalibrationError
 from fer_ros.sources.frame_sources import DEFAULT_RATE, SourceError
 from fer_ros.viewer.server import ViewerServer
 
 if TYPE_CHECKING:
-    from fer_ros.nodes.recording import McapRecording
+    from fer_ros.nodes.recording.mcap_recording import McapRecording
 
 PACKAGE = "fer_ros"
-VIDEO_NAME = "annotated.mp4"
-RECORDS_NAME = "emotions.jsonl"
-SUMMARY_NAME = "summary.json"
-FRAMES_DIR = "frames"
-MAX_GAP_SECONDS = 5.0
-"""Longest stretch of time a video gap is filled with the previous frame (after a stall)."""
-
-
 def _at_least(low: int):
     def parse(text: str) -> int:
         value = int(text)
@@ -164,216 +153,6 @@ def config_file(name: str) -> Path:
     return path
 
 
-@dataclass
-class FaceStats:
-    frames: int = 0
-    confidence_sum: float = 0.0
-    labels: Counter = field(default_factory=Counter)
-
-
-class FaceSummary:
-    """Per face id: frames seen, label distribution, mean confidence of the shown label."""
-
-    def __init__(self) -> None:
-        self.frames = 0
-        self.faces: dict[int, FaceStats] = {}
-
-    def add(self, record: dict) -> None:
-        self.frames += 1
-        for face in record["faces"]:
-            stats = self.faces.setdefault(face["face_id"], FaceStats())
-            stats.frames += 1
-            stats.confidence_sum += face["confidence"]
-            stats.labels[face["label"]] += 1
-
-    def as_dict(self) -> dict:
-        return {"frames": self.frames, "faces": {
-            str(face_id): {
-                "frames": s.frames,
-                "mean_confidence": round(s.confidence_sum / s.frames, 4),
-                "labels": {label: round(n / s.frames, 4) for label, n in s.labels.most_common()},
-            } for face_id, s in sorted(self.faces.items())}}
-
-    def lines(self) -> list[str]:
-        if not self.faces:
-            return ["no faces seen"]
-        lines = [f"{'face':>4}  {'frames':>6}  {'mean conf':>9}  labels"]
-        for face_id, s in sorted(self.faces.items()):
-            labels = ", ".join(f"{label} {100 * n / s.frames:.0f}%"
-                               for label, n in s.labels.most_common())
-            lines.append(f"{face_id:>4}  {s.frames:>6}  {s.confidence_sum / s.frames:>9.2f}"
-                         f"  {labels}")
-        return lines
-
-
-class TimedVideo:
-    """An annotated video that plays in real time although results come at an uneven rate.
-
-    Frames are placed by their stamps on the camera's frame grid; a gap (frames the emotion node
-    skipped while busy) holds the previous frame, so the video keeps the scene's timing.
-    """
-
-    def __init__(self, path: Path, fps: float):
-        self.path = path
-        self.fps = fps
-        self.frames = 0
-        self._writer: Any = None
-        self._start: float | None = None
-        self._last: np.ndarray | None = None
-
-    def add(self, frame: np.ndarray, stamp: float) -> None:
-        if self._writer is None:
-            height, width = frame.shape[:2]
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"),
-                                           self.fps, (width, height))
-            if not self._writer.isOpened():
-                raise OSError(f"OpenCV cannot write {self.path} (mp4v)")
-            self._start = stamp
-        slot = round((stamp - self._start) * self.fps)
-        if slot < self.frames:
-            return
-        fill = min(slot - self.frames, round(MAX_GAP_SECONDS * self.fps))
-        for _ in range(fill):
-            self._writer.write(self._last)
-        self._writer.write(frame)
-        self.frames += fill + 1
-        self._last = frame
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-
-
-class JsonLines:
-    """A JSON-lines file that holds whole lines only: a write that fails part-way (a full disk)
-    is cut back to the last complete line, and the first failure stops further writes."""
-
-    def __init__(self, path: Path):
-        real = check_output_path(path, str(path))
-        self.path = path
-        self._fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK
-                           | os.O_CLOEXEC, 0o666)
-        self._size = 0
-
-    def write(self, record: dict) -> None:
-        data = memoryview((json.dumps(record) + "\n").encode("utf-8"))
-        try:
-            while data:
-                data = data[os.write(self._fd, data):]
-        except OSError as exc:
-            os.ftruncate(self._fd, self._size)
-            raise OutputFileError(f"cannot write {self.path} ({exc.strerror})") from None
-        self._size = os.lseek(self._fd, 0, os.SEEK_CUR)
-
-    def close(self) -> None:
-        os.close(self._fd)
-
-
-class Output:
-    """The files of `--output`: results as JSON lines, the annotated video and PNG frames.
-
-    The first write that fails (a full disk) is kept in ``error``: the run stops, and what was
-    written before it stays whole (complete JSON lines, complete PNGs)."""
-
-    def __init__(self, folder: Path, fps: float, png_every: int):
-        self.folder = folder
-        self.png_every = png_every
-        folder.mkdir(parents=True, exist_ok=True)
-        self.frames_dir = folder / FRAMES_DIR
-        self.frames_dir.mkdir(exist_ok=True)
-        for old in self.frames_dir.glob("frame_*.png"):
-            old.unlink()
-        self.video = TimedVideo(folder / VIDEO_NAME, fps)
-        self.records = JsonLines(folder / RECORDS_NAME)
-        self.annotated = 0
-        self.pngs = 0
-        self.video_error: str | None = None
-        self.error: str | None = None
-
-    def add_record(self, record: dict) -> None:
-        if self.error is not None:
-            return
-        try:
-            self.records.write(record)
-        except OutputFileError as exc:
-            self.error = str(exc)
-
-    def add_frame(self, frame: np.ndarray, stamp: float) -> None:
-        if self.error is not None:
-            return
-        self.annotated += 1
-        if self.video_error is None:
-            try:
-                self.video.add(frame, stamp)
-            except OSError as exc:
-                self.video_error = str(exc)
-        if self.png_every > 0 and (self.annotated - 1) % self.png_every == 0:
-            path = self.frames_dir / f"frame_{self.annotated:06d}.png"
-            encoded, png = cv2.imencode(".png", frame)
-            try:
-                if encoded:
-                    write_atomically(path, png.tobytes(), str(path))
-                    self.pngs += 1
-            except OutputFileError as exc:
-                self.error = str(exc)
-
-    def close(self, summary: FaceSummary) -> None:
-        self.records.close()
-        self.video.close()
-        path = self.folder / SUMMARY_NAME
-        try:
-            write_atomically(path, (json.dumps(summary.as_dict(), indent=2) + "\n")
-                             .encode("utf-8"), str(path))
-        except OutputFileError as exc:
-            self.error = self.error or str(exc)
-
-    def describe(self) -> str:
-        video = (f"{self.video.path} ({self.video.frames} frames at {self.video.fps:g} fps)"
-                 if self.video_error is None else f"no video ({self.video_error})")
-        return (f"{video}, {self.pngs} PNG in {self.frames_dir}, "
-                f"{self.folder / RECORDS_NAME}, {self.folder / SUMMARY_NAME}")
-
-
-class Progress:
-    """Results per second: a line rewritten in place on a terminal, else one a second."""
-
-    WINDOW = 1.5
-    """Seconds of history the rate is measured over."""
-
-    def __init__(self, stream: TextIO):
-        self.stream = stream
-        self.tty = stream.isatty()
-        self._interval = 0.25 if self.tty else 1.0
-        self._start = time.monotonic()
-        self._history: deque[tuple[float, int]] = deque([(self._start, 0)])
-        self._next = self._start + self._interval
-        self._shown = False
-
-    def update(self, frames: int, faces: int, camera_frames: int) -> None:
-        now = time.monotonic()
-        if now < self._next:
-            return
-        self._next = now + self._interval
-        while now - self._history[0][0] > self.WINDOW:
-            self._history.popleft()
-        then, before = self._history[0]
-        self._history.append((now, frames))
-        fps = (frames - before) / (now - then)
-        text = (f"fer bringup: {frames} frames classified, {fps:5.1f} fps, {faces} faces, "
-                f"{camera_frames} camera frames, {now - self._start:5.1f} s")
-        if self.tty:
-            self.stream.write("\r" + text + "\x1b[K")
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-        self._shown = True
-
-    def end(self) -> None:
-        if self.tty and self._shown:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def run(args: argparse.Namespace) -> int:
     """0 when it ran until its limit, the end of the source or Ctrl-C; 1 when it could not."""
     try:
@@ -409,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     recording = None
     if args.record is not None:
         # Only a recording needs the mcap package (a ROS install may not have it).
-        from fer_ros.nodes.recording import McapRecording, RecordingError
+        from fer_ros.nodes.recording.mcap_recording import McapRecording, RecordingError
 
         try:
             recording = McapRecording(args.record, args.overwrite,
@@ -463,7 +242,7 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
     # every frame the emotion node classifies (which subscribes only once its models load).
     recording_nodes: list = []
     if recording is not None:
-        from fer_ros.nodes.recording import RecordingNode
+        from fer_ros.nodes.recording.mcap_recording import RecordingNode
 
         recording_nodes.append(RecordingNode(recording, args.namespace, raw=args.record_raw))
     nodes: list = []
@@ -562,57 +341,3 @@ def _spin(nodes: list, recorder: Recorder, camera: CameraNode, source_done: thre
         progress.end()
         close_nodes(executor, nodes)
     return stop.is_set()
-
-
-class Recorder(Node):
-    """Subscribes to the emotion node's outputs like any other client would."""
-
-    def __init__(self, namespace: str, output: Output | None, annotated: bool,
-                 limit: int | None):
-        super().__init__("bringup_recorder", namespace=namespace)
-        self.summary = FaceSummary()
-        self.limit = limit
-        """Results recorded at most; later ones (in flight when stopping) are ignored."""
-        self._output = output
-        self._last_stamp: float | None = None
-        self._last_annotated: float | None = None
-        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self.create_subscription(EmotionArray, "emotions", self._on_emotions, qos)
-        self._annotated = annotated
-        if annotated:
-            self.create_subscription(Image, "image_annotated", self._on_annotated, qos)
-
-    def _full(self) -> bool:
-        return self.limit is not None and self.summary.frames >= self.limit
-
-    def _on_emotions(self, msg: Any) -> None:
-        if self._full():
-            return
-        record = emotion_record(msg)
-        self.summary.add(record)
-        self._last_stamp = record["stamp"]
-        if self._output is not None:
-            self._output.add_record(record)
-
-    def _on_annotated(self, msg: Any) -> None:
-        stamp = stamp_seconds(msg.header.stamp)
-        if self._full() and (self._last_stamp is None or stamp > self._last_stamp + 1e-6):
-            return
-        try:
-            frame = image_to_bgr(msg)
-        except ImageConversionError as exc:
-            self.get_logger().warning(f"bad annotated image: {exc}", throttle_duration_sec=5.0)
-            return
-        self._last_annotated = stamp
-        if self._output is not None:
-            self._output.add_frame(np.ascontiguousarray(frame), stamp)
-
-    def failed(self) -> bool:
-        """Whether writing the output failed (a full disk): the run stops then."""
-        return self._output is not None and self._output.error is not None
-
-    def caught_up(self) -> bool:
-        """Whether the annotated image of the last recorded result has arrived."""
-        if not self._annotated or self._last_stamp is None:
-            return True
-        return self._last_annotated is not None and self._last_annotated >= self._last_stamp

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,22 +32,23 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
-from fer_ros.nodes.camera_diagnostics import TASK, CameraHealth, hardware_id
-from fer_ros.nodes.decoder_output import decoder_output_to
-from fer_ros.nodes.diagnostics import DiagnosticsPublisher
-from fer_ros.nodes.image_conversion import compressed_to_bgr, raw_to_bgr
-from fer_ros.nodes.image_messages import bgr_to_image
-from fer_ros.nodes.node_runner import node_main
-from fer_ros.nodes.parameters import (
-    MAX_IMAGE_PIXELS,
-    ParameterSpec,
+from fer_ros.nodes.diagnostics.camera_health import TASK, CameraHealth, hardware_id
+from fer_ros.nodes.diagnostics.stats_log import StatsLog
+from fer_ros.nodes.diagnostics.updater import DiagnosticsPublisher
+from fer_ros.nodes.messages.decoder_output import decoder_output_to
+from fer_ros.nodes.messages.image_conversion import compressed_to_bgr, raw_to_bgr
+from fer_ros.nodes.messages.image_messages import bgr_to_image
+from fer_ros.nodes.messages.publishing import publish_guarded
+from fer_ros.nodes.parameters.camera import SOURCE, parameter_specs
+from fer_ros.nodes.parameters.reference import with_parameters
+from fer_ros.nodes.parameters.table import (
     ParameterTable,
     accept,
     refuse,
     warn_unknown_overrides,
 )
-from fer_ros.nodes.publishing import publish_guarded
-from fer_ros.nodes.stop_request import StopRequest
+from fer_ros.nodes.process.node_runner import node_main
+from fer_ros.nodes.process.stop_request import StopRequest
 from fer_ros.sources.calibration import (
     Calibration,
     CalibrationError,
@@ -67,50 +67,29 @@ from fer_ros.sources.frame_sources import (
 )
 from fer_ros.sources.pacing import Pacer
 
-SOURCE = ParameterSpec(
-    "source", SAMPLE, "Device index (0) or path (/dev/video0), video file, image folder, "
-    "RTSP/HTTP URL, or 'sample' (built-in moving faces).", read_only=True, any_type=True)
 QOS_DEPTH = 5
-MIN_FPS = 0.01
-"""Slowest rate other than 0: one frame every 100 s is a slow slide show; slower is a typo
-(1e-7 would mean a frame every 116 days)."""
 
 
-def parameter_specs(loop_default: bool) -> tuple[ParameterSpec, ...]:
-    """The node's parameters besides ``source``; looping is on by default only for the sample,
-    which has no end worth stopping at, and off for files, which a user plays to the end."""
-    return (
-        ParameterSpec("width", 0, "Published width in pixels; 0 = the source's own (with only "
-                      "height set, the aspect ratio is kept).", 0, 7680, read_only=True),
-        ParameterSpec("height", 0, "Published height in pixels; 0 = the source's own.", 0, 4320,
-                      read_only=True),
-        ParameterSpec("fps", 0.0, "Rate that files, folders and the sample are played at, and "
-                      "the most a device or stream publishes; 0 = the source's own rate (a "
-                      "video file's from its header, 30 for folders and the sample, no cap "
-                      "for devices and streams).", 0.0, 240.0, min_nonzero=MIN_FPS),
-        ParameterSpec("frame_id", "camera", "frame_id of image_raw and camera_info."),
-        ParameterSpec("loop", loop_default, "Restart files, folders and the sample at their "
-                      "end; when false the node exits there.", read_only=True),
-        ParameterSpec("camera_info_url", "", "Calibration YAML (camera_calibration_parsers "
-                      "format) as file://, package:// or a plain path; empty = uncalibrated "
-                      "camera_info with only the size.", read_only=True),
-        ParameterSpec("publish_compressed", False, "Also publish image_raw/compressed (JPEG) "
-                      "while it has subscribers.", read_only=True),
-        ParameterSpec("jpeg_quality", 80, "JPEG quality of image_raw/compressed.", 1, 100),
-        ParameterSpec("reconnect_delay", 0.5, "Seconds before retrying a missing device or "
-                      "stream; doubles after each failure.", 0.05, 60.0),
-        ParameterSpec("reconnect_max_delay", 8.0, "Longest wait between retries, seconds.",
-                      0.1, 600.0),
-        ParameterSpec("stats_period", 30.0, "Seconds between statistics log lines "
-                      "(0 = never).", 0.0, 3600.0, read_only=True),
-        MAX_IMAGE_PIXELS,
-        ParameterSpec("bag_topic", "", "For a bag source (.mcap file or rosbag2 folder): the "
-                      "Image or CompressedImage topic to play; empty = the bag's only image "
-                      "topic.", read_only=True),
-    )
-
-
+@with_parameters((SOURCE, *parameter_specs(loop_default=False)))
 class CameraNode(Node):
+    """camera_node: frames of one source published as ROS images, at the source's pace.
+
+    As `ros2 node info` lists it; relative names resolve in the node's namespace, rclpy's own
+    parameter services and /rosout, /parameter_events left out.
+
+    Subscribers:
+        none
+    Publishers:
+        image_raw: sensor_msgs/msg/Image, reliable, keep last 5
+        camera_info: sensor_msgs/msg/CameraInfo, reliable, keep last 5; beside image_raw
+            wherever that is remapped
+        image_raw/compressed: sensor_msgs/msg/CompressedImage, reliable, keep last 5; with
+            publish_compressed, encoded only while it has subscribers
+        /diagnostics: diagnostic_msgs/msg/DiagnosticArray, reliable, keep last 10
+    Service Servers:
+        none
+    """
+
     def __init__(self, on_finished: Callable[[], None] | None = None, **kwargs: Any):
         """``on_finished`` runs in the capture thread when the source ends or fails for good;
         by default it shuts the context down, which ends ``run_nodes``."""
@@ -147,9 +126,8 @@ class CameraNode(Node):
         self.finished = threading.Event()
         self._on_finished = on_finished or self.context.try_shutdown
         self._size_checked = False
-        self._last_stats = (time.monotonic(), 0)
-        if values["stats_period"] > 0:
-            self.create_timer(values["stats_period"], self._log_stats)
+        StatsLog(self, values["stats_period"], lambda: self.counts["published"],
+                 self._stats_totals)
         self._diagnostics = DiagnosticsPublisher(self, hardware_id(self.spec))
         self._diagnostics.add(TASK, CameraHealth(self.spec, self.counts, self._rate).check)
         self._stop = threading.Event()
@@ -393,16 +371,10 @@ class CameraNode(Node):
         info.binning_x, info.binning_y = int(recorded.binning_x), int(recorded.binning_y)
         return info
 
-    def _log_stats(self) -> None:
-        now, published = time.monotonic(), self.counts["published"]
-        then, before = self._last_stats
-        self._last_stats = (now, published)
-        fps = (published - before) / max(now - then, 1e-6)
-        self.get_logger().info(
-            f"{fps:.1f} frames/s; totals: {published} published, {self.counts['dropped']} "
-            f"over the fps cap, {self.counts['unreadable']} unreadable, "
-            f"{self.counts['reconnects']} failed opens, "
-            f"{self.counts['publish_errors']} publish errors")
+    def _stats_totals(self) -> str:
+        return (f"{self.counts['published']} published, {self.counts['dropped']} over the fps cap, "
+                f"{self.counts['unreadable']} unreadable, {self.counts['reconnects']} failed "
+                f"opens, {self.counts['publish_errors']} publish errors")
 
     def close(self) -> None:
         """Stop capturing and release the device before the node goes away.

@@ -16,8 +16,8 @@ transitions to one (nav2_lifecycle_manager, `ros2 lifecycle set`, a launch file'
 The subscription callback only drops the message into a one-slot mailbox; a worker thread takes
 the newest frame, runs the pipeline and publishes. So the executor never blocks on inference,
 stale frames are dropped instead of queued, and memory stays bounded however fast the camera is.
-The callback also reads the gaps in the camera's stamps (nodes/frame_loss.py): frames lost on
-the way are reported on /diagnostics and in a throttled warning that says what to change.
+The callback also reads the gaps in the camera's stamps (nodes/diagnostics/frame_loss.py): frames
+lost on the way are reported on /diagnostics and in a throttled warning that says what to change.
 """
 
 from __future__ import annotations
@@ -34,63 +34,40 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
-from fer_ros.nodes.dds_profile import EMOTION_NODE_PROFILE
-from fer_ros.nodes.decoder_output import decoder_output_to
-from fer_ros.nodes.diagnostics import DiagnosticsPublisher
-from fer_ros.nodes.duplicate_names import warn_about_namesakes
-from fer_ros.nodes.emotion_diagnostics import TASK, EmotionHealth
-from fer_ros.nodes.emotion_records import stamp_ns
-from fer_ros.nodes.frame_loss import DRIVER_REMEDIES, StampGaps
-from fer_ros.nodes.image_conversion import ImageConversionError
-from fer_ros.nodes.image_messages import (
+from fer_ros.nodes.diagnostics.emotion_health import TASK, EmotionHealth
+from fer_ros.nodes.diagnostics.frame_loss import DRIVER_REMEDIES, StampGaps
+from fer_ros.nodes.diagnostics.stats_log import StatsLog
+from fer_ros.nodes.diagnostics.updater import DiagnosticsPublisher
+from fer_ros.nodes.latest_frame import Delivery, LatestFrame
+from fer_ros.nodes.messages.decoder_output import decoder_output_to
+from fer_ros.nodes.messages.emotion_records import stamp_ns
+from fer_ros.nodes.messages.image_conversion import ImageConversionError
+from fer_ros.nodes.messages.image_messages import (
     bgr_to_compressed_image,
     bgr_to_image,
     compressed_image_to_bgr,
     image_to_bgr,
 )
-from fer_ros.nodes.latest_frame import Delivery, LatestFrame
+from fer_ros.nodes.messages.publishing import publish_guarded
+from fer_ros.nodes.messages.serialized_image import read_serialized_image, serialized_stamp_ns
 from fer_ros.nodes.model_swap import PipelineSwap
-from fer_ros.nodes.node_runner import node_main
-from fer_ros.nodes.parameters import (
-    MAX_IMAGE_PIXELS,
-    ParameterSpec,
+from fer_ros.nodes.parameters.emotion import PARAMETERS
+from fer_ros.nodes.parameters.reference import with_parameters
+from fer_ros.nodes.parameters.table import (
     ParameterTable,
     accept,
     refuse,
     warn_unknown_overrides,
 )
-from fer_ros.nodes.publishing import publish_guarded
-from fer_ros.nodes.serialized_image import read_serialized_image, serialized_stamp_ns
-from fer_ros.nodes.stop_request import StopRequest, stop_behind
+from fer_ros.nodes.process.dds_profile import EMOTION_NODE_PROFILE
+from fer_ros.nodes.process.duplicate_names import warn_about_namesakes
+from fer_ros.nodes.process.node_runner import node_main
+from fer_ros.nodes.process.stop_request import StopRequest, stop_behind
 from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
 from fer_ros.perception.classification import ModelLoadError
 from fer_ros.perception.model_files import ModelFileMissing
 from fer_ros.perception.pipeline import FaceResult, PipelineConfig
-from fer_ros.perception.pipeline_parameters import PIPELINE_PARAMETERS
 
-PARAMETERS: tuple[ParameterSpec, ...] = (
-    *PIPELINE_PARAMETERS,
-    ParameterSpec("image_transport", "raw", "Subscribe to raw images or to "
-                  "<image_raw>/compressed (JPEG/PNG).", choices=("raw", "compressed"),
-                  read_only=True),
-    ParameterSpec("input_reliability", "best_effort", "QoS reliability of the image "
-                  "subscription. best_effort (SensorDataQoS) matches every camera; reliable "
-                  "matches only reliable publishers, and then gets the frames that a "
-                  "best-effort transport loses (large raw frames from a driver with Fast DDS's "
-                  "default settings) resent, at some latency.",
-                  choices=("best_effort", "reliable"), read_only=True),
-    MAX_IMAGE_PIXELS,
-    ParameterSpec("publish_annotated", True, "Publish image_annotated and "
-                  "image_annotated/compressed, each drawn and encoded only while it has "
-                  "subscribers."),
-    ParameterSpec("jpeg_quality", 80, "JPEG quality of image_annotated/compressed.", 1, 100),
-    ParameterSpec("draw_emoji", True, "Draw an emoji beside each face on image_annotated."),
-    ParameterSpec("stats_period", 30.0, "Seconds between statistics log lines (0 = never).",
-                  0.0, 3600.0, read_only=True),
-    ParameterSpec("autostart", True, "Configure and activate at start; false leaves the "
-                  "lifecycle transitions to a lifecycle manager.", read_only=True),
-)
-"""The node's parameters: the pipeline's (perception/pipeline_parameters.py) and its own."""
 PIPELINE_KEYS = frozenset(PipelineConfig.__dataclass_fields__)
 NEWEST_FRAME_QOS = QoSProfile(
     history=qos_profile_sensor_data.history, depth=1,
@@ -103,7 +80,34 @@ message (a 6 MB copy at 1920x1080) only for the mailbox to drop it."""
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 
 
+@with_parameters(PARAMETERS)
 class EmotionNode(LifecycleNode):
+    """emotion_node: faces and their expressions in every frame it has time for.
+
+    As `ros2 node info` lists it once active; relative names resolve in the node's namespace,
+    rclpy's own parameter services and /rosout, /parameter_events left out.
+
+    Subscribers:
+        image_raw: sensor_msgs/msg/Image, best effort (input_reliability), keep last 1, taken
+            serialized; while active, with image_transport raw
+        image_raw/compressed: sensor_msgs/msg/CompressedImage, best effort
+            (input_reliability), keep last 1; while active, with image_transport compressed
+    Publishers:
+        emotions: fer_msgs/msg/EmotionArray, reliable, keep last 10; once configured
+        image_annotated: sensor_msgs/msg/Image, reliable, keep last 1; once configured, drawn
+            only while it has subscribers
+        image_annotated/compressed: sensor_msgs/msg/CompressedImage, reliable, keep last 1;
+            once configured, encoded only while it has subscribers
+        /diagnostics: diagnostic_msgs/msg/DiagnosticArray, reliable, keep last 10
+        ~/transition_event: lifecycle_msgs/msg/TransitionEvent (rclpy's lifecycle)
+    Service Servers:
+        ~/change_state: lifecycle_msgs/srv/ChangeState
+        ~/get_state: lifecycle_msgs/srv/GetState
+        ~/get_available_states: lifecycle_msgs/srv/GetAvailableStates
+        ~/get_available_transitions: lifecycle_msgs/srv/GetAvailableTransitions
+        ~/get_transition_graph: lifecycle_msgs/srv/GetAvailableTransitions
+    """
+
     def __init__(self, **kwargs: Any):
         super().__init__("emotion_node", **kwargs)
         self._params = ParameterTable(self, PARAMETERS)
@@ -128,9 +132,8 @@ class EmotionNode(LifecycleNode):
         self._health = EmotionHealth(self._input_topic)
         self._configure_error: Exception | None = None
 
-        self._last_stats = (time.monotonic(), 0)
-        if self._params.values["stats_period"] > 0:
-            self.create_timer(self._params.values["stats_period"], self._log_stats)
+        StatsLog(self, self._params.values["stats_period"], lambda: self.counts["processed"],
+                 self._stats_totals)
         self._diagnostics = DiagnosticsPublisher(self, hardware_id="none")
         self._diagnostics.add(TASK, self._check_health)
         self._worker = threading.Thread(target=self._work, name="fer_worker", daemon=True)
@@ -189,7 +192,7 @@ class EmotionNode(LifecycleNode):
                 CompressedImage, self._input_topic, self._on_image, qos)
         else:
             # Serialized: only the frames processed have their fields read, none is converted
-            # into a Python message (nodes/serialized_image.py).
+            # into a Python message (nodes/messages/serialized_image.py).
             self._subscription = self.create_subscription(
                 Image, "image_raw", self._on_image, qos, raw=True)
         self._health.restart(self._totals())
@@ -356,15 +359,10 @@ class EmotionNode(LifecycleNode):
                 f"{DRIVER_REMEDIES}", throttle_duration_sec=30.0)
         return checked
 
-    def _log_stats(self) -> None:
-        now, processed = time.monotonic(), self.counts["processed"]
-        then, before = self._last_stats
-        self._last_stats = (now, processed)
-        fps = (processed - before) / max(now - then, 1e-6)
-        self.get_logger().info(
-            f"{fps:.1f} frames/s; totals: {self.counts['received']} taken, "
-            f"{self._slot.dropped} stale dropped, {self.counts['bad_input']} bad, "
-            f"{self.counts['errors']} failed, {self.counts['publish_errors']} publish errors")
+    def _stats_totals(self) -> str:
+        return (f"{self.counts['received']} taken, {self._slot.dropped} stale dropped, "
+                f"{self.counts['bad_input']} bad, {self.counts['errors']} failed, "
+                f"{self.counts['publish_errors']} publish errors")
 
     def close(self) -> None:
         """Stop the worker before the node goes away, so no publish races destruction."""

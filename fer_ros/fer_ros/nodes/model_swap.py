@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from fer_ros.nodes.freed_memory import release_freed_memory
+from fer_ros.nodes.process.freed_memory import release_freed_memory
 from fer_ros.perception.classification import (
     KERAS_SUFFIXES,
     ExpressionClassifier,

@@ -20,12 +20,17 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image
 
-from fer_ros.nodes.dds_profile import use_bundled_dds_profile
-from fer_ros.nodes.emotion_records import emotion_record
-from fer_ros.nodes.image_conversion import ImageConversionError, bgr_to_jpeg, compressed_to_bgr
-from fer_ros.nodes.image_messages import image_to_bgr
-from fer_ros.nodes.node_runner import run_nodes
-from fer_ros.nodes.stop_request import StopRequest
+from fer_ros.nodes.messages.emotion_records import emotion_record
+from fer_ros.nodes.messages.image_conversion import (
+    ImageConversionError,
+    bgr_to_jpeg,
+    compressed_to_bgr,
+)
+from fer_ros.nodes.messages.image_messages import image_to_bgr
+from fer_ros.nodes.parameters.reference import with_parameters
+from fer_ros.nodes.process.dds_profile import use_bundled_dds_profile
+from fer_ros.nodes.process.node_runner import run_nodes
+from fer_ros.nodes.process.stop_request import StopRequest
 from fer_ros.viewer.broadcast import FRAMES, Broadcast
 from fer_ros.viewer.server import (
     DEFAULT_HOST,
@@ -40,12 +45,26 @@ JPEG_QUALITY = 80
 """Quality of the JPEG this node encodes itself (``--raw``, or a PNG on the compressed topic)."""
 
 
+@with_parameters(())
 class ViewerNode(Node):
-    """Feeds a Broadcast from a namespace's results and annotated image.
+    """fer_viewer: feeds a Broadcast from a namespace's results and annotated image.
 
     The image is subscribed to only while some client watches the MJPEG stream, checked every
     WATCH_PERIOD seconds on the executor's thread: the emotion node draws and encodes it only
     for subscribers, so a viewer that nobody has open costs it nothing.
+
+    As `ros2 node info` lists it while a browser watches; relative names resolve in the node's
+    namespace, rclpy's own parameter services and /rosout, /parameter_events left out.
+
+    Subscribers:
+        emotions: fer_msgs/msg/EmotionArray, reliable, keep last 10
+        image_annotated/compressed: sensor_msgs/msg/CompressedImage, best effort, keep last
+            1; without ``raw``
+        image_annotated: sensor_msgs/msg/Image, reliable, keep last 1; with ``raw``
+    Publishers:
+        none
+    Service Servers:
+        none
     """
 
     WATCH_PERIOD = 0.5

@@ -3,7 +3,7 @@
 rosbag2 is not on PyPI, so bags are read with ``rosbags`` (pure Python, Apache-2.0), which
 decodes CDR from the message definitions stored in the bag itself: no rclpy, and no need for
 the recorded message packages to be installed. The node supplies the image decoding, since
-turning a sensor_msgs image into pixels is its concern (fer_ros.nodes.image_conversion).
+turning a sensor_msgs image into pixels is its concern (fer_ros.nodes.messages.image_conversion).
 
 A file cut short (a recorder that was killed, a full disk) has no summary at its end, which
 ``rosbags`` refuses; such a file is read record by record with ``mcap``'s stream reader up to

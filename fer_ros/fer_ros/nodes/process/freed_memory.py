@@ -1,12 +1,12 @@
 """Hand memory freed by a replaced pipeline back to the system.
 
 A run-time model or detector change drops a pipeline whose model runtimes (onnxruntime
-sessions, LiteRT interpreters) held tens of megabytes of native heap. glibc keeps freed heap
+sessions, LiteRT interpreters) hold a large native heap. glibc keeps freed heap
 in its arenas for reuse, and the next runtime's allocations rarely fit the holes, so the
 node's RSS climbed with every change (bench/switch_memory.py shows it). ``malloc_trim`` returns
-those free pages at once and costs well under a millisecond. No garbage collection is forced:
+those free pages at once, cheaply enough to do on every change. No garbage collection is forced:
 the pipeline is freed by reference counting, and a full collection with TensorFlow loaded (a
-Keras model) holds the interpreter for about a second, a stall the frames would feel. Elsewhere
+Keras model) holds the interpreter long enough for the frames to feel the stall. Elsewhere
 than glibc there is no ``malloc_trim`` and nothing is done.
 """
 

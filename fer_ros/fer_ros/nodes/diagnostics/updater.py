@@ -24,7 +24,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-from fer_ros.nodes.publishing import publish_guarded
+from fer_ros.nodes.messages.publishing import publish_guarded
 
 TOPIC = "/diagnostics"
 PERIOD = 1.0

@@ -1,12 +1,14 @@
-"""docs/parameters.md, generated from the nodes' parameter tables so that it cannot drift from
-what the nodes declare: `python -m fer_ros.nodes.parameter_reference > docs/parameters.md`
-(`make docs`). A test fails when the committed file is stale."""
+"""The nodes' parameter tables written out for readers, so that no description can drift from
+what the nodes declare: docs/parameters.md
+(`python -m fer_ros.nodes.parameters.reference > docs/parameters.md`, `make docs`; a test fails
+when the committed file is stale) and the Parameters section of each node class's docstring."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
-from fer_ros.nodes import camera_node, emotion_node
+from fer_ros.nodes.parameters import camera, emotion
 from fer_ros.perception.parameter_spec import ParameterSpec
 
 HEADER = """# Parameters
@@ -47,25 +49,51 @@ def table(specs: Sequence[ParameterSpec]) -> str:
     return "\n".join(rows)
 
 
+def camera_table() -> tuple[ParameterSpec, ...]:
+    """camera_node's parameters as documented: ``loop`` is described with both defaults."""
+    return (camera.SOURCE, *camera.parameter_specs(loop_default=False))
+
+
 def markdown() -> str:
-    camera = (camera_node.SOURCE, *camera_node.parameter_specs(loop_default=False))
     return "\n".join([
         HEADER,
         "## emotion_node",
         "",
         "The pipeline's parameters (`fer_ros/perception/pipeline_parameters.py`, also used by "
         "`fer predict` for its detector, model and face size) and the node's own "
-        "(`fer_ros/nodes/emotion_node.py`).",
+        "(`fer_ros/nodes/parameters/emotion.py`).",
         "",
-        table(emotion_node.PARAMETERS),
+        table(emotion.PARAMETERS),
         "",
         "## camera_node",
         "",
-        "`fer_ros/nodes/camera_node.py`.",
+        "`fer_ros/nodes/parameters/camera.py`.",
         "",
-        table(camera),
+        table(camera_table()),
         "",
     ])
+
+
+def docstring_section(specs: Sequence[ParameterSpec]) -> str:
+    """A ``Parameters:`` section in the layout of the node docstrings' other sections."""
+    lines = ["    Parameters:"] + ([] if specs else [" " * 8 + "none"])
+    for spec in specs:
+        default = _default(spec).replace("`", "")
+        access = "read-only" if spec.read_only else "settable"
+        lines += textwrap.wrap(f"{spec.name}: {spec.type_name}, default {default}, {access}. "
+                               f"{spec.description}", width=96,
+                               initial_indent=" " * 8, subsequent_indent=" " * 12)
+    return "\n".join(lines) + "\n"
+
+
+def with_parameters(specs: Sequence[ParameterSpec]):
+    """A class decorator that appends ``specs`` to the class docstring as its Parameters
+    section: the docstring then lists exactly what the node declares."""
+    def document(cls: type) -> type:
+        cls.__doc__ = (cls.__doc__ or "").rstrip() + "\n\n" + docstring_section(specs)
+        return cls
+
+    return document
 
 
 if __name__ == "__main__":

@@ -30,9 +30,10 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from fer_ros.nodes.emotion_records import stamp_ns
-from fer_ros.nodes.image_conversion import ImageConversionError
-from fer_ros.nodes.serialized_image import serialized_stamp_ns
+from fer_ros.nodes.messages.emotion_records import stamp_ns
+from fer_ros.nodes.messages.image_conversion import ImageConversionError
+from fer_ros.nodes.messages.serialized_image import serialized_stamp_ns
+from fer_ros.nodes.parameters.reference import with_parameters
 
 CHUNK_SIZE = 1024 * 1024
 """Bytes of messages per chunk: what a killed recorder loses at most, and few enough chunks
@@ -223,18 +224,34 @@ class McapRecording:
                 pass
 
 
+@with_parameters(())
 class RecordingNode(Node):
-    """Subscribes to the camera's frames and camera_info and to the emotion node's results,
-    like ``ros2 bag record`` would, and writes each message as it arrives.
+    """bringup_recording: subscribes to the camera's frames and camera_info and to the emotion
+    node's results, like ``ros2 bag record`` would, and writes each message as it arrives.
 
     Reliable subscriptions with room for a second of frames: a recording should hold every
     frame the camera published, not only the newest one the emotion node had time for.
+
+    As `ros2 node info` lists it; relative names resolve in the node's namespace, rclpy's own
+    parameter services and /rosout, /parameter_events left out.
+
+    Subscribers:
+        image_raw/compressed: sensor_msgs/msg/CompressedImage, reliable, keep last 30, taken
+            serialized; without ``raw``
+        image_raw: sensor_msgs/msg/Image, reliable, keep last 30, taken serialized; with
+            ``raw``
+        camera_info: sensor_msgs/msg/CameraInfo, reliable, keep last 30, taken serialized
+        emotions: fer_msgs/msg/EmotionArray, reliable, keep last 30, taken serialized
+    Publishers:
+        none
+    Service Servers:
+        none
     """
 
     DEPTH = 30
 
-    def __init__(self, recording: McapRecording, namespace: str, raw: bool):
-        super().__init__("bringup_recording", namespace=namespace)
+    def __init__(self, recording: McapRecording, namespace: str, raw: bool, **kwargs: Any):
+        super().__init__("bringup_recording", namespace=namespace, **kwargs)
         self.recording = recording
         self._last_image = self._last_result = -1
         """Stamps (ns) of the newest frame and the newest result written."""

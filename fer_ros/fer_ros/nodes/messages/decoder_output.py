@@ -1,8 +1,8 @@
 """What image and video decoders print on stderr, routed through the node's throttled logging.
 
 libpng, libjpeg, FFmpeg and OpenCV's own logging write straight to file descriptor 2: one
-``libpng error`` line per corrupt frame (4,216 lines in 40 s at camera rate), one "Premature
-end of JPEG file" per loop over a folder. No API of OpenCV's Python bindings silences them, so
+``libpng error`` line per corrupt frame, at camera rate, one "Premature end of JPEG file" per
+loop over a folder. No API of OpenCV's Python bindings silences them, so
 the descriptor is pointed at a scratch file for the length of a decode and what was written is
 sorted afterwards: decoder messages go to a callback (the node's throttled warning), anything
 else (a ROS log line or a traceback of another thread in that window) goes back to stderr.

@@ -8,7 +8,7 @@ at once (StopRequest's ``immediate``).
 
 At the end, once the nodes are closed and ROS is shut down, the process releases what it holds
 (DDS entities, models, devices: a garbage collection) and exits without the interpreter's
-module teardown. Under load that teardown took 0.5-1 s of the 2 s a node has to exit after a
+module teardown. Under load that teardown takes much of the time a node has to exit after a
 signal, and it runs C++ static destructors, which abort ("terminate called without an active
 exception") if a thread is still inside native code, such as a read blocked in a device.
 """
@@ -19,29 +19,36 @@ import gc
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
-from fer_ros.nodes.stop_request import StopRequest
+from fer_ros.nodes.process.stop_request import StopRequest
 
 
 def emotion_node() -> NoReturn:
-    stop = StopRequest(immediate=True)
-    try:
-        from fer_ros.nodes import emotion_node as node
+    def load() -> Callable[..., int]:
+        from fer_ros.nodes import emotion_node
 
-        code = node.main(stop=stop)
-    except SystemExit as exc:  # a signal during start-up (StopRequest.immediate)
-        code = exc.code if isinstance(exc.code, int) else 0
-    exit_now(code)
+        return emotion_node.main
+
+    _run(load)
 
 
 def camera_node() -> NoReturn:
+    def load() -> Callable[..., int]:
+        from fer_ros.nodes import camera_node
+
+        return camera_node.main
+
+    _run(load)
+
+
+def _run(load_main: Callable[[], Callable[..., int]]) -> NoReturn:
+    """Take the signals, then import the node (``load_main``) and run its main."""
     stop = StopRequest(immediate=True)
     try:
-        from fer_ros.nodes import camera_node as node
-
-        code = node.main(stop=stop)
-    except SystemExit as exc:
+        code = load_main()(stop=stop)
+    except SystemExit as exc:  # a signal during start-up (StopRequest.immediate)
         code = exc.code if isinstance(exc.code, int) else 0
     exit_now(code)
 

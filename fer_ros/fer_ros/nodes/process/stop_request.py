@@ -54,7 +54,7 @@ class StopRequest:
         """Ignore the stop signals for the rest of the process, once everything is closed.
 
         Python's finalization resets handlers to the default action, and finalizing a process
-        that used DDS takes a few hundred milliseconds: a second SIGINT in that time would kill
+        that used DDS takes a while: a second SIGINT in that time would kill
         it with status -2. Ignored signals are left ignored by the finalization.
         """
         for sig in STOP_SIGNALS:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from fer_ros.nodes.diagnostics import ERROR, WARN, CounterWatch, Report
+from fer_ros.nodes.diagnostics.updater import ERROR, WARN, CounterWatch, Report
 from fer_ros.sources.frame_sources import SourceSpec, device_path
 
 TASK = "camera"

@@ -1,7 +1,7 @@
 """sensor_msgs images to and from OpenCV: cv_bridge where installed, else our exact conversion.
 
 ROS installs ship cv_bridge and users expect it to be used; the PyPI route has none, so the
-project's own conversion (fer_ros.nodes.image_conversion) stands in. Either way the message
+project's own conversion (fer_ros.nodes.messages.image_conversion) stands in. Either way the message
 fields are checked first, so a malformed message is refused with a reason instead of crashing
 the node.
 """
@@ -12,7 +12,7 @@ import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from fer_ros.nodes.image_conversion import (
+from fer_ros.nodes.messages.image_conversion import (
     ImageConversionError,
     bgr_to_jpeg,
     bgr_to_raw,
@@ -20,7 +20,7 @@ from fer_ros.nodes.image_conversion import (
     compressed_to_bgr,
     raw_to_bgr,
 )
-from fer_ros.nodes.serialized_image import SerializedImage
+from fer_ros.nodes.messages.serialized_image import SerializedImage
 
 try:
     from cv_bridge import CvBridge, CvBridgeError
@@ -29,7 +29,7 @@ except ImportError:
     CvBridgeError = ImageConversionError
 
 _BRIDGE = CvBridge() if CvBridge is not None else None
-CONVERTER = "cv_bridge" if _BRIDGE is not None else "fer_ros.nodes.image_conversion"
+CONVERTER = "cv_bridge" if _BRIDGE is not None else "fer_ros.nodes.messages.image_conversion"
 
 
 def image_to_bgr(msg: Image | SerializedImage) -> np.ndarray:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from std_msgs.msg import Header
 
-from fer_ros.nodes.image_conversion import ImageConversionError
+from fer_ros.nodes.messages.image_conversion import ImageConversionError
 
 _ENCAPSULATION = 4
 _BYTE_ORDER = {0: ">", 1: "<"}

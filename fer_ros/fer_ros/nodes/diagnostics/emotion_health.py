@@ -8,9 +8,9 @@ says so: a lifecycle manager chose it):
 - WARN: no input for ``NO_INPUT_SECONDS`` (camera down, wrong topic or QoS); processing slower
   than the input, below ``SLOW_FRACTION`` of its rate (frames are dropped: the CPU is too
   slow for this rate, faces or detector); more than ``LOSS_FRACTION`` of the camera's frames
-  lost before they reached the node (gaps in its stamps, nodes/frame_loss.py: a camera driver
-  whose DDS settings cannot carry its frames); bad input frames skipped, or publishing failed,
-  since the last report.
+  lost before they reached the node (gaps in its stamps, diagnostics/frame_loss.py: a camera
+  driver whose DDS settings cannot carry its frames); bad input frames skipped, or publishing
+  failed, since the last report.
 
 Latency runs from a frame's arrival at the node to its EmotionArray being published, so it
 includes the time the frame waited for the worker, as a subscriber experiences it.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from fer_ros.nodes.diagnostics import (
+from fer_ros.nodes.diagnostics.updater import (
     ERROR,
     WARN,
     CounterWatch,

@@ -24,8 +24,8 @@ from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
-from fer_ros.nodes.dds_profile import PROFILE, use_bundled_dds_profile
-from fer_ros.nodes.stop_request import StopRequest
+from fer_ros.nodes.process.dds_profile import PROFILE, use_bundled_dds_profile
+from fer_ros.nodes.process.stop_request import StopRequest
 from fer_ros.perception.file_limits import FileRefused, read_bounded
 
 SPIN_PERIOD_S = 0.1

@@ -4,7 +4,7 @@ Fast DDS reads its XML profile when the first participant is created, so this mu
 ``rclpy.init``. A profile the user chose (FASTDDS_DEFAULT_PROFILES_FILE already set) always wins,
 and other RMW implementations are left alone. Processes that publish camera frames take
 ``PROFILE``; emotion_node, which mostly receives them, takes ``EMOTION_NODE_PROFILE``, whose
-smaller shared-memory segment costs it 16 MB less memory (the file says why).
+smaller shared-memory segment costs it less resident memory (the file says why).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROFILE = Path(__file__).resolve().parent / "dds" / "fastdds_large_images.xml"
+PROFILE = Path(__file__).resolve().parents[1] / "dds" / "fastdds_large_images.xml"
+"""In nodes/dds/, not here: users point their own camera drivers at this file (README)."""
 EMOTION_NODE_PROFILE = PROFILE.with_name("fastdds_emotion_node.xml")
 
 

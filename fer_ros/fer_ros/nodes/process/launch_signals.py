@@ -9,10 +9,8 @@ is never completed: every process has "finished cleanly" and launch waits foreve
 That is what `timeout -s INT` without a terminal does, and a supervisor that signals the
 launch process and then its process group: two SIGINTs, microseconds to milliseconds apart.
 
-`bench/launch_sigint.py --runs 200` measures it on a minimal launch file, two SIGINTs 0-10 ms
-apart, beside two busy loops on this 2-core machine: launch hung in 14 of 200 runs with Python's
-handler and in 0 of 200 with this one (an earlier run, with a handler that never raised: 9 and
-0 of 200).
+`bench/launch_sigint.py` measures how often launch hangs with Python's handler and with this
+one (bench/README.md has the figures).
 
 While an asyncio loop runs in the main thread (launch's), the handler here does nothing: the
 wakeup descriptor is written by CPython's C-level handler whatever the Python-level handler

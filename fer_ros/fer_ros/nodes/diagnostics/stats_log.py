@@ -1,0 +1,30 @@
+"""The statistics line a node logs every ``stats_period`` seconds: its frame rate since the last
+line and its running totals, for whoever reads the log rather than /diagnostics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rclpy.node import Node
+
+
+class StatsLog:
+    """Logs ``frames/s; totals: ...`` on a timer of ``node``, never when ``period`` is 0."""
+
+    def __init__(self, node: Node, period: float, frames: Callable[[], int],
+                 totals: Callable[[], str]):
+        """``frames`` reads the counter whose rate is logged; ``totals`` the rest of the line."""
+        self._node = node
+        self._frames = frames
+        self._totals = totals
+        self._last = (time.monotonic(), 0)
+        if period > 0:
+            node.create_timer(period, self.log)
+
+    def log(self) -> None:
+        now, frames = time.monotonic(), self._frames()
+        then, before = self._last
+        self._last = (now, frames)
+        fps = (frames - before) / max(now - then, 1e-6)
+        self._node.get_logger().info(f"{fps:.1f} frames/s; totals: {self._totals()}")

@@ -1,0 +1,150 @@
+"""The files of `fer bringup --output`: results as JSON lines, the annotated video in real time,
+every Nth annotated frame as PNG, and summary.json at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from fer_ros.nodes.recording.face_summary import FaceSummary
+from fer_ros.perception.output_files import OutputFileError, check_output_path, write_atomically
+
+VIDEO_NAME = "annotated.mp4"
+RECORDS_NAME = "emotions.jsonl"
+SUMMARY_NAME = "summary.json"
+FRAMES_DIR = "frames"
+MAX_GAP_SECONDS = 5.0
+"""Longest stretch of time a video gap is filled with the previous frame (after a stall)."""
+
+
+class TimedVideo:
+    """An annotated video that plays in real time although results come at an uneven rate.
+
+    Frames are placed by their stamps on the camera's frame grid; a gap (frames the emotion node
+    skipped while busy) holds the previous frame, so the video keeps the scene's timing.
+    """
+
+    def __init__(self, path: Path, fps: float):
+        self.path = path
+        self.fps = fps
+        self.frames = 0
+        self._writer: Any = None
+        self._start: float | None = None
+        self._last: np.ndarray | None = None
+
+    def add(self, frame: np.ndarray, stamp: float) -> None:
+        if self._writer is None:
+            height, width = frame.shape[:2]
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"),
+                                           self.fps, (width, height))
+            if not self._writer.isOpened():
+                raise OSError(f"OpenCV cannot write {self.path} (mp4v)")
+            self._start = stamp
+        slot = round((stamp - self._start) * self.fps)
+        if slot < self.frames:
+            return
+        fill = min(slot - self.frames, round(MAX_GAP_SECONDS * self.fps))
+        for _ in range(fill):
+            self._writer.write(self._last)
+        self._writer.write(frame)
+        self.frames += fill + 1
+        self._last = frame
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+
+
+class JsonLines:
+    """A JSON-lines file that holds whole lines only: a write that fails part-way (a full disk)
+    is cut back to the last complete line, and the first failure stops further writes."""
+
+    def __init__(self, path: Path):
+        real = check_output_path(path, str(path))
+        self.path = path
+        self._fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK
+                           | os.O_CLOEXEC, 0o666)
+        self._size = 0
+
+    def write(self, record: dict) -> None:
+        data = memoryview((json.dumps(record) + "\n").encode("utf-8"))
+        try:
+            while data:
+                data = data[os.write(self._fd, data):]
+        except OSError as exc:
+            os.ftruncate(self._fd, self._size)
+            raise OutputFileError(f"cannot write {self.path} ({exc.strerror})") from None
+        self._size = os.lseek(self._fd, 0, os.SEEK_CUR)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+class Output:
+    """The files of `--output`: results as JSON lines, the annotated video and PNG frames.
+
+    The first write that fails (a full disk) is kept in ``error``: the run stops, and what was
+    written before it stays whole (complete JSON lines, complete PNGs)."""
+
+    def __init__(self, folder: Path, fps: float, png_every: int):
+        self.folder = folder
+        self.png_every = png_every
+        folder.mkdir(parents=True, exist_ok=True)
+        self.frames_dir = folder / FRAMES_DIR
+        self.frames_dir.mkdir(exist_ok=True)
+        for old in self.frames_dir.glob("frame_*.png"):
+            old.unlink()
+        self.video = TimedVideo(folder / VIDEO_NAME, fps)
+        self.records = JsonLines(folder / RECORDS_NAME)
+        self.annotated = 0
+        self.pngs = 0
+        self.video_error: str | None = None
+        self.error: str | None = None
+
+    def add_record(self, record: dict) -> None:
+        if self.error is not None:
+            return
+        try:
+            self.records.write(record)
+        except OutputFileError as exc:
+            self.error = str(exc)
+
+    def add_frame(self, frame: np.ndarray, stamp: float) -> None:
+        if self.error is not None:
+            return
+        self.annotated += 1
+        if self.video_error is None:
+            try:
+                self.video.add(frame, stamp)
+            except OSError as exc:
+                self.video_error = str(exc)
+        if self.png_every > 0 and (self.annotated - 1) % self.png_every == 0:
+            path = self.frames_dir / f"frame_{self.annotated:06d}.png"
+            encoded, png = cv2.imencode(".png", frame)
+            try:
+                if encoded:
+                    write_atomically(path, png.tobytes(), str(path))
+                    self.pngs += 1
+            except OutputFileError as exc:
+                self.error = str(exc)
+
+    def close(self, summary: FaceSummary) -> None:
+        self.records.close()
+        self.video.close()
+        path = self.folder / SUMMARY_NAME
+        try:
+            write_atomically(path, (json.dumps(summary.as_dict(), indent=2) + "\n")
+                             .encode("utf-8"), str(path))
+        except OutputFileError as exc:
+            self.error = self.error or str(exc)
+
+    def describe(self) -> str:
+        video = (f"{self.video.path} ({self.video.frames} frames at {self.video.fps:g} fps)"
+                 if self.video_error is None else f"no video ({self.video_error})")
+        return (f"{video}, {self.pngs} PNG in {self.frames_dir}, "
+                f"{self.folder / RECORDS_NAME}, {self.folder / SUMMARY_NAME}")
