@@ -62,11 +62,10 @@ from fer_ros.perception.stills import StillImageAnalyser
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from detectors import match, to_bgr  # noqa: E402
-from run import Report, format_table, print_report, write_results  # noqa: E402
+from run import Report, format_table, standalone  # noqa: E402
 
 LABELS_FILE = ROOT / "bench" / "accuracy_labels.json"
 PHOTOS_DIR = ROOT / "fer_ros" / "test" / "photos"
-DEFAULT_OUT = ROOT / "bench" / "results"
 LABELLED_BOXES = "labelled boxes"
 GRID_SIZES = {(640, 480): (40, 80), (1280, 720): (60, 110), (1920, 1080): (90, 160)}
 """Face widths pasted per frame size: far and near faces for each camera resolution."""
@@ -364,7 +363,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"this (detectors with landmarks; {LEVEL_ABOVE_DEGREES:g}: the "
                              "node's level_tilted_faces; 0: every face; default: none, as the "
                              "node by default)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
 
 
 def run(args: argparse.Namespace) -> Report:
@@ -425,15 +423,5 @@ def run(args: argparse.Namespace) -> Report:
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    report = run(args)
-    print_report(report)
-    print(f"  -> {write_results(args.out, report)}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(standalone(sys.modules[__name__]))
