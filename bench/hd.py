@@ -21,20 +21,9 @@ import signal
 
 from sensor_msgs.msg import Image
 
+import harness
 from face_photos import crowd_frame
 from fer_ros.sources.sample import sample_faces_frame
-from harness import (
-    RATE_HZ,
-    CpuWindow,
-    Feed,
-    PrivateRos,
-    ProcessStats,
-    bench_image,
-    cli_params,
-    error_lines,
-    percentiles,
-    window_options,
-)
 from run import Report, Target
 
 HD_FACE_SIZES = [90, 97, 104, 111, 118, 120, 100, 93]
@@ -45,7 +34,7 @@ CASES: dict[str, tuple[int, int, float, float]] = {
     "1920x1080, 8 faces": (1920, 1080, 66.0, 29.0),
 }
 """Case -> (width, height, p99 latency limit ms, EmotionArray/s limit), from issue 9."""
-OPTIONS = window_options(8.0, 2.0, "hd")
+OPTIONS = harness.window_options(8.0, 2.0, "hd")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,28 +52,28 @@ def frames() -> dict[str, tuple[Image, int]]:
         else:
             frame, boxes = crowd_frame(width, height, HD_FACE_SIZES, seed=0)
             faces = len(boxes)
-        messages[case] = (bench_image(frame), faces)
+        messages[case] = (harness.bench_image(frame), faces)
     return messages
 
 
 def run(args: argparse.Namespace) -> Report:
     messages = frames()
     rows, data = [], []
-    with PrivateRos("bench-hd", "bench_hd_feeder") as ros:
-        feed = Feed(ros.peer, ros.namespace)
-        node = ros.start("emotion_node", "emotion_node.log", cli_params(args.hd_param))
+    with harness.PrivateRos("bench-hd", "bench_hd_feeder") as ros:
+        feed = harness.Feed(ros.peer, ros.namespace)
+        node = ros.start("emotion_node", "emotion_node.log", harness.cli_params(args.hd_param))
         small = messages["640x480, 4 faces"][0]
         feed.wait_for_first_answer(node, lambda: feed.at_rate(small, 0.2), 30.0)
-        stats = ProcessStats(node.process.pid)
+        stats = harness.ProcessStats(node.process.pid)
         for case, (msg, faces) in messages.items():
             feed.at_rate(msg, args.hd_warm_up)
-            cpu_window = CpuWindow(stats)
+            cpu_window = harness.CpuWindow(stats)
             stamps = feed.at_rate(msg, args.hd_seconds)
             cpu, _ = cpu_window.reading()
             answers = feed.answers(stamps)
             complete = sum(reported == faces for _, reported in answers)
-            p50, p95, p99 = percentiles([ms for ms, _ in answers])
-            per_second = len(answers) / (len(stamps) / RATE_HZ)
+            p50, p95, p99 = harness.percentiles([ms for ms, _ in answers])
+            per_second = len(answers) / (len(stamps) / harness.RATE_HZ)
             rows.append([case, len(stamps), per_second, p50, p95, p99,
                          f"{complete}/{len(answers)}", cpu, stats.rss_mb()])
             data.append({"case": case, "faces": faces, "sent": len(stamps),
@@ -94,7 +83,7 @@ def run(args: argparse.Namespace) -> Report:
                          "rss_mb": stats.rss_mb()})
         peak_rss = stats.peak_rss_mb()
         node.stop(signal.SIGINT)
-        errors = error_lines(node.output)
+        errors = harness.error_lines(node.output)
 
     settings = ", ".join(args.hd_param) or "defaults (RetinaFace, detection_size 960, intervals 3)"
     report = Report(
@@ -115,5 +104,5 @@ def run(args: argparse.Namespace) -> Report:
     report.notes = [f"errors or tracebacks in the node's log: {len(errors)}"]
     report.data.update({"cases": data, "peak_rss_mb": peak_rss, "log_errors": errors,
                         "settings": {"seconds": args.hd_seconds, "warm_up": args.hd_warm_up,
-                                     "rate_hz": RATE_HZ, "node_parameters": args.hd_param}})
+                                     "rate_hz": harness.RATE_HZ, "node_parameters": args.hd_param}})
     return report

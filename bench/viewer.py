@@ -39,19 +39,9 @@ from dataclasses import dataclass
 import cv2
 from sensor_msgs.msg import Image
 
+import harness
 from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
 from fer_ros.sources.sample import sample_faces_frame
-from harness import (
-    CpuWindow,
-    Feed,
-    NodeProcess,
-    PrivateRos,
-    ProcessStats,
-    bench_image,
-    executable,
-    wait_until,
-    window_options,
-)
 from run import Report, Target
 
 FACES = 4
@@ -61,7 +51,7 @@ JPEG_QUALITY = 80
 """emotion_node's default jpeg_quality."""
 DRAW_REPEATS = 200
 OPTIONS = {
-    **window_options(10.0, 3.0),
+    **harness.window_options(10.0, 3.0),
     "--rounds": (3, "windows of each kind, alternating"),
 }
 
@@ -136,13 +126,15 @@ def serving(port: int) -> bool:
         return False
 
 
-def measure(feed: Feed, frame: Image, node_stats: ProcessStats, viewer: NodeProcess | None,
-            client: Client | None, mode: str, seconds: float, warm_up: float) -> Window:
+def measure(feed: harness.Feed, frame: Image, node_stats: harness.ProcessStats,
+            viewer: harness.NodeProcess | None, client: Client | None, mode: str,
+            seconds: float, warm_up: float) -> Window:
     feed.at_rate(frame, warm_up)
     frames_before = client.frames if client else 0
     events_before = client.events if client else 0
-    node_cpu = CpuWindow(node_stats)
-    viewer_cpu = CpuWindow(ProcessStats(viewer.process.pid)) if viewer is not None else None
+    node_cpu = harness.CpuWindow(node_stats)
+    viewer_cpu = (harness.CpuWindow(harness.ProcessStats(viewer.process.pid))
+                  if viewer is not None else None)
     stamps = feed.at_rate(frame, seconds)
     node_percent, wall = node_cpu.reading()
     viewer_percent = viewer_cpu.reading()[0] if viewer_cpu else 0.0
@@ -168,21 +160,21 @@ def draw_and_encode_ms() -> tuple[float, float]:
 
 
 def run(args: argparse.Namespace) -> Report:
-    frame = bench_image(sample_faces_frame(FACES)[0])
+    frame = harness.bench_image(sample_faces_frame(FACES)[0])
     windows: list[Window] = []
-    with PrivateRos("bench-viewer", "bench_feeder") as ros:
-        feed = Feed(ros.peer, ros.namespace)
+    with harness.PrivateRos("bench-viewer", "bench_feeder") as ros:
+        feed = harness.Feed(ros.peer, ros.namespace)
         node = ros.start("emotion_node", "emotion_node_0.log")
         feed.wait_for_first_answer(node, lambda: _one_frame(feed, frame), 60.0)
-        stats = ProcessStats(node.process.pid)
+        stats = harness.ProcessStats(node.process.pid)
         for round_index in range(max(1, args.rounds)):
             windows.append(measure(feed, frame, stats, None, None, "without", args.seconds,
                                    args.warm_up))
             port = free_port()
-            viewer = ros.start([*executable("fer"), "view", "--namespace", ros.namespace,
+            viewer = ros.start([*harness.executable("fer"), "view", "--namespace", ros.namespace,
                                 "--port", str(port)], f"fer_view_{round_index}.log",
                                namespaced=False)
-            if not wait_until(lambda port=port: serving(port), 30):
+            if not harness.wait_until(lambda port=port: serving(port), 30):
                 raise RuntimeError(f"fer view did not start; its log:\n{viewer.output}")
             client = Client(port)
             try:
@@ -195,7 +187,7 @@ def run(args: argparse.Namespace) -> Report:
     return _report(args, windows, *draw_and_encode_ms())
 
 
-def _one_frame(feed: Feed, frame: Image) -> None:
+def _one_frame(feed: harness.Feed, frame: Image) -> None:
     feed.publish(frame)
     time.sleep(0.2)
 
