@@ -92,6 +92,12 @@ class Frame:
     image: np.ndarray
     faces: list[Face] = field(default_factory=list)
 
+    def paste(self, patch: np.ndarray, patch_face: Box, x0: int, y0: int, face: Face) -> None:
+        """Put a head patch at (x0, y0), and its face, as a box in this frame."""
+        fx, fy, fw, fh = patch_face
+        self.image[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]] = patch
+        self.faces.append(Face((x0 + fx, y0 + fy, fw, fh), face.expression, face.photo))
+
 
 @dataclass
 class LabelledPhoto:
@@ -167,12 +173,11 @@ def grid_frames(photos: Sequence[LabelledPhoto], size: tuple[int, int], face_wid
         background = BACKGROUNDS[(start + first // per_frame) % len(BACKGROUNDS)]
         frame = Frame(group, cover(to_bgr(getattr(skimage.data, background)()), width, height))
         for slot, (photo, face) in enumerate(faces[first:first + per_frame]):
-            patch, (fx, fy, fw, fh) = head_patch(photo, face, face_width)
+            patch, patch_face = head_patch(photo, face, face_width)
             col, row = slot % cols, slot // cols
             x0 = col * (width // cols) + (width // cols - patch.shape[1]) // 2
             y0 = row * (height // rows) + (height // rows - patch.shape[0]) // 2
-            frame.image[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]] = patch
-            frame.faces.append(Face((x0 + fx, y0 + fy, fw, fh), face.expression, face.photo))
+            frame.paste(patch, patch_face, x0, y0, face)
         frames.append(frame)
     return frames
 
@@ -200,10 +205,8 @@ def tilted_frames(photos: Sequence[LabelledPhoto]) -> list[Frame]:
                       cover(to_bgr(skimage.data.brick()), 640, 480))
         for slot, (photo, face) in enumerate(faces[first:first + 2]):
             angle = TILT_DEGREES if slot == 0 else -TILT_DEGREES
-            patch, (fx, fy, fw, fh) = head_patch(photo, face, 100, angle)
-            x0, y0 = 20 + slot * 320, (480 - patch.shape[0]) // 2
-            frame.image[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]] = patch
-            frame.faces.append(Face((x0 + fx, y0 + fy, fw, fh), face.expression, face.photo))
+            patch, patch_face = head_patch(photo, face, 100, angle)
+            frame.paste(patch, patch_face, 20 + slot * 320, (480 - patch.shape[0]) // 2, face)
         frames.append(frame)
     return frames
 
