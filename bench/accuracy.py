@@ -62,11 +62,10 @@ from fer_ros.perception.stills import StillImageAnalyser
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from detectors import match, to_bgr  # noqa: E402
-from run import Report, format_table, print_report, write_results  # noqa: E402
+from run import Report, format_table, standalone  # noqa: E402
 
 LABELS_FILE = ROOT / "bench" / "accuracy_labels.json"
 PHOTOS_DIR = ROOT / "fer_ros" / "test" / "photos"
-DEFAULT_OUT = ROOT / "bench" / "results"
 LABELLED_BOXES = "labelled boxes"
 GRID_SIZES = {(640, 480): (40, 80), (1280, 720): (60, 110), (1920, 1080): (90, 160)}
 """Face widths pasted per frame size: far and near faces for each camera resolution."""
@@ -92,6 +91,12 @@ class Frame:
     group: str
     image: np.ndarray
     faces: list[Face] = field(default_factory=list)
+
+    def paste(self, patch: np.ndarray, patch_face: Box, x0: int, y0: int, face: Face) -> None:
+        """Put a head patch at (x0, y0), and its face, as a box in this frame."""
+        fx, fy, fw, fh = patch_face
+        self.image[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]] = patch
+        self.faces.append(Face((x0 + fx, y0 + fy, fw, fh), face.expression, face.photo))
 
 
 @dataclass
@@ -168,12 +173,11 @@ def grid_frames(photos: Sequence[LabelledPhoto], size: tuple[int, int], face_wid
         background = BACKGROUNDS[(start + first // per_frame) % len(BACKGROUNDS)]
         frame = Frame(group, cover(to_bgr(getattr(skimage.data, background)()), width, height))
         for slot, (photo, face) in enumerate(faces[first:first + per_frame]):
-            patch, (fx, fy, fw, fh) = head_patch(photo, face, face_width)
+            patch, patch_face = head_patch(photo, face, face_width)
             col, row = slot % cols, slot // cols
             x0 = col * (width // cols) + (width // cols - patch.shape[1]) // 2
             y0 = row * (height // rows) + (height // rows - patch.shape[0]) // 2
-            frame.image[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]] = patch
-            frame.faces.append(Face((x0 + fx, y0 + fy, fw, fh), face.expression, face.photo))
+            frame.paste(patch, patch_face, x0, y0, face)
         frames.append(frame)
     return frames
 
@@ -201,10 +205,8 @@ def tilted_frames(photos: Sequence[LabelledPhoto]) -> list[Frame]:
                       cover(to_bgr(skimage.data.brick()), 640, 480))
         for slot, (photo, face) in enumerate(faces[first:first + 2]):
             angle = TILT_DEGREES if slot == 0 else -TILT_DEGREES
-            patch, (fx, fy, fw, fh) = head_patch(photo, face, 100, angle)
-            x0, y0 = 20 + slot * 320, (480 - patch.shape[0]) // 2
-            frame.image[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]] = patch
-            frame.faces.append(Face((x0 + fx, y0 + fy, fw, fh), face.expression, face.photo))
+            patch, patch_face = head_patch(photo, face, 100, angle)
+            frame.paste(patch, patch_face, 20 + slot * 320, (480 - patch.shape[0]) // 2, face)
         frames.append(frame)
     return frames
 
@@ -364,7 +366,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"this (detectors with landmarks; {LEVEL_ABOVE_DEGREES:g}: the "
                              "node's level_tilted_faces; 0: every face; default: none, as the "
                              "node by default)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
 
 
 def run(args: argparse.Namespace) -> Report:
@@ -425,15 +426,5 @@ def run(args: argparse.Namespace) -> Report:
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    report = run(args)
-    print_report(report)
-    print(f"  -> {write_results(args.out, report)}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(standalone(sys.modules[__name__]))

@@ -17,14 +17,13 @@ import cv2
 import numpy as np
 
 from fer_ros.sources.sample import sample_faces_frame
-from run import FACE_COUNTS, Report
+from harness import FACE_COUNTS
+from run import Report
 
 SEED_INPUT = (48, 48, 1)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--baseline-seconds", type=float, default=4.0,
-                        help="seconds the original loop runs per face count (default %(default)s)")
+OPTIONS = {"--baseline-seconds": (4.0, "seconds the original loop runs per face count")}
 
 
 class OriginalLoop:

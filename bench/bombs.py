@@ -28,40 +28,20 @@ import cv2
 from fer_msgs.msg import EmotionArray
 from sensor_msgs.msg import CompressedImage, Image
 
-from run import (
-    DEFAULT_OUT,
-    NodeProcess,
-    ProcessStats,
-    Report,
-    RosPeer,
-    Target,
-    bench_namespace,
-    executable,
-    log_dir,
-    print_report,
-    private_ros_env,
-    wait_until,
-    write_results,
-)
+from harness import PrivateRos, ProcessStats, executable, wait_until
+from run import Report, Target, standalone
 
 START_TIMEOUT = 60.0
 RSS_LIMIT_MB = 500.0
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    return parser.parse_args(argv)
+def emotion_node_case(ros: PrivateRos, bomb: bytes) -> dict:
+    from frames import astronaut_frame, header, jpeg_msg  # on the path once harness is imported
 
-
-def emotion_node_case(env: dict[str, str], logs: Path, namespace: str, bomb: bytes) -> dict:
-    from frames import astronaut_frame, header, jpeg_msg  # on the path once run is imported
-
-    node = NodeProcess([*executable("emotion_node"), "--ros-args", "-r", f"__ns:={namespace}",
-                        "-p", "image_transport:=compressed"], env, logs / "emotion.log")
-    peer = RosPeer(int(env["ROS_DOMAIN_ID"]), name="bombs_bench")
-    results: list[EmotionArray] = peer.collect(EmotionArray, f"{namespace}/emotions")
-    pub = peer.publisher(CompressedImage, f"{namespace}/image_raw/compressed")
+    node = ros.start("emotion_node", "emotion.log", {"image_transport": "compressed"})
+    peer = ros.new_peer("bombs_bench")
+    results: list[EmotionArray] = peer.collect(EmotionArray, f"{ros.namespace}/emotions")
+    pub = peer.publisher(CompressedImage, f"{ros.namespace}/image_raw/compressed")
     frame, _ = astronaut_frame()
     stats = ProcessStats(node.process.pid)
     try:
@@ -89,18 +69,16 @@ def emotion_node_case(env: dict[str, str], logs: Path, namespace: str, bomb: byt
             "warning_names_size": refused}
 
 
-def camera_node_case(env: dict[str, str], logs: Path, namespace: str, bomb: bytes) -> dict:
+def camera_node_case(ros: PrivateRos, bomb: bytes) -> dict:
     from frames import astronaut_frame
 
-    folder = logs / "folder"
+    folder = ros.logs / "folder"
     folder.mkdir()
     cv2.imwrite(str(folder / "a.jpg"), astronaut_frame()[0])
     (folder / "b.png").write_bytes(bomb)
-    peer = RosPeer(int(env["ROS_DOMAIN_ID"]), name="bombs_bench_camera")
-    images: list[Image] = peer.collect(Image, f"{namespace}/image_raw")
-    node = NodeProcess([*executable("camera_node"), "--ros-args", "-r", f"__ns:={namespace}",
-                        "-p", f"source:={folder}", "-p", "loop:=true", "-p", "fps:=5.0"],
-                       env, logs / "camera.log")
+    peer = ros.new_peer("bombs_bench_camera")
+    images: list[Image] = peer.collect(Image, f"{ros.namespace}/image_raw")
+    node = ros.start("camera_node", "camera.log", {"source": folder, "loop": "true", "fps": 5.0})
     stats = ProcessStats(node.process.pid)
     try:
         wait_until(lambda: len(images) >= 5, START_TIMEOUT)
@@ -125,21 +103,18 @@ def predict_case(logs: Path, bomb: bytes) -> dict:
             "warning_names_size": "30000x30000" in stderr}
 
 
-def main(argv: list[str] | None = None) -> int:
-    from bombs import png_bomb  # fer_ros/test, on the path once run is imported
+def run(args: argparse.Namespace) -> Report:
+    from bombs import png_bomb  # fer_ros/test, on the path once harness is imported
 
-    args = parse_args(argv)
-    logs = log_dir("bombs")
-    env = private_ros_env(logs)
-    namespace = bench_namespace()
     started = time.monotonic()
     bomb32 = png_bomb(32000, 32000)
     bomb30 = png_bomb(30000, 30000)
     print(f"bombs built in {time.monotonic() - started:.0f} s: 32000x32000 PNG "
           f"{len(bomb32) // 1024} KB, 30000x30000 PNG {len(bomb30) // 1024} KB", flush=True)
-    emotion = emotion_node_case(env, logs, namespace, bomb32)
-    camera = camera_node_case(env, logs, namespace, bomb30)
-    predict = predict_case(logs, bomb30)
+    with PrivateRos("bombs") as ros:
+        emotion = emotion_node_case(ros, bomb32)
+        camera = camera_node_case(ros, bomb30)
+        predict = predict_case(ros.logs, bomb30)
 
     report = Report("bombs", "Decompression bombs: peak RSS of the process under attack",
                     ["attack", "bomb", "peak RSS MB", "refused, size named", "other"])
@@ -160,11 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         report.targets.append(Target(f"{name} peak RSS under a bomb", case["peak_rss_mb"],
                                      RSS_LIMIT_MB, "MB"))
     report.data = {"emotion_node": emotion, "camera_node": camera, "fer_predict": predict}
-    report.notes.append(f"node logs: {logs}")
-    print_report(report)
-    print(f"\nwrote {write_results(args.out, report)}")
-    return 0 if all(t.met for t in report.targets) else 1
+    report.notes.append(f"node logs: {ros.logs}")
+    return report
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(standalone(sys.modules[__name__], missed_target_fails=True))

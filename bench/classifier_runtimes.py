@@ -25,10 +25,11 @@ from fer_ros.perception.preprocessing import prepare_frame_faces
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import build_frames, load_labels  # noqa: E402
-from run import Report, print_report, write_results  # noqa: E402
+from run import Report, standalone  # noqa: E402
 
 BATCHES = (1, 4, 8)
 THREADS = (1, 2)
+OPTIONS = {"--seconds": (2.0, "timed window per cell")}
 
 
 def median_ms(seconds: float, call: Callable[..., object], *args: object) -> float:
@@ -84,17 +85,5 @@ def run(args: argparse.Namespace) -> Report:
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="timed window per cell")
-    parser.add_argument("--out", type=Path, default=Path("bench/results"),
-                        help="folder for the JSON")
-    args = parser.parse_args(argv)
-    report = run(args)
-    print_report(report)
-    print(f"  -> {write_results(args.out, report)}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(standalone(sys.modules[__name__]))

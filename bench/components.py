@@ -21,7 +21,8 @@ from fer_ros.perception.model_files import bundled_model
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
 from fer_ros.perception.preprocessing import prepare_faces
 from fer_ros.sources.sample import sample_faces_frame
-from run import FACE_COUNTS, Report, Target, percentiles
+from harness import FACE_COUNTS, percentiles
+from run import Report, Target
 
 DETECTORS = ("retinaface", "blazeface_full", "blazeface_short", "haar")
 BLAZEFACE_TARGET = "blazeface_full"
@@ -34,9 +35,7 @@ DETECTOR_TARGET_FACES = 4
 WARM_UP_CALLS = 3
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--component-seconds", type=float, default=1.5,
-                        help="seconds of repeated calls per measurement (default %(default)s)")
+OPTIONS = {"--component-seconds": (1.5, "seconds of repeated calls per measurement")}
 
 
 def time_calls(call: Callable[[], object], seconds: float, min_calls: int = 10) -> list[float]:

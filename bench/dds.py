@@ -23,23 +23,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-from pathlib import Path
 
 from diagnostic_msgs.msg import DiagnosticArray
 
-from run import (
-    DEFAULT_OUT,
-    REPO,
-    NodeProcess,
-    Report,
-    RosPeer,
-    executable,
-    log_dir,
-    print_report,
-    private_ros_env,
-    wait_until,
-    write_results,
-)
+from harness import REPO, NodeProcess, PrivateRos, RosPeer, wait_until
+from run import Report, standalone
 
 CAMERA = REPO / "fer_ros" / "test" / "default_dds_camera.py"
 PACKAGE_PROFILE = REPO / "fer_ros" / "fer_ros" / "nodes" / "dds" / "fastdds_large_images.xml"
@@ -48,15 +36,11 @@ DRIVER_SETTINGS = ("Fast DDS defaults", "fer_ros profile")
 RELIABILITIES = ("best_effort", "reliable")
 STATUS = "emotion_node: emotion recognition"
 START_TIMEOUT = 60.0
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--frames", type=int, default=300)
-    parser.add_argument("--rate", type=float, default=30.0)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    return parser.parse_args(argv)
+OPTIONS = {
+    "--runs": (3, "runs per cell"),
+    "--frames": (300, "frames the camera sends per run"),
+    "--rate": (30.0, "the camera's frames per second"),
+}
 
 
 class NodeCounts:
@@ -80,10 +64,9 @@ class NodeCounts:
         return self.latest()[1]
 
 
-def one_run(env: dict[str, str], logs: Path, counts: NodeCounts, driver: str,
-            size: tuple[int, int], reliability: str, args: argparse.Namespace,
-            index: int) -> dict:
-    camera_env = {k: v for k, v in env.items()
+def one_run(ros: PrivateRos, counts: NodeCounts, driver: str, size: tuple[int, int],
+            reliability: str, args: argparse.Namespace, index: int) -> dict:
+    camera_env = {k: v for k, v in ros.env.items()
                   if k not in ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTDDS_BUILTIN_TRANSPORTS")}
     command = [sys.executable, str(CAMERA), "--width", str(size[0]), "--height", str(size[1]),
                "--rate", str(args.rate), "--frames", str(args.frames)]
@@ -92,8 +75,8 @@ def one_run(env: dict[str, str], logs: Path, counts: NodeCounts, driver: str,
     if reliability == "reliable":
         command.append("--reliable")
     before = counts.after_next_report()
-    camera = NodeProcess(command, camera_env,
-                         logs / f"camera-{driver[:8]}-{size[0]}-{reliability}-{index}.log")
+    camera = ros.start(command, f"camera-{driver[:8]}-{size[0]}-{reliability}-{index}.log",
+                       namespaced=False, env=camera_env)
     done = camera.wait_for_output(f"published {args.frames}", 30 + 2 * args.frames / args.rate)
     camera.stop()
     after = counts.after_next_report()
@@ -107,36 +90,35 @@ def one_run(env: dict[str, str], logs: Path, counts: NodeCounts, driver: str,
             "lost_reported": delta("frames lost in transport")}
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logs = log_dir("dds")
-    env = private_ros_env(logs)
+def cells(ros: PrivateRos, node: NodeProcess, reliability: str,
+          args: argparse.Namespace) -> list[dict]:
+    """Every driver setting and resolution against one node, ``--runs`` times each."""
+    counts = NodeCounts(ros.peer)
+    if not wait_until(lambda: counts.latest()[0] >= 0, START_TIMEOUT):
+        raise RuntimeError(f"emotion_node did not report:\n{node.output}")
+    records = []
+    for driver in DRIVER_SETTINGS:
+        for size in RESOLUTIONS:
+            for index in range(args.runs):
+                record = one_run(ros, counts, driver, size, reliability, args, index)
+                records.append(record)
+                print(f"{driver}, {size[0]}x{size[1]}, {reliability}, run {index + 1}: "
+                      f"{record['received']}/{record['sent']} received, "
+                      f"{record['lost_reported']} reported lost", flush=True)
+    return records
+
+
+def run(args: argparse.Namespace) -> Report:
     records: list[dict] = []
-    peer = RosPeer(int(env["ROS_DOMAIN_ID"]), name="dds_bench")
-    try:
+    with PrivateRos("dds", "dds_bench") as ros:
         for reliability in RELIABILITIES:
-            node = NodeProcess([*executable("emotion_node"), "--ros-args", "-p",
-                                f"input_reliability:={reliability}", "-p",
-                                "publish_annotated:=false"], env,
-                               logs / f"emotion-{reliability}.log")
+            node = ros.start("emotion_node", f"emotion-{reliability}.log",
+                             {"input_reliability": reliability, "publish_annotated": "false"},
+                             namespaced=False)
             try:
-                counts = NodeCounts(peer)
-                if not wait_until(lambda c=counts: c.latest()[0] >= 0, START_TIMEOUT):
-                    raise RuntimeError(f"emotion_node did not report:\n{node.output}")
-                for driver in DRIVER_SETTINGS:
-                    for size in RESOLUTIONS:
-                        for index in range(args.runs):
-                            record = one_run(env, logs, counts, driver, size, reliability,
-                                             args, index)
-                            records.append(record)
-                            print(f"{driver}, {size[0]}x{size[1]}, {reliability}, run "
-                                  f"{index + 1}: {record['received']}/{record['sent']} "
-                                  f"received, {record['lost_reported']} reported lost",
-                                  flush=True)
+                records += cells(ros, node, reliability, args)
             finally:
                 node.stop()
-    finally:
-        peer.close()
 
     report = Report("dds", f"Frames of a 30 Hz bgr8 camera that reach emotion_node, median of "
                     f"{args.runs} runs of {args.frames} frames",
@@ -151,12 +133,10 @@ def main(argv: list[str] | None = None) -> int:
                 report.rows.append([driver, f"{width}x{height}", reliability, received,
                                     100.0 * received / args.frames,
                                     statistics.median(r["lost_reported"] for r in mine)])
-    report.notes.append(f"logs: {logs}")
+    report.notes.append(f"logs: {ros.logs}")
     report.data["runs"] = records
-    print_report(report)
-    print(f"\nwrote {write_results(args.out, report)}")
-    return 0
+    return report
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(standalone(sys.modules[__name__]))

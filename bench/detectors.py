@@ -55,17 +55,16 @@ from fer_ros.perception.detection import (
 from fer_ros.perception.preprocessing import Box
 from fer_ros.perception.tracking import box_iou
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fer_ros" / "test"))
+from skimage_pictures import (  # noqa: E402
+    ASTRONAUT_FACE,
+    CAMERAMAN_FACE,
+    NO_FACE_IMAGES,
+    to_bgr,
+)
+
 FRAME_W, FRAME_H = 640, 480
 HIT_IOU = 0.3
-ASTRONAUT_FACE: Box = (177, 66, 95, 95)
-"""Brows-forehead to chin, cheek to cheek in ``astronaut()``; checked by eye on a 4x zoom."""
-CAMERAMAN_FACE: Box = (183, 120, 75, 75)
-"""Ear to nose tip, brow to chin of the profile face in ``camera()``; checked by eye."""
-NO_FACE_IMAGES = (
-    "coffee", "rocket", "chelsea", "brick", "grass", "gravel", "moon", "page", "text", "coins",
-    "hubble_deep_field", "retina", "immunohistochemistry", "cell", "horse", "logo", "clock",
-    "colorwheel", "microaneurysms",
-)
 BACKGROUNDS = ("coffee", "rocket", "brick", "grass", "gravel", "page", "text", "clock")
 ASTRONAUT_SIZES = {
     "24-32 px": (24, 32), "40-64 px": (40, 48, 64), "96-160 px": (96, 128, 160),
@@ -84,16 +83,6 @@ class Scene:
     group: str
     frame: np.ndarray
     faces: list[Box] = field(default_factory=list)
-
-
-def to_bgr(image: np.ndarray) -> np.ndarray:
-    """Any skimage picture (bool, gray, RGB, RGBA) as 8-bit BGR."""
-    image = np.asarray(image)
-    if image.dtype == bool:
-        image = image.astype(np.uint8) * 255
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    return cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_RGB2BGR)
 
 
 def cover(image: np.ndarray) -> tuple[np.ndarray, float, int, int]:

@@ -37,34 +37,31 @@ import argparse
 import json
 import os
 import signal
-import statistics
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
-from std_msgs.msg import Header
 
 from face_photos import crowd_frame
-from fer_ros.nodes.messages.image_messages import bgr_to_image
 from fer_ros.sources.sample import sample_faces_frame
-from hd import HD_FACE_SIZES, send_at_rate
-from pipeline import RATE_HZ, Collector
-from run import (
+from harness import (
+    RATE_HZ,
     REPO,
-    NodeProcess,
+    CpuWindow,
+    Feed,
+    PrivateRos,
     ProcessStats,
-    Report,
-    RosPeer,
-    Target,
-    bench_namespace,
-    format_table,
-    log_dir,
+    bench_image,
+    cli_params,
+    error_lines,
+    median,
     percentiles,
-    private_ros_env,
+    window_options,
 )
+from hd import HD_FACE_SIZES
+from run import Report, Target, format_table
 from staged_node import STAGES
 
 SCENES: dict[str, tuple[int, int, int]] = {
@@ -81,18 +78,15 @@ BEFORE_PARAMS = ("empty_detection_interval=1", "change_threshold=0.0")
 VARIANTS = ("before", "after", "after, no gate")
 
 
+OPTIONS = {
+    **window_options(6.0, 2.0, "edge"),
+    "--edge-runs": (3, "runs; figures are their medians"),
+    "--edge-trials": (8, "faces walking into the empty 1280x720 scene per run"),
+    "--edge-noise": (4.0, "camera noise, grey levels (sigma)"),
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--edge-seconds", type=float, default=6.0,
-                        help="measured seconds per scene (default %(default)s)")
-    parser.add_argument("--edge-warm-up", type=float, default=2.0,
-                        help="unmeasured seconds before each scene (default %(default)s)")
-    parser.add_argument("--edge-runs", type=int, default=3,
-                        help="runs; figures are their medians (default %(default)s)")
-    parser.add_argument("--edge-trials", type=int, default=8,
-                        help="faces walking into the empty 1280x720 scene per run "
-                             "(default %(default)s)")
-    parser.add_argument("--edge-noise", type=float, default=4.0,
-                        help="camera noise, grey levels (sigma) (default %(default)s)")
     parser.add_argument("--edge-variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--edge-scenes", nargs="+", default=list(SCENES), choices=list(SCENES))
     parser.add_argument("--edge-params", nargs="*", default=[], metavar="NAME=VALUE",
@@ -115,7 +109,7 @@ def scene_messages(noise: float) -> dict[str, list[Image]]:
         copies = []
         for _ in range(NOISE_FRAMES):
             noisy = np.clip(frame + rng.normal(0.0, noise, frame.shape), 0, 255)
-            copies.append(bgr_to_image(noisy.astype(np.uint8), Header(frame_id="bench")))
+            copies.append(bench_image(noisy.astype(np.uint8)))
         messages[scene] = copies
     return messages
 
@@ -137,10 +131,9 @@ def stage_shares(before: dict, after: dict) -> dict[str, float]:
             / interval for stage in ("frame", *STAGES)}
 
 
-def run_variant(variant: str, args: argparse.Namespace, messages: dict,
-                env: dict[str, str], peer: RosPeer, publisher, collector: Collector,
-                namespace: str, logs: Path) -> dict:
-    node_env = dict(env)
+def run_variant(variant: str, args: argparse.Namespace, messages: dict, ros: PrivateRos,
+                feed: Feed) -> dict:
+    node_env = dict(ros.env)
     params: tuple[str, ...] = ()
     if variant == "before" and args.edge_baseline_pythonpath:
         node_env["PYTHONPATH"] = args.edge_baseline_pythonpath
@@ -149,36 +142,26 @@ def run_variant(variant: str, args: argparse.Namespace, messages: dict,
         params = {"before": BEFORE_PARAMS, "after": (),
                   "after, no gate": ("change_threshold=0.0",)}[variant]
         params = (*params, *args.edge_params)
-    stages_file = logs / f"stages-{os.getpid()}-{variant.replace(', ', '-')}.json"
+    stages_file = ros.logs / f"stages-{os.getpid()}-{variant.replace(', ', '-')}.json"
     node_env["FER_STAGES_OUT"] = str(stages_file)
-    ros_args = [a for p in params for a in ("-p", p.replace("=", ":=", 1))]
-    command = [sys.executable, str(REPO / "bench" / "staged_node.py"),
-               "--ros-args", "-r", f"__ns:={namespace}", *ros_args]
-    node = NodeProcess(command, node_env, logs / f"node-{variant.replace(', ', '-')}.log")
+    node = ros.start([sys.executable, str(REPO / "bench" / "staged_node.py")],
+                     f"node-{variant.replace(', ', '-')}.log", cli_params(params), env=node_env)
     result: dict = {"scenes": {}, "appear_ms": []}
     try:
         small = messages["640x480, one face"]
-        deadline = time.monotonic() + 60.0
-        answered = False
-        while not answered and time.monotonic() < deadline and node.alive():
-            answered = any(s in collector.arrivals
-                           for s in send_at_rate(publisher, collector, small, 0.2))
-        if not answered:
-            raise RuntimeError(f"the node gave no result; its log:\n{node.output}")
+        feed.wait_for_first_answer(node, lambda: feed.at_rate(small, 0.2), 60.0)
         stats = ProcessStats(node.process.pid)
         for scene in args.edge_scenes:
             faces = SCENES[scene][2]
-            send_at_rate(publisher, collector, messages[scene], args.edge_warm_up)
+            feed.at_rate(messages[scene], args.edge_warm_up)
             stages_before = read_stages(stages_file)
-            cpu_before, wall_before = stats.cpu_seconds(), time.perf_counter()
-            stamps = send_at_rate(publisher, collector, messages[scene], args.edge_seconds)
-            wall = time.perf_counter() - wall_before
-            cpu = 100 * (stats.cpu_seconds() - cpu_before) / wall
+            cpu_window = CpuWindow(stats)
+            stamps = feed.at_rate(messages[scene], args.edge_seconds)
+            cpu, wall = cpu_window.reading()
             stages = stage_shares(stages_before, read_stages(stages_file))
-            answered = [s for s in stamps if s in collector.arrivals]
-            latencies = [(collector.arrivals[s][0] - s) / 1e6 for s in answered]
-            p50, _, p99 = percentiles(latencies)
-            complete = sum(collector.arrivals[s][1] == faces for s in answered)
+            answered = feed.answers(stamps)
+            p50, _, p99 = percentiles([ms for ms, _ in answered])
+            complete = sum(reported == faces for _, reported in answered)
             result["scenes"][scene] = {
                 "cpu_percent": cpu, "latency_ms_p50": p50, "latency_ms_p99": p99,
                 "cpu_ms_per_answer": 10 * cpu * wall / max(len(answered), 1),
@@ -187,47 +170,32 @@ def run_variant(variant: str, args: argparse.Namespace, messages: dict,
                 "rss_mb": stats.rss_mb(), "stage_percent": stages}
         empty, one = messages["1280x720, no face"], messages["1280x720, one face"]
         for trial in range(args.edge_trials):
-            send_at_rate(publisher, collector, empty, 1.0 + trial / RATE_HZ)
-            stamps = send_at_rate(publisher, collector, one, 0.5)
-            seen = [(collector.arrivals[s][0], k) for k, s in enumerate(stamps)
-                    if s in collector.arrivals and collector.arrivals[s][1] > 0]
+            feed.at_rate(empty, 1.0 + trial / RATE_HZ)
+            stamps = feed.at_rate(one, 0.5)
+            seen = [(feed.arrivals[s][0], k) for k, s in enumerate(stamps)
+                    if s in feed.arrivals and feed.arrivals[s][1] > 0]
             result["appear_ms"].append((min(seen)[0] - stamps[0]) / 1e6 if seen else None)
             result.setdefault("appear_frames_late", []).append(
                 min(k for _, k in seen) if seen else None)
         result["peak_rss_mb"] = stats.peak_rss_mb()
         node.stop(signal.SIGINT)
-        result["log_errors"] = [line for line in node.output.splitlines()
-                                if "Traceback" in line or "ERROR" in line]
+        result["log_errors"] = error_lines(node.output)
     finally:
         if node.alive():
             node.stop(signal.SIGKILL)
     return result
 
 
-def median(values: list) -> float | None:
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
 def run(args: argparse.Namespace) -> Report:
-    logs = log_dir("bench-edge")
-    env = private_ros_env(logs)
-    namespace = bench_namespace()
-    peer = RosPeer(int(env["ROS_DOMAIN_ID"]), name="bench_edge_feeder")
-    collector = Collector(peer, f"{namespace}/emotions")
-    publisher = peer.node.create_publisher(Image, f"{namespace}/image_raw",
-                                           qos_profile_sensor_data)
     messages = scene_messages(args.edge_noise)
     runs: dict[str, list[dict]] = {v: [] for v in args.edge_variants}
     loads = []
-    try:
+    with PrivateRos("bench-edge", "bench_edge_feeder") as ros:
+        feed = Feed(ros.peer, ros.namespace)
         for _ in range(args.edge_runs):
             for variant in args.edge_variants:
                 loads.append(os.getloadavg()[0])
-                runs[variant].append(run_variant(variant, args, messages, env, peer,
-                                                 publisher, collector, namespace, logs))
-    finally:
-        peer.close()
+                runs[variant].append(run_variant(variant, args, messages, ros, feed))
 
     rows, stage_rows, summary = [], [], {}
     for scene in args.edge_scenes:

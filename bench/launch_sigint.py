@@ -27,7 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from run import DEFAULT_OUT, Report, Target, executable, print_report, write_results
+from harness import LOAD_OPTION, busy_loops, executable
+from run import Report, Target, standalone
 
 CHILD = """\
 import signal, sys, time
@@ -61,17 +62,12 @@ VARIANTS = {
 START_TIMEOUT = 30.0
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=200, help="runs per launch file")
-    parser.add_argument("--gap", type=float, default=10.0,
-                        help="largest gap between the two SIGINTs, ms (default 10)")
-    parser.add_argument("--exit-timeout", type=float, default=8.0,
-                        help="seconds launch has to exit after the signals (default 8)")
-    parser.add_argument("--load", type=int, default=2,
-                        help="busy-loop processes beside launch (default 2)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    return parser.parse_args(argv)
+OPTIONS = {
+    "--runs": (200, "runs per launch file"),
+    "--gap": (10.0, "largest gap between the two SIGINTs, ms"),
+    "--exit-timeout": (8.0, "seconds launch has to exit after the signals"),
+    **LOAD_OPTION,
+}
 
 
 def one_run(launch_file: Path, gap_s: float, exit_timeout: float) -> str:
@@ -101,29 +97,21 @@ def one_run(launch_file: Path, gap_s: float, exit_timeout: float) -> str:
     return "exited"
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    load = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            for _ in range(args.load)]
+def run(args: argparse.Namespace) -> Report:
     counts = {name: {"exited": 0, "hung": 0, "not started": 0} for name in VARIANTS}
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            child = Path(scratch) / "child.py"
-            child.write_text(CHILD)
-            files = {}
-            for k, (name, (prelude, call)) in enumerate(VARIANTS.items()):
-                files[name] = Path(scratch) / f"variant{k}.launch.py"
-                files[name].write_text(LAUNCH_FILE.format(prelude=prelude, call=call,
-                                                          child=str(child)))
-            for run in range(args.runs):
-                for name, path in files.items():
-                    counts[name][one_run(path, args.gap / 1e3, args.exit_timeout)] += 1
-                if (run + 1) % 20 == 0:
-                    print(f"{run + 1}/{args.runs}: {counts}", flush=True)
-    finally:
-        for process in load:
-            process.kill()
-            process.wait()
+    with busy_loops(args.load), tempfile.TemporaryDirectory() as scratch:
+        child = Path(scratch) / "child.py"
+        child.write_text(CHILD)
+        files = {}
+        for k, (name, (prelude, call)) in enumerate(VARIANTS.items()):
+            files[name] = Path(scratch) / f"variant{k}.launch.py"
+            files[name].write_text(LAUNCH_FILE.format(prelude=prelude, call=call,
+                                                      child=str(child)))
+        for run_index in range(args.runs):
+            for name, path in files.items():
+                counts[name][one_run(path, args.gap / 1e3, args.exit_timeout)] += 1
+            if (run_index + 1) % 20 == 0:
+                print(f"{run_index + 1}/{args.runs}: {counts}", flush=True)
     rows = [[name, c["exited"] + c["hung"], c["hung"], c["not started"]]
             for name, c in counts.items()]
     fixed = counts["leave_sigint_to_launch()"]
@@ -134,10 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         data={"counts": counts, "settings": vars(args) | {"out": str(args.out)}},
         targets=[Target("launch hung after two SIGINTs, with leave_sigint_to_launch()",
                         fixed["hung"], 0, "runs")])
-    print_report(report)
-    write_results(args.out, report)
-    return 0
+    return report
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(standalone(sys.modules[__name__]))

@@ -24,76 +24,37 @@ import argparse
 import re
 import signal
 import statistics
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from fer_msgs.msg import EmotionArray
-from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import Image
-from std_msgs.msg import Header
-
+from baseline import OPTIONS as BASELINE_OPTIONS
 from baseline import measure as measure_baseline
-from fer_ros.nodes.messages.image_messages import bgr_to_image
 from fer_ros.sources.sample import sample_faces_frame
-from run import (
+from harness import (
     FACE_COUNTS,
+    RATE_HZ,
+    CpuWindow,
+    Feed,
     NodeProcess,
+    PrivateRos,
     ProcessStats,
-    Report,
-    RosPeer,
-    Target,
-    bench_namespace,
-    executable,
-    log_dir,
+    bench_image,
+    error_lines,
     percentiles,
-    private_ros_env,
+    window_options,
 )
+from run import Report, Target
 
-RATE_HZ = 30.0
 LOST_AFTER_S = 1.0
 TARGET_FACES = 4
 TENSORFLOW_LIBRARY = "/tensorflow/libtensorflow"
 READY_LINE = re.compile(r"\[INFO\] \[(\d+\.\d+)\] \[[^]]*emotion_node\]: ready:")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seconds", type=float, default=8.0,
-                        help="measured seconds per face count and mode (default %(default)s)")
-    parser.add_argument("--warm-up", type=float, default=1.0,
-                        help="unmeasured seconds before each window (default %(default)s)")
-    parser.add_argument("--starts", type=int, default=5,
-                        help="node starts timed to the first EmotionArray (default %(default)s)")
-    parser.add_argument("--baseline-seconds", type=float, default=4.0,
-                        help="seconds the original loop runs per face count (default %(default)s)")
-    parser.add_argument("--model", default="",
-                        help="the node's model parameter (default: empty, the default model)")
-
-
-class Collector:
-    """Arrival times of EmotionArrays by header stamp, and a way to wait for a given stamp."""
-
-    def __init__(self, peer: RosPeer, topic: str):
-        self.arrivals: dict[int, tuple[int, int]] = {}
-        """stamp (ns) -> (arrival time.time_ns(), faces in the message)"""
-        self._expected: int | None = None
-        self._arrived = threading.Event()
-        peer.node.create_subscription(EmotionArray, topic, self._on_message, 10)
-
-    def _on_message(self, msg: EmotionArray) -> None:
-        arrival = time.time_ns()
-        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
-        self.arrivals[stamp] = (arrival, len(msg.emotions))
-        if stamp == self._expected:
-            self._arrived.set()
-
-    def expect(self, stamp: int) -> None:
-        self._arrived.clear()
-        self._expected = stamp
-
-    def wait(self, timeout: float) -> bool:
-        return self._arrived.wait(timeout)
+OPTIONS = {
+    **window_options(8.0, 1.0),
+    "--starts": (5, "node starts timed to the first EmotionArray"),
+    **BASELINE_OPTIONS,
+    "--model": ("", "the node's model parameter (empty: the default model)"),
+}
 
 
 @dataclass
@@ -115,68 +76,32 @@ class Window:
         return self.received / self.seconds
 
 
-class Feeder:
-    """Publishes one frame's message again and again under fresh stamps."""
-
-    def __init__(self, peer: RosPeer, topic: str, collector: Collector):
-        self.publisher = peer.node.create_publisher(Image, topic, qos_profile_sensor_data)
-        self.collector = collector
-        self.messages = {n: bgr_to_image(sample_faces_frame(n)[0], Header(frame_id="bench"))
-                         for n in FACE_COUNTS}
-
-    def publish(self, faces: int) -> int:
-        msg = self.messages[faces]
-        stamp = time.time_ns()
-        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 10**9)
-        self.collector.expect(stamp)
-        self.publisher.publish(msg)
-        return stamp
-
-    def at_rate(self, faces: int, seconds: float) -> tuple[list[int], float]:
-        """Publish on a 30 Hz clock; a late tick is sent at once, as a camera would."""
-        stamps: list[int] = []
-        period = 1.0 / RATE_HZ
-        start = time.perf_counter()
-        count = round(seconds * RATE_HZ)
-        for i in range(count):
-            delay = start + i * period - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            stamps.append(self.publish(faces))
-        time.sleep(0.3)  # the last answers are still on their way
-        return stamps, count * period
-
-    def closed_loop(self, faces: int, seconds: float) -> tuple[list[int], float]:
-        """Publish the next frame as soon as the previous one's EmotionArray arrives."""
-        stamps: list[int] = []
-        start = time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            stamps.append(self.publish(faces))
-            self.collector.wait(LOST_AFTER_S)
-        return stamps, time.perf_counter() - start
+def sample_messages() -> dict:
+    """The 640x480 frame of each face count, as an Image."""
+    return {n: bench_image(sample_faces_frame(n)[0]) for n in FACE_COUNTS}
 
 
-def measure_window(feeder: Feeder, stats: ProcessStats, faces: int, mode: str,
+def measure_window(feed: Feed, messages: dict, stats: ProcessStats, faces: int, mode: str,
                    seconds: float, warm_up: float) -> Window:
-    send = feeder.at_rate if mode == "30 Hz" else feeder.closed_loop
-    send(faces, warm_up)
-    cpu_before, wall_before = stats.cpu_seconds(), time.perf_counter()
-    stamps, elapsed = send(faces, seconds)
-    cpu = 100 * (stats.cpu_seconds() - cpu_before) / (time.perf_counter() - wall_before)
-    arrivals = feeder.collector.arrivals
-    answered = [s for s in stamps if s in arrivals]
-    latencies = [(arrivals[s][0] - s) / 1e6 for s in answered]
-    reported = statistics.median(arrivals[s][1] for s in answered) if answered else 0
-    return Window(faces, mode, len(stamps), len(answered), elapsed, latencies, int(reported),
-                  cpu, stats.rss_mb())
+    def send(duration: float) -> tuple[list[int], float]:
+        if mode == "30 Hz":
+            stamps = feed.at_rate(messages[faces], duration)
+            return stamps, len(stamps) / RATE_HZ
+        return feed.closed_loop(messages[faces], duration, LOST_AFTER_S)
+
+    send(warm_up)
+    cpu = CpuWindow(stats)
+    stamps, elapsed = send(seconds)
+    cpu_percent, _ = cpu.reading()
+    answers = feed.answers(stamps)
+    reported = statistics.median(f for _, f in answers) if answers else 0
+    return Window(faces, mode, len(stamps), len(answers), elapsed, [ms for ms, _ in answers],
+                  int(reported), cpu_percent, stats.rss_mb())
 
 
-def start_node(env: dict[str, str], logs: Path, namespace: str, index: int,
-               model: str = "") -> NodeProcess:
-    command = [*executable("emotion_node"), "--ros-args", "-r", f"__ns:={namespace}"]
-    if model:
-        command += ["-p", f"model:={model}"]
-    return NodeProcess(command, env, logs / f"emotion_node_{index}.log")
+def start_node(ros: PrivateRos, index: int, model: str = "") -> NodeProcess:
+    return ros.start("emotion_node", f"emotion_node_{index}.log",
+                     {"model": model} if model else None)
 
 
 def time_to_ready(node: NodeProcess, launched_ns: int) -> float | None:
@@ -185,58 +110,39 @@ def time_to_ready(node: NodeProcess, launched_ns: int) -> float | None:
     return float(found.group(1)) - launched_ns / 1e9 if found else None
 
 
-def time_to_first_result(feeder: Feeder, node: NodeProcess, launched_ns: int,
-                         timeout: float = 30.0) -> float | None:
-    """Seconds from launch to the first EmotionArray, frames arriving at 30 Hz meanwhile."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and node.alive():
-        feeder.publish(1)
-        time.sleep(1.0 / RATE_HZ)
-        answered = [arrival for stamp, (arrival, _) in list(feeder.collector.arrivals.items())
-                    if stamp >= launched_ns]
-        if answered:
-            return (min(answered) - launched_ns) / 1e9
-    return None
-
-
 def run(args: argparse.Namespace) -> Report:
     baseline = measure_baseline(args.baseline_seconds)
-    logs = log_dir("bench-pipeline")
-    env = private_ros_env(logs)
-    namespace = bench_namespace()
-    peer = RosPeer(int(env["ROS_DOMAIN_ID"]), name="bench_feeder")
-    collector = Collector(peer, f"{namespace}/emotions")
-    feeder = Feeder(peer, f"{namespace}/image_raw", collector)
-
+    messages = sample_messages()
     start_times, ready_times, exit_times = [], [], []
     windows: list[Window] = []
-    node = None
-    try:
+    with PrivateRos("bench-pipeline", "bench_feeder") as ros:
+        feed = Feed(ros.peer, ros.namespace)
+        node = None
         for index in range(max(1, args.starts)):
             if node is not None:
                 exit_times.append(node.stop(signal.SIGINT)[1])
             launched = time.time_ns()
-            node = start_node(env, logs, namespace, index, args.model)
-            start_times.append(time_to_first_result(feeder, node, launched))
+            node = start_node(ros, index, args.model)
+            first = feed.wait_for_first_answer(node, lambda: _one_frame(feed, messages), 30.0)
+            start_times.append((first - launched) / 1e9)
             ready_times.append(time_to_ready(node, launched))
-            if start_times[-1] is None:
-                raise RuntimeError(f"emotion_node gave no result; its log:\n{node.output}")
         stats = ProcessStats(node.process.pid)
         for faces in FACE_COUNTS:
             for mode in ("30 Hz", "max"):
-                windows.append(measure_window(feeder, stats, faces, mode, args.seconds,
+                windows.append(measure_window(feed, messages, stats, faces, mode, args.seconds,
                                               args.warm_up))
         peak_rss = stats.peak_rss_mb()
         tensorflow_maps = stats.maps_mention(TENSORFLOW_LIBRARY)
         exit_times.append(node.stop(signal.SIGINT)[1])
-        errors = [line for line in node.output.splitlines()
-                  if "Traceback" in line or "ERROR" in line]
-    finally:
-        if node is not None and node.alive():
-            node.stop(signal.SIGKILL)
-        peer.close()
+        errors = error_lines(node.output)
     return _report(args, baseline, windows, start_times, ready_times, exit_times, peak_rss,
                    tensorflow_maps, errors)
+
+
+def _one_frame(feed: Feed, messages: dict) -> None:
+    """A frame with one face, then a camera's frame period."""
+    feed.publish(messages[1])
+    time.sleep(1.0 / RATE_HZ)
 
 
 def _report(args: argparse.Namespace, baseline: dict[int, dict], windows: list[Window],

@@ -24,9 +24,9 @@ from pathlib import Path
 import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import DEFAULT_OUT, LABELS_FILE, LabelledPhoto, load_labels  # noqa: E402
+from accuracy import LABELS_FILE, LabelledPhoto, load_labels  # noqa: E402
 from detectors import match  # noqa: E402
-from run import Report, print_report, write_results  # noqa: E402
+from run import Report, standalone  # noqa: E402
 
 TOLERANCE = 1e-6
 
@@ -37,10 +37,10 @@ def fer_command() -> list[str]:
 
 def predict(paths: list[Path], out: Path, model: str) -> dict[str, list[dict]]:
     extra = ["--model", model] if model else []
-    run = subprocess.run([*fer_command(), "predict", *map(str, paths), "--json", str(out),
-                          *extra], capture_output=True, text=True, timeout=1800)
-    if run.returncode != 0:
-        raise SystemExit(f"fer predict failed: {run.stderr.strip().splitlines()[-1:]}")
+    completed = subprocess.run([*fer_command(), "predict", *map(str, paths), "--json", str(out),
+                                *extra], capture_output=True, text=True, timeout=1800)
+    if completed.returncode != 0:
+        raise SystemExit(f"fer predict failed: {completed.stderr.strip().splitlines()[-1:]}")
     return json.loads(out.read_text())
 
 
@@ -74,11 +74,10 @@ def differences(results: dict[str, list[dict]],
     return labels, scores
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="", help="fer predict's --model (default: its own)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
-    args = parser.parse_args(argv)
+OPTIONS = {"--model": ("", "fer predict's --model (empty: its own)")}
+
+
+def run(args: argparse.Namespace) -> Report:
     with tempfile.TemporaryDirectory(prefix="fer-predict-order-") as tmp:
         folder = Path(tmp) / "photos"
         folder.mkdir()
@@ -105,10 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     report.notes.append(f"{len(paths)} photos of {LABELS_FILE.name}; differences against one "
                         f"call per photo (scores: beyond {TOLERANCE:g})")
     report.data = {"photos": len(paths), "rows": report.rows}
-    print_report(report)
-    print(f"  -> {write_results(args.out, report)}")
-    return 0
+    return report
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(standalone(sys.modules[__name__]))

@@ -31,9 +31,9 @@ from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
 from fer_ros.perception.preprocessing import prepare_frame_faces
 from fer_ros.perception.retinaface import MEAN_BGR, MODEL_FILE
 from fer_ros.perception.tracking import box_iou
+from harness import RATE_HZ, percentiles
 from hd import HD_FACE_SIZES
-from pipeline import RATE_HZ
-from run import Report, percentiles
+from run import Report
 
 DRIFT = (3, 2)
 """Pixels the faces move per frame, right and down (then back)."""

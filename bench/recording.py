@@ -38,17 +38,17 @@ import cv2
 import numpy as np
 
 from fer_ros.sources.sample import sample_faces_frame
-from run import (
+from harness import (
     REPO,
+    CpuWindow,
     NodeProcess,
     ProcessStats,
-    Report,
-    Target,
     bench_namespace,
     executable,
     log_dir,
     private_ros_env,
 )
+from run import Report, Target
 
 RATE_HZ = 30
 CONFIG = REPO / "fer_ros" / "config"
@@ -62,16 +62,12 @@ COST_LIMIT = 10.0
 """Most CPU, in % of one core, that recording may add (the issue's target)."""
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--reps", type=int, default=2,
-                        help="runs without and with recording, alternated (default %(default)s)")
-    parser.add_argument("--warm-up", type=float, default=4.0,
-                        help="seconds after the first result before the window "
-                             "(default %(default)s)")
-    parser.add_argument("--window", type=float, default=10.0,
-                        help="measured seconds per run (default %(default)s)")
-    parser.add_argument("--size-seconds", type=float, default=4.0,
-                        help="seconds of each size run (default %(default)s)")
+OPTIONS = {
+    "--reps": (2, "runs without and with recording, alternated"),
+    "--warm-up": (4.0, "seconds after the first result before the window"),
+    "--window": (10.0, "measured seconds per run"),
+    "--size-seconds": (4.0, "seconds of each size run"),
+}
 
 
 def camera_params(folder: Path, width: int = 0, height: int = 0) -> Path:
@@ -116,17 +112,18 @@ def cpu_run(args: argparse.Namespace, env: dict, work: Path, frames: Path, param
         if not process.wait_for_output("frames classified,", 120):
             raise RuntimeError(f"fer bringup did not start:\n{process.output}")
         time.sleep(args.warm_up)
-        stats = ProcessStats(process.process.pid)
-        cpu0, wall0, progress0 = stats.cpu_seconds(), time.monotonic(), progress(process.output)
+        cpu = CpuWindow(ProcessStats(process.process.pid))
+        progress0 = progress(process.output)
         time.sleep(args.window)
-        cpu1, wall1, progress1 = stats.cpu_seconds(), time.monotonic(), progress(process.output)
+        cpu_percent, wall = cpu.reading()
+        progress1 = progress(process.output)
     finally:
         process.stop(signal.SIGINT, timeout=10.0)
     assert progress0 is not None and progress1 is not None
     span = progress1[2] - progress0[2]
     camera_frames = progress1[1] - progress0[1]
-    return {"record": record, "cpu_percent": 100.0 * (cpu1 - cpu0) / (wall1 - wall0),
-            "cpu_ms_per_camera_frame": 1e3 * (cpu1 - cpu0) / max(camera_frames, 1),
+    return {"record": record, "cpu_percent": cpu_percent,
+            "cpu_ms_per_camera_frame": 10 * cpu_percent * wall / max(camera_frames, 1),
             "classified_fps": (progress1[0] - progress0[0]) / span,
             "camera_fps": (progress1[1] - progress0[1]) / span}
 

@@ -12,9 +12,9 @@
 Results go to ``bench/results/<name>.json`` (``--out`` to change). bench/README.md says what each
 figure means and holds the figures measured on the project's reference machine.
 
-This module also holds what the benchmarks and bench/soak.py share: tables, JSON, /proc
-readings and the private ROS set-up. Node processes and the rclpy peer come from the tests'
-ros_harness so the benchmarks drive the nodes exactly as the tests do.
+This module holds the dispatch and what every benchmark reports through: its table, targets and
+JSON, and ``standalone`` for the scripts that run on their own (soak.py, shutdown.py, ...).
+What they share to drive nodes is bench/harness.py.
 """
 
 from __future__ import annotations
@@ -26,36 +26,22 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, not errors
-REPO = Path(__file__).resolve().parent.parent
+from harness import REPO, add_options
+
 DEFAULT_OUT = REPO / "bench" / "results"
-sys.path.insert(0, str(REPO / "fer_ros" / "test"))
-
-# Re-exported: the benchmarks start and drive nodes with the tests' own harness.
-from ros_harness import (  # noqa: E402, F401
-    DomainClaim,
-    NodeProcess,
-    RosPeer,
-    executable,
-    node_environment,
-    wait_until,
-)
-
-FACE_COUNTS: tuple[int, ...] = (0, 1, 4, 8)
-"""Faces per 640x480 frame in every benchmark (``fer_ros.sources.sample.sample_faces_frame``)."""
 
 BENCHMARKS: tuple[str, ...] = ("components", "baseline", "pipeline", "hd", "realtime", "viewer",
                                "recording", "edge")
-"""Subcommands, each a module in bench/ with ``add_arguments(parser)`` and
-``run(args) -> Report``."""
+"""Subcommands, each a module in bench/ with ``run(args) -> Report`` and its options
+(``add_benchmark_arguments``)."""
 
 
 @dataclass
@@ -178,75 +164,26 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def percentiles(values: Sequence[float], points: Sequence[float] = (50, 95, 99)) -> list:
-    """Percentiles of ``values`` (None for each when there are none)."""
-    if len(values) == 0:
-        return [None] * len(points)
-    return [float(v) for v in np.percentile(np.asarray(values, float), points)]
+def add_benchmark_arguments(parser: argparse.ArgumentParser, module: ModuleType) -> None:
+    """A benchmark module's options: its ``OPTIONS`` table (``harness.add_options``) and what
+    its ``add_arguments(parser)`` adds, for the options a table cannot say; either may be absent."""
+    add_options(parser, getattr(module, "OPTIONS", {}))
+    if hasattr(module, "add_arguments"):
+        module.add_arguments(parser)
 
 
-class ProcessStats:
-    """CPU time and memory of another process, read from /proc (no psutil needed)."""
-
-    _TICKS = os.sysconf("SC_CLK_TCK")
-
-    def __init__(self, pid: int):
-        self.pid = pid
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time so far. Fields 14 and 15 of stat, counted after the
-        parenthesised command name, which may itself hold spaces."""
-        stat = Path(f"/proc/{self.pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2:].split()
-        return (int(fields[11]) + int(fields[12])) / self._TICKS
-
-    def _status_mb(self, key: str) -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-        raise KeyError(key)
-
-    def rss_mb(self) -> float:
-        return self._status_mb("VmRSS")
-
-    def peak_rss_mb(self) -> float:
-        return self._status_mb("VmHWM")
-
-    def maps_mention(self, text: str) -> bool:
-        """Whether any mapped file's path holds ``text`` (a library loaded into the process)."""
-        return text in Path(f"/proc/{self.pid}/maps").read_text()
-
-
-_HELD_DOMAINS: list[DomainClaim] = []
-"""Domains this benchmark process holds until it exits."""
-
-
-def private_ros_env(log_dir: Path) -> dict[str, str]:
-    """Environment for this process and its node processes: DDS on this machine only.
-
-    Node topics also go under a namespace unique to this run (``bench_namespace``), so a test
-    process given the same ROS_DOMAIN_ID by hand cannot feed frames into a benchmark.
-    """
-    from fer_ros.nodes.process.dds_profile import use_bundled_dds_profile
-
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    os.environ.pop("ROS_LOCALHOST_ONLY", None)
-    if "ROS_DOMAIN_ID" not in os.environ:
-        _HELD_DOMAINS.append(DomainClaim())
-        os.environ["ROS_DOMAIN_ID"] = str(_HELD_DOMAINS[-1].domain_id)
-    os.environ["ROS_LOG_DIR"] = str(log_dir)
-    use_bundled_dds_profile()
-    env = node_environment(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def bench_namespace() -> str:
-    return f"/fer_bench_{os.getpid()}"
-
-
-def log_dir(name: str) -> Path:
-    return Path(tempfile.mkdtemp(prefix=f"fer-{name}-"))
+def standalone(module: ModuleType, missed_target_fails: bool = False) -> int:
+    """Run one benchmark module on its own, as its script's main: its options (and ``--out``),
+    its ``run(args)``, its table and JSON. Exits 1 on a missed target where the benchmark is a
+    pass/fail check."""
+    parser = argparse.ArgumentParser(description=module.__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
+    add_benchmark_arguments(parser, module)
+    args = parser.parse_args()
+    report = module.run(args)
+    print_report(report)
+    print(f"  -> {write_results(args.out, report)}")
+    return 1 if missed_target_fails and not all(t.met for t in report.targets) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,11 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, module in modules.items():
         sub = commands.add_parser(name, help=module.__doc__.splitlines()[0])
         sub.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
-        module.add_arguments(sub)
+        add_benchmark_arguments(sub, module)
     everything = commands.add_parser("all", help="components, pipeline (with baseline), hd")
     everything.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
     for name in ("components", "pipeline", "hd"):
-        modules[name].add_arguments(everything)
+        add_benchmark_arguments(everything, modules[name])
     args = parser.parse_args(argv)
 
     names = ["components", "pipeline", "hd"] if args.command == "all" else [args.command]

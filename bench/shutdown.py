@@ -24,36 +24,18 @@ from pathlib import Path
 
 from fer_msgs.msg import EmotionArray
 
-from run import (
-    DEFAULT_OUT,
-    NodeProcess,
-    Report,
-    RosPeer,
-    Target,
-    bench_namespace,
-    executable,
-    log_dir,
-    percentiles,
-    print_report,
-    private_ros_env,
-    wait_until,
-    write_results,
-)
+from harness import LOAD_OPTION, NodeProcess, PrivateRos, busy_loops, percentiles, wait_until
+from run import Report, Target, standalone
 
 EXIT_LIMIT_S = 2.0
 MODES = {"SIGINT": (signal.SIGINT,), "SIGTERM": (signal.SIGTERM,),
          "SIGINT twice": (signal.SIGINT, signal.SIGINT)}
 BAD_OUTPUT = ("Traceback", "KeyboardInterrupt", "terminate called", "RCLError")
 START_TIMEOUT = 60.0
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20, help="runs per signal (default 20)")
-    parser.add_argument("--load", type=int, default=2,
-                        help="busy-loop processes beside the nodes (default 2)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    return parser.parse_args(argv)
+OPTIONS = {
+    "--runs": (20, "runs per signal"),
+    **LOAD_OPTION,
+}
 
 
 def video_file(path: Path) -> Path:
@@ -85,16 +67,12 @@ def stop(process: NodeProcess, signals: tuple[int, ...]) -> tuple[int, float]:
     return code, time.monotonic() - start
 
 
-def one_run(env: dict[str, str], logs: Path, video: Path, namespace: str, mode: str,
-            index: int) -> list[dict]:
-    ros_args = ["--ros-args", "-r", f"__ns:={namespace}"]
-    emotion = NodeProcess([*executable("emotion_node"), *ros_args, "-p", "stats_period:=0.0"],
-                          env, logs / f"emotion-{mode.replace(' ', '_')}-{index}.log")
-    camera = NodeProcess([*executable("camera_node"), *ros_args, "-p", f"source:={video}",
-                          "-p", "loop:=true"], env,
-                         logs / f"camera-{mode.replace(' ', '_')}-{index}.log")
-    peer = RosPeer(int(env["ROS_DOMAIN_ID"]), name=f"shutdown_bench_{index}")
-    results: list = peer.collect(EmotionArray, f"{namespace}/emotions")
+def one_run(ros: PrivateRos, video: Path, mode: str, index: int) -> list[dict]:
+    log_suffix = f"{mode.replace(' ', '_')}-{index}.log"
+    emotion = ros.start("emotion_node", f"emotion-{log_suffix}", {"stats_period": 0.0})
+    camera = ros.start("camera_node", f"camera-{log_suffix}", {"source": video, "loop": "true"})
+    peer = ros.new_peer(f"shutdown_bench_{index}")
+    results: list = peer.collect(EmotionArray, f"{ros.namespace}/emotions")
     records = []
     try:
         flowing = wait_until(lambda: len(results) >= 5, START_TIMEOUT)
@@ -115,27 +93,17 @@ def one_run(env: dict[str, str], logs: Path, video: Path, namespace: str, mode: 
     return records
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logs = log_dir("shutdown")
-    env = private_ros_env(logs)
-    namespace = bench_namespace()
-    video = video_file(logs / "faces.avi")
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            for _ in range(args.load)]
+def run(args: argparse.Namespace) -> Report:
     records: list[dict] = []
-    try:
-        for index in range(args.runs):
-            for mode in MODES:
-                records += one_run(env, logs, video, namespace, mode, index)
-                last = records[-2:]
-                print(f"run {index + 1}/{args.runs} {mode}: " + ", ".join(
-                    f"{r['node']} {r['seconds']:.2f} s (status {r['exit_code']})" for r in last),
-                    flush=True)
-    finally:
-        for hog in hogs:
-            hog.kill()
-            hog.wait()
+    with PrivateRos("shutdown") as ros:
+        video = video_file(ros.logs / "faces.avi")
+        with busy_loops(args.load):
+            for index in range(args.runs):
+                for mode in MODES:
+                    records += one_run(ros, video, mode, index)
+                    print(f"run {index + 1}/{args.runs} {mode}: " + ", ".join(
+                        f"{r['node']} {r['seconds']:.2f} s (status {r['exit_code']})"
+                        for r in records[-2:]), flush=True)
 
     report = Report("shutdown", f"Exit after a signal, {args.runs} runs each, {args.load} "
                     "busy-loop processes beside the nodes",
@@ -156,12 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     report.targets.append(Target("exits with a traceback, abort or bad status",
                                  sum(not r["quiet"] or r["exit_code"] not in (0, -2, -15)
                                      for r in records), 0, "runs"))
-    report.notes.append(f"node logs: {logs}")
+    report.notes.append(f"node logs: {ros.logs}")
     report.data["runs"] = records
-    print_report(report)
-    print(f"\nwrote {write_results(args.out, report)}")
-    return 0 if all(t.met for t in report.targets) else 1
+    return report
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(standalone(sys.modules[__name__], missed_target_fails=True))

@@ -26,44 +26,23 @@ import re
 import signal
 import sys
 import time
-from pathlib import Path
 
 from fer_msgs.msg import EmotionArray
 from rclpy.subscription import MessageInfo
 
-from run import (
-    DEFAULT_OUT,
-    NodeProcess,
-    ProcessStats,
-    Report,
-    RosPeer,
-    Target,
-    bench_namespace,
-    executable,
-    log_dir,
-    percentiles,
-    print_report,
-    private_ros_env,
-    wait_until,
-    write_results,
-)
+from harness import PrivateRos, ProcessStats, RosPeer, percentiles, wait_until
+from run import Report, Target, standalone
 
 MAX_AGE_MS = 200.0
 MAX_RSS_GROWTH_PERCENT = 5.0
 MIN_WARM_UP_FRAMES = 300
 STATS_LINE = re.compile(r"totals: (\d+) taken, (\d+) stale dropped")
 BAD_LOG_LINE = re.compile(r"Traceback|\bERROR\b|\bFATAL\b|[Ee]xception")
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=10_000,
-                        help="EmotionArrays to run for (default %(default)s)")
-    parser.add_argument("--fps", type=float, default=30.0, help="camera rate (default 30)")
-    parser.add_argument("--warm-up", type=float, default=0.1,
-                        help="fraction of the frames before memory is compared (default 0.1)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for soak.json")
-    return parser.parse_args(argv)
+OPTIONS = {
+    "--frames": (10_000, "EmotionArrays to run for"),
+    "--fps": (30.0, "camera rate"),
+    "--warm-up": (0.1, "fraction of the frames before memory is compared"),
+}
 
 
 class Soak:
@@ -91,26 +70,18 @@ def bad_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if BAD_LOG_LINE.search(line)]
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logs = log_dir("soak")
-    env = private_ros_env(logs)
-    namespace = bench_namespace()
-    remap = ["--ros-args", "-r", f"__ns:={namespace}"]
-    peer = RosPeer(int(env["ROS_DOMAIN_ID"]), name="soak_monitor")
-    soak = Soak(peer, f"{namespace}/emotions")
-    emotion = NodeProcess([*executable("emotion_node"), *remap, "-p", "stats_period:=30.0"],
-                          env, logs / "emotion_node.log")
-    camera = NodeProcess([*executable("camera_node"), *remap, "-p", "source:=sample",
-                          "-p", "loop:=true", "-p", f"fps:={args.fps}"],
-                         env, logs / "camera_node.log")
-    stats = {"emotion_node": ProcessStats(emotion.process.pid),
-             "camera_node": ProcessStats(camera.process.pid)}
+def run(args: argparse.Namespace) -> Report:
     warm_up = max(MIN_WARM_UP_FRAMES, int(args.warm_up * args.frames))
     samples: list[dict] = []
-    started = time.monotonic()
     exits = {}
-    try:
+    with PrivateRos("soak", "soak_monitor") as ros:
+        soak = Soak(ros.peer, f"{ros.namespace}/emotions")
+        emotion = ros.start("emotion_node", "emotion_node.log", {"stats_period": 30.0})
+        camera = ros.start("camera_node", "camera_node.log",
+                           {"source": "sample", "loop": "true", "fps": args.fps})
+        stats = {"emotion_node": ProcessStats(emotion.process.pid),
+                 "camera_node": ProcessStats(camera.process.pid)}
+        started = time.monotonic()
         if not wait_until(lambda: soak.ages_ms, 60):
             raise RuntimeError(f"no EmotionArray within 60 s\n{emotion.output}\n{camera.output}")
         first_result_s = time.monotonic() - started
@@ -131,17 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         cpu = {name: s.cpu_seconds() for name, s in stats.items()}
         for name, node in (("camera_node", camera), ("emotion_node", emotion)):
             exits[name] = node.stop(signal.SIGINT)
-    finally:
-        for node in (camera, emotion):
-            if node.alive():
-                node.stop(signal.SIGKILL)
-        peer.close()
 
     report = summarise(args, soak, samples, warm_up, elapsed, first_result_s, cpu, exits,
                        {"emotion_node": emotion.output, "camera_node": camera.output})
-    print_report(report)
-    print(f"  -> {write_results(args.out, report)} (node logs in {logs})")
-    return 0 if all(t.met for t in report.targets) else 1
+    report.notes.append(f"node logs in {ros.logs}")
+    return report
 
 
 def summarise(args: argparse.Namespace, soak: Soak, samples: list[dict], warm_up: int,
@@ -210,4 +175,4 @@ def summarise(args: argparse.Namespace, soak: Soak, samples: list[dict], warm_up
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(standalone(sys.modules[__name__], missed_target_fails=True))

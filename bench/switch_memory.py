@@ -24,32 +24,18 @@ from __future__ import annotations
 import argparse
 import itertools
 import signal
+import sys
 import threading
 import time
-from pathlib import Path
 
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
-from std_msgs.msg import Header
 
-from fer_ros.nodes.messages.image_messages import bgr_to_image
 from fer_ros.sources.sample import sample_faces_frame
-from run import (
-    DEFAULT_OUT,
-    NodeProcess,
-    ProcessStats,
-    Report,
-    RosPeer,
-    bench_namespace,
-    executable,
-    log_dir,
-    print_report,
-    private_ros_env,
-    wait_until,
-    write_results,
-)
+from harness import PrivateRos, ProcessStats, RosPeer, bench_image, wait_until
+from run import Report, standalone
 
 SWITCHES: dict[str, list[tuple[str, object]]] = {
     "model": [("model", "mini_xception"), ("model", "ensemble"),
@@ -63,27 +49,22 @@ SWITCHES["all"] = [value for trio in itertools.zip_longest(
     SWITCHES["model"], SWITCHES["detector"], SWITCHES["tracking"]) for value in trio if value]
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+OPTIONS = {
+    "--switches": (300, "parameter switches"),
+    "--minutes": (0.0, "run this long instead of a number of switches"),
+    "--interval": (1.0, "seconds between switches"),
+    "--rate": (60.0, "frames per second sent to the node"),
+    "--warm-up": (30, "switches before growth is measured"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", choices=sorted(SWITCHES), default="all")
-    parser.add_argument("--switches", type=int, default=300,
-                        help="parameter switches (default %(default)s)")
-    parser.add_argument("--minutes", type=float, default=0.0,
-                        help="run this long instead of a number of switches")
-    parser.add_argument("--interval", type=float, default=1.0,
-                        help="seconds between switches (default %(default)s)")
-    parser.add_argument("--rate", type=float, default=60.0,
-                        help="frames per second sent to the node (default %(default)s)")
-    parser.add_argument("--warm-up", type=int, default=30,
-                        help="switches before growth is measured (default %(default)s)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    return parser.parse_args(argv)
 
 
 def flood(peer: RosPeer, topic: str, rate: float, running: threading.Event) -> None:
     publisher = peer.node.create_publisher(Image, topic, qos_profile_sensor_data)
-    frame, _ = sample_faces_frame(1)
-    msg = bgr_to_image(frame, Header(frame_id="camera"))
+    msg = bench_image(sample_faces_frame(1)[0])
     period = 1.0 / rate
     next_at = time.monotonic()
     while running.is_set():
@@ -93,63 +74,54 @@ def flood(peer: RosPeer, topic: str, rate: float, running: threading.Event) -> N
         time.sleep(max(0.0, next_at - time.monotonic()))
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logs = log_dir("switch-memory")
-    env = private_ros_env(logs)
-    namespace = bench_namespace()
-    node = NodeProcess([*executable("emotion_node"), "--ros-args", "-r", f"__ns:={namespace}",
-                        "-p", "stats_period:=0.0"], env, logs / "emotion_node.log")
-    peer = RosPeer(int(env["ROS_DOMAIN_ID"]), name="switch_memory")
-    stats = ProcessStats(node.process.pid)
+def run(args: argparse.Namespace) -> Report:
     running = threading.Event()
     running.set()
     samples: list[dict] = []
     switch_rss: list[float] = []
     refused: list[str] = []
-    started = time.monotonic()
-    try:
-        if not node.wait_for_output("ready:", 120):
-            raise RuntimeError(f"emotion_node did not start\n{node.output}")
-        client = AsyncParameterClient(peer.node, f"{namespace}/emotion_node")
-        if not client.wait_for_services(timeout_sec=30):
-            raise RuntimeError("no parameter services")
-        sender = threading.Thread(target=flood, args=(peer, f"{namespace}/image_raw",
-                                                      args.rate, running), daemon=True)
-        sender.start()
-        time.sleep(3.0)
-        start_rss = stats.rss_mb()
-        started = time.monotonic()
-        cycle = itertools.cycle(SWITCHES[args.kind])
-        deadline = started + 60 * args.minutes if args.minutes else float("inf")
-        next_sample = started
-        count = 0
-        while (count < args.switches if not args.minutes else time.monotonic() < deadline):
-            name, value = next(cycle)
-            future = client.set_parameters([Parameter(name, value=value)])
-            if not wait_until(future.done, 10):
-                raise RuntimeError(f"no reply to {name}={value!r}")
-            result = future.result().results[0]
-            if not result.successful:
-                refused.append(f"{name}={value!r}: {result.reason}")
-            count += 1
-            switch_end = time.monotonic() + args.interval
-            while time.monotonic() < switch_end:
-                if not node.alive():
-                    raise RuntimeError(f"emotion_node died\n{node.output}")
-                if time.monotonic() >= next_sample:
-                    samples.append({"t": time.monotonic() - started, "switches": count,
-                                    "rss_mb": stats.rss_mb()})
-                    next_sample += 1.0
-                time.sleep(0.05)
-            switch_rss.append(stats.rss_mb())
-        elapsed = time.monotonic() - started
-        code, _ = node.stop(signal.SIGINT)
-    finally:
-        running.clear()
-        if node.alive():
-            node.stop(signal.SIGKILL)
-        peer.close()
+    with PrivateRos("switch-memory", "switch_memory") as ros:
+        node = ros.start("emotion_node", "emotion_node.log", {"stats_period": 0.0})
+        stats = ProcessStats(node.process.pid)
+        try:
+            if not node.wait_for_output("ready:", 120):
+                raise RuntimeError(f"emotion_node did not start\n{node.output}")
+            client = AsyncParameterClient(ros.peer.node, f"{ros.namespace}/emotion_node")
+            if not client.wait_for_services(timeout_sec=30):
+                raise RuntimeError("no parameter services")
+            sender = threading.Thread(target=flood, args=(ros.peer, f"{ros.namespace}/image_raw",
+                                                          args.rate, running), daemon=True)
+            sender.start()
+            time.sleep(3.0)
+            start_rss = stats.rss_mb()
+            started = time.monotonic()
+            cycle = itertools.cycle(SWITCHES[args.kind])
+            deadline = started + 60 * args.minutes if args.minutes else float("inf")
+            next_sample = started
+            count = 0
+            while (count < args.switches if not args.minutes else time.monotonic() < deadline):
+                name, value = next(cycle)
+                future = client.set_parameters([Parameter(name, value=value)])
+                if not wait_until(future.done, 10):
+                    raise RuntimeError(f"no reply to {name}={value!r}")
+                result = future.result().results[0]
+                if not result.successful:
+                    refused.append(f"{name}={value!r}: {result.reason}")
+                count += 1
+                switch_end = time.monotonic() + args.interval
+                while time.monotonic() < switch_end:
+                    if not node.alive():
+                        raise RuntimeError(f"emotion_node died\n{node.output}")
+                    if time.monotonic() >= next_sample:
+                        samples.append({"t": time.monotonic() - started, "switches": count,
+                                        "rss_mb": stats.rss_mb()})
+                        next_sample += 1.0
+                    time.sleep(0.05)
+                switch_rss.append(stats.rss_mb())
+            elapsed = time.monotonic() - started
+            code, _ = node.stop(signal.SIGINT)
+        finally:
+            running.clear()
 
     warm = switch_rss[min(args.warm_up, len(switch_rss)) - 1]
     report = Report(f"switch_memory_{args.kind}",
@@ -168,10 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     report.data = {"samples": samples, "switch_rss_mb": switch_rss, "refused": refused,
                    "start_rss_mb": start_rss, "args": {k: str(v) for k, v in vars(args).items()}}
-    print_report(report)
-    print(f"  -> {write_results(args.out, report)} (node log in {logs})")
-    return 0
+    report.notes.append(f"node log in {ros.logs}")
+    return report
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(standalone(sys.modules[__name__]))

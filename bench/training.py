@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -28,7 +27,7 @@ from fer_ros.learning.architectures import ARCHITECTURES, build
 from fer_ros.learning.datasets import FaceSet
 from fer_ros.learning.training import compile_for_training, make_dataset
 from fer_ros.perception.model_metadata import ModelMetadata
-from run import DEFAULT_OUT, Report, print_report, write_results
+from run import Report, standalone
 
 FER2013_TRAINING_FACES = 28_709
 WARM_UP_FACES = 256
@@ -149,16 +148,5 @@ def run(args: argparse.Namespace) -> Report:
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    report = run(args)
-    print_report(report)
-    print(f"  -> {write_results(args.out, report)}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(standalone(sys.modules[__name__]))

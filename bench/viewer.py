@@ -37,22 +37,12 @@ import time
 from dataclasses import dataclass
 
 import cv2
+from sensor_msgs.msg import Image
 
+import harness
 from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
 from fer_ros.sources.sample import sample_faces_frame
-from pipeline import Collector, Feeder, start_node
-from run import (
-    NodeProcess,
-    ProcessStats,
-    Report,
-    RosPeer,
-    Target,
-    bench_namespace,
-    executable,
-    log_dir,
-    private_ros_env,
-    wait_until,
-)
+from run import Report, Target
 
 FACES = 4
 TARGET_PERCENT = 10.0
@@ -60,15 +50,10 @@ MODES = ("without", "one viewer")
 JPEG_QUALITY = 80
 """emotion_node's default jpeg_quality."""
 DRAW_REPEATS = 200
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seconds", type=float, default=10.0,
-                        help="measured seconds per window (default %(default)s)")
-    parser.add_argument("--warm-up", type=float, default=3.0,
-                        help="unmeasured seconds before each window (default %(default)s)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="windows of each kind, alternating (default %(default)s)")
+OPTIONS = {
+    **harness.window_options(10.0, 3.0),
+    "--rounds": (3, "windows of each kind, alternating"),
+}
 
 
 @dataclass
@@ -141,23 +126,20 @@ def serving(port: int) -> bool:
         return False
 
 
-def measure(feeder: Feeder, node_stats: ProcessStats, viewer: NodeProcess | None,
-            client: Client | None, mode: str, seconds: float, warm_up: float) -> Window:
-    feeder.at_rate(FACES, warm_up)
-    viewer_stats = ProcessStats(viewer.process.pid) if viewer is not None else None
+def measure(feed: harness.Feed, frame: Image, node_stats: harness.ProcessStats,
+            viewer: harness.NodeProcess | None, client: Client | None, mode: str,
+            seconds: float, warm_up: float) -> Window:
+    feed.at_rate(frame, warm_up)
     frames_before = client.frames if client else 0
     events_before = client.events if client else 0
-    node_before = node_stats.cpu_seconds()
-    viewer_before = viewer_stats.cpu_seconds() if viewer_stats else 0.0
-    wall_before = time.perf_counter()
-    stamps, _ = feeder.at_rate(FACES, seconds)
-    wall = time.perf_counter() - wall_before
-    node_cpu = 100 * (node_stats.cpu_seconds() - node_before) / wall
-    viewer_cpu = 100 * (viewer_stats.cpu_seconds() - viewer_before) / wall \
-        if viewer_stats else 0.0
-    results = sum(1 for s in stamps if s in feeder.collector.arrivals)
-    return Window(mode, wall, len(stamps), results, node_cpu, viewer_cpu,
-                  (client.frames - frames_before) if client else 0,
+    node_cpu = harness.CpuWindow(node_stats)
+    viewer_cpu = (harness.CpuWindow(harness.ProcessStats(viewer.process.pid))
+                  if viewer is not None else None)
+    stamps = feed.at_rate(frame, seconds)
+    node_percent, wall = node_cpu.reading()
+    viewer_percent = viewer_cpu.reading()[0] if viewer_cpu else 0.0
+    return Window(mode, wall, len(stamps), len(feed.answers(stamps)), node_percent,
+                  viewer_percent, (client.frames - frames_before) if client else 0,
                   (client.events - events_before) if client else 0)
 
 
@@ -178,49 +160,36 @@ def draw_and_encode_ms() -> tuple[float, float]:
 
 
 def run(args: argparse.Namespace) -> Report:
-    logs = log_dir("bench-viewer")
-    env = private_ros_env(logs)
-    namespace = bench_namespace()
-    peer = RosPeer(int(env["ROS_DOMAIN_ID"]), name="bench_feeder")
-    collector = Collector(peer, f"{namespace}/emotions")
-    feeder = Feeder(peer, f"{namespace}/image_raw", collector)
-    node = start_node(env, logs, namespace, 0)
+    frame = harness.bench_image(sample_faces_frame(FACES)[0])
     windows: list[Window] = []
-    viewer: NodeProcess | None = None
-    try:
-        if not wait_until(lambda: _answers(feeder), 60):
-            raise RuntimeError(f"emotion_node gave no result; its log:\n{node.output}")
-        stats = ProcessStats(node.process.pid)
+    with harness.PrivateRos("bench-viewer", "bench_feeder") as ros:
+        feed = harness.Feed(ros.peer, ros.namespace)
+        node = ros.start("emotion_node", "emotion_node_0.log")
+        feed.wait_for_first_answer(node, lambda: _one_frame(feed, frame), 60.0)
+        stats = harness.ProcessStats(node.process.pid)
         for round_index in range(max(1, args.rounds)):
-            windows.append(measure(feeder, stats, None, None, "without", args.seconds,
+            windows.append(measure(feed, frame, stats, None, None, "without", args.seconds,
                                    args.warm_up))
             port = free_port()
-            viewer = NodeProcess([*executable("fer"), "view", "--namespace", namespace,
-                                  "--port", str(port)], env,
-                                 logs / f"fer_view_{round_index}.log")
-            if not wait_until(lambda port=port: serving(port), 30):
+            viewer = ros.start([*harness.executable("fer"), "view", "--namespace", ros.namespace,
+                                "--port", str(port)], f"fer_view_{round_index}.log",
+                               namespaced=False)
+            if not harness.wait_until(lambda port=port: serving(port), 30):
                 raise RuntimeError(f"fer view did not start; its log:\n{viewer.output}")
             client = Client(port)
             try:
-                windows.append(measure(feeder, stats, viewer, client, "one viewer",
+                windows.append(measure(feed, frame, stats, viewer, client, "one viewer",
                                        args.seconds, args.warm_up))
             finally:
                 client.close()
                 viewer.stop(signal.SIGINT)
-                viewer = None
         node.stop(signal.SIGINT)
-    finally:
-        for process in (viewer, node):
-            if process is not None and process.alive():
-                process.stop(signal.SIGKILL)
-        peer.close()
     return _report(args, windows, *draw_and_encode_ms())
 
 
-def _answers(feeder: Feeder) -> bool:
-    feeder.publish(FACES)
+def _one_frame(feed: harness.Feed, frame: Image) -> None:
+    feed.publish(frame)
     time.sleep(0.2)
-    return bool(feeder.collector.arrivals)
 
 
 def _report(args: argparse.Namespace, windows: list[Window], draw_ms: float,

@@ -69,3 +69,12 @@ def ros_env(ros_domain: int, tmp_path: Path) -> dict[str, str]:
     env["ROS_LOG_DIR"] = str(tmp_path / "ros_log")
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+@pytest.fixture
+def session(ros_domain: int, ros_env: dict[str, str], tmp_path: Path):
+    """emotion_node with its defaults, and a peer feeding it (emotion_session.Session)."""
+    from emotion_session import Session
+
+    with Session(ros_domain, ros_env, tmp_path) as running:
+        yield running

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from rcl_interfaces.msg import ParameterType, ParameterValue
 
+from emotion_session import Session, set_parameter
 from fer_ros.perception.alignment import LEVEL_ABOVE_DEGREES, eye_line_roll, level_rolls
 from fer_ros.perception.classification import load_classifier
 from fer_ros.perception.detection import create_detector
@@ -16,7 +17,6 @@ from fer_ros.perception.model_metadata import CropSpec
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
 from fer_ros.perception.preprocessing import crop_face
 from frames import astronaut_frame, image_msg
-from test_emotion_node import Session, set_parameter
 
 TILT = 25.0
 CROP = CropSpec(square=True, margin_frac=0.1)

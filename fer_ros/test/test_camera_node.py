@@ -19,6 +19,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
+from fake_clock import FakeClock
 from fer_ros.nodes import camera_node
 from fer_ros.sources.calibration import CalibrationError, calibration_path, load_calibration
 from fer_ros.sources.frame_sources import (
@@ -343,14 +344,6 @@ def test_output_size_keeps_the_aspect_when_one_side_is_given():
     assert output_size(640, 480, 320, 0) == (320, 240)
     assert output_size(640, 480, 0, 120) == (160, 120)
     assert output_size(640, 480, 100, 100) == (100, 100)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_pacer_slots_do_not_drift_with_uneven_work():

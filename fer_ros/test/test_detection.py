@@ -20,28 +20,10 @@ from fer_ros.perception.detection import (
 )
 from fer_ros.perception.preprocessing import Box
 from fer_ros.perception.tracking import box_iou
+from skimage_pictures import ASTRONAUT_FACE, CAMERAMAN_FACE, NO_FACE_IMAGES, to_bgr
 
-ASTRONAUT_FACE: Box = (177, 66, 95, 95)
-"""Forehead to chin, cheek to cheek in ``astronaut()``, checked by eye on a 4x zoom."""
 ASTRONAUT_LANDMARKS = ((207, 100), (245, 100), (223, 147))
 """Left eye, right eye and mouth of the astronaut, by eye."""
-CAMERAMAN_FACE: Box = (183, 120, 75, 75)
-"""Ear to nose tip, brow to chin of the profile face in ``camera()``, by eye."""
-NO_FACE_IMAGES = (
-    "coffee", "rocket", "chelsea", "brick", "grass", "gravel", "moon", "page", "text", "coins",
-    "hubble_deep_field", "retina", "immunohistochemistry", "cell", "horse", "logo", "clock",
-    "colorwheel", "microaneurysms",
-)
-"""No human face; the full-range model's highest score on each was at most 0.27 (threshold 0.5)."""
-
-
-def to_bgr(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype == bool:
-        image = image.astype(np.uint8) * 255
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    return cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_RGB2BGR)
 
 
 def detect(detector, bgr: np.ndarray) -> list[Detection]:

@@ -8,6 +8,7 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import Image
 
+from fake_clock import FakeClock
 from fer_ros.nodes.diagnostics.camera_health import CameraHealth, hardware_id
 from fer_ros.nodes.diagnostics.emotion_health import COUNTERS, EmotionHealth
 from fer_ros.nodes.diagnostics.updater import ERROR, OK, WARN, CounterWatch, LatencyWindow, Report
@@ -19,16 +20,8 @@ from ros_harness import NodeProcess, RosPeer, executable, wait_for_subscriber, w
 START_TIMEOUT = 30.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_counter_watch_gives_rates_and_idle_times():
-    clock = Clock()
+    clock = FakeClock()
     watch = CounterWatch(clock)
     clock.now += 2.0
     interval = watch.update({"frames": 60, "errors": 0})
@@ -67,7 +60,7 @@ class EmotionCase:
     """An EmotionHealth whose counters and clock a test moves by hand."""
 
     def __init__(self) -> None:
-        self.clock = Clock()
+        self.clock = FakeClock()
         self.health = EmotionHealth("/fer/image_raw", self.clock)
         self.totals = dict.fromkeys(COUNTERS, 0)
         self.health.restart(self.totals)
@@ -121,7 +114,7 @@ def test_inactive_emotion_node_is_ok_and_says_why():
 
 
 def camera_case(spec: SourceSpec, target: float, seconds: int, **per_second: int):
-    clock = Clock()
+    clock = FakeClock()
     counts = {"published": 0, "dropped": 0, "unreadable": 0, "publish_errors": 0,
               "reconnects": 0}
     health = CameraHealth(spec, counts, lambda: target, clock)

@@ -19,12 +19,12 @@ from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import GetParameters
 from sensor_msgs.msg import CompressedImage
 
+from emotion_session import Session, set_parameter
 from fer_ros.perception.classification import ModelLoadError, load_classifier
 from fer_ros.perception.model_files import bundled_model
 from fer_ros.perception.model_metadata import ModelMetadata, ModelMetadataError
 from frames import astronaut_frame, header, image_msg
 from ros_harness import executable, wait_until
-from test_emotion_node import Session, set_parameter
 
 TENSORFLOW_LIBRARY = "/tensorflow/libtensorflow"
 
@@ -43,13 +43,6 @@ def double(value: float) -> ParameterValue:
 
 def string(value: str) -> ParameterValue:
     return ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
-
-
-@pytest.fixture
-def session(ros_domain, ros_env, tmp_path):
-    s = Session(ros_domain, ros_env, tmp_path)
-    yield s
-    s.close()
 
 
 def test_face_ids_are_never_reused_after_a_pipeline_rebuild(session):

@@ -23,12 +23,12 @@ from fer_msgs.msg import EmotionArray
 from sensor_msgs.msg import CompressedImage
 
 from bombs import png_bomb
+from emotion_session import START_TIMEOUT, Session
 from fer_ros.perception.model_files import bundled_model
 from fer_ros.sources.sample import SampleSequence, sample_faces_frame
 from frames import astronaut_frame, header, image_msg, jpeg_msg
 from optional_dependencies import needs_tensorflow
 from ros_harness import NodeProcess, RosPeer, executable, wait_until
-from test_emotion_node import START_TIMEOUT, Session
 
 PACKAGE_SOURCE = Path(__file__).resolve().parents[1] / "fer_ros"
 TENSORFLOW_LIBRARY = "/tensorflow/libtensorflow"

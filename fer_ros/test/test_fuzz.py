@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
+from emotion_session import Session  # noqa: E402
 from fer_ros.nodes.messages.image_conversion import (  # noqa: E402
     SUPPORTED_ENCODINGS,
     ImageConversionError,
@@ -33,7 +34,6 @@ from fer_ros.nodes.messages.image_conversion import (  # noqa: E402
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig  # noqa: E402
 from fer_ros.sources.sample import sample_faces_frame  # noqa: E402
 from frames import astronaut_frame, header, image_msg, jpeg_msg  # noqa: E402
-from test_emotion_node import Session  # noqa: E402
 from test_faults import node_totals  # noqa: E402
 
 U32 = 2**32 - 1
@@ -231,22 +231,19 @@ def assert_survived(session: Session, sent: int, good) -> None:
     assert totals["bad"] > 0 and totals["failed"] == 0, (totals, output)
 
 
+def fuzz_running_node(session: Session, strategy, examples: int, good_message) -> None:
+    """Throw random messages at the node, then check it survived and answers a good frame."""
+    sent = throw_at(session, strategy, examples)
+    frame, _ = astronaut_frame()
+    assert_survived(session, sent, good_message(frame, session.next_stamp()))
+
+
 def test_node_survives_random_raw_images(ros_domain, ros_env, tmp_path):
-    s = Session(ros_domain, ros_env, tmp_path, "stats_period:=0.5")
-    try:
-        sent = throw_at(s, raw_images(), 120)
-        frame, _ = astronaut_frame()
-        assert_survived(s, sent, image_msg(frame, s.next_stamp()))
-    finally:
-        s.close()
+    with Session(ros_domain, ros_env, tmp_path, "stats_period:=0.5") as session:
+        fuzz_running_node(session, raw_images(), 120, image_msg)
 
 
 def test_node_survives_random_compressed_images(ros_domain, ros_env, tmp_path):
-    s = Session(ros_domain, ros_env, tmp_path, "stats_period:=0.5",
-                "image_transport:=compressed", compressed=True)
-    try:
-        sent = throw_at(s, compressed_images(), 80)
-        frame, _ = astronaut_frame()
-        assert_survived(s, sent, jpeg_msg(frame, s.next_stamp()))
-    finally:
-        s.close()
+    with Session(ros_domain, ros_env, tmp_path, "stats_period:=0.5",
+                 "image_transport:=compressed", compressed=True) as session:
+        fuzz_running_node(session, compressed_images(), 80, jpeg_msg)

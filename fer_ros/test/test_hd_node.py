@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sensor_msgs.msg import Image
 
+from emotion_session import Session
 from face_photos import crowd_frame, needs_photos
 from fer_ros.perception.tracking import box_iou
 from frames import image_msg, roi_box
 from ros_harness import wait_until
-from test_emotion_node import Session
 from test_retinaface import HD_SIZES
 
 pytestmark = needs_photos
@@ -27,13 +27,6 @@ SEGMENT = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) .* (/dev/shm/fastdds_[0-9a-f]{16
 @pytest.fixture(scope="module")
 def hd_frames():
     return {size: crowd_frame(*size, HD_SIZES, seed=0) for size in ((1280, 720), (1920, 1080))}
-
-
-@pytest.fixture
-def session(ros_domain, ros_env, tmp_path):
-    s = Session(ros_domain, ros_env, tmp_path)
-    yield s
-    s.close()
 
 
 def test_hd_frames_with_8_faces_every_face_with_its_landmarks(session, hd_frames):

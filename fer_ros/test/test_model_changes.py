@@ -14,13 +14,13 @@ import pytest
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 
+from emotion_session import Session
 from fer_ros.perception.classification import ModelLoadError, load_classifier
 from fer_ros.perception.ensemble import MAX_ENSEMBLE_MEMBERS
 from fer_ros.perception.file_limits import MAX_METADATA_BYTES
 from fer_ros.perception.model_files import bundled_model
 from frames import astronaut_frame, image_msg
 from ros_harness import wait_until
-from test_emotion_node import Session
 
 REPLY_BOUND_S = 1.0
 """Every parameter call must be answered within this (the rule the hostile round set)."""

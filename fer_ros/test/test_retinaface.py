@@ -17,7 +17,7 @@ from fer_ros.perception.detection import DEFAULT_DETECTOR, create_detector
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
 from fer_ros.perception.retinaface import RetinaFaceDetector
 from fer_ros.perception.tracking import box_iou
-from test_detection import ASTRONAUT_FACE, NO_FACE_IMAGES, to_bgr
+from skimage_pictures import ASTRONAUT_FACE, NO_FACE_IMAGES, to_bgr
 
 pytestmark = needs_photos
 
