@@ -39,8 +39,8 @@ import numpy as np
 from fer_ros.perception.alignment import level_rolls
 from fer_ros.perception.background_detection import BackgroundDetection
 from fer_ros.perception.classification import ExpressionClassifier, load_classifier
-from fer_ros.perception.detection import FaceDetector, create_detector
-from fer_ros.perception.detection_types import Detection, Landmarks
+from fer_ros.perception.detection import create_detector
+from fer_ros.perception.detection_types import Detection, FaceDetector, Landmarks
 from fer_ros.perception.pipeline_parameters import PIPELINE_DEFAULTS as _DEFAULTS
 from fer_ros.perception.preprocessing import Box
 from fer_ros.perception.roi_redetection import RoiRedetector

@@ -45,7 +45,7 @@ HAAR_SHIFT = (0.0, -0.03)
 Haar's side over the mean of RetinaFace's width and height: RetinaFace's box is a little lower
 and larger. Medians over the faces both find in ``bench/detectors.py --calibrate`` (astronaut,
 55 faces: shift -0.03, quartiles -0.04..-0.02, scale 0.90, quartiles 0.84..0.98; LFW agrees on
-the shift, -0.025; its scale, 1.08, is not used for the reason given in detection.py)."""
+the shift, -0.025; its scale, 1.08, is not used for the reason given in blazeface.py)."""
 HAAR_SCALE = 0.90
 SHRINK_LIMIT = 0.5
 MAX_SHAPES = 4
