@@ -48,8 +48,8 @@ import skimage.data
 
 from fer_ros.perception.blazeface import BLAZEFACE_MODELS, BlazeFaceDetector
 from fer_ros.perception.detection import create_detector
-from fer_ros.perception.retinaface import RetinaFaceDetector
 from fer_ros.perception.preprocessing import Box
+from fer_ros.perception.retinaface import RetinaFaceDetector
 from fer_ros.perception.tracking import box_iou
 
 FRAME_W, FRAME_H = 640, 480
