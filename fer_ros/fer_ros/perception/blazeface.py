@@ -20,14 +20,13 @@ class _BlazeFaceModel:
     and are larger, by amounts that differ between the variants. Each box is mapped to the
     Haar box of the same face by moving its centre by ``haar_shift`` (in BlazeFace box widths
     and heights) and scaling the mean of its sides by ``haar_scale`` into a square, as Haar
-    boxes are. ``bench/detectors.py --calibrate`` measured both on the faces that Haar and
-    BlazeFace both find, as the median over skimage's astronaut at 40..520 px, upright, tilted
-    and mirrored (40 faces for short, 50 for full); the quartiles lie within 0.02 of the shift
-    and 0.06 of the scale. The horizontal shift came out within 0.01 of zero, as it should on a
-    mirror-symmetric test set, so it is 0. The 100 LFW faces agree on the vertical shift but
-    were not used for the scale: they are cut at brows, chin and cheeks, and without the
-    outline of the head BlazeFace draws boxes about 20 % smaller relative to Haar's (scale
-    1.06 full, 1.11 short) than on a whole photo, which is what a robot's camera sees.
+    boxes are. ``bench/detectors.py --calibrate`` measures both as medians over the faces that
+    Haar and BlazeFace both find in skimage's astronaut, from small to large, upright, tilted
+    and mirrored; the faces spread little around them. The horizontal shift comes out at about
+    zero, as it should on a mirror-symmetric test set, so it is 0. LFW's faces agree on the
+    vertical shift but are not used for the scale: they are cut at brows, chin and cheeks, and
+    without the outline of the head BlazeFace draws boxes markedly smaller relative to Haar's
+    than on a whole photo, which is what a robot's camera sees.
     """
 
     filename: str
@@ -91,10 +90,10 @@ def _weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -
 class BlazeFaceDetector:
     """Google MediaPipe's BlazeFace (``.tflite``) under LiteRT.
 
-    Finds turned and tilted faces that Haar misses, with far fewer false detections, in about
-    3 ms (full range) or 1.5 ms (short range) for a 640x480 frame on two cores. As the whole
-    frame is shrunk to the model's input, faces narrower than about 40 px (full) or 80 px
-    (short) in a 640 px wide frame are missed; Haar finds them down to about 24 px.
+    Finds turned and tilted faces that Haar misses, with far fewer false detections, at a
+    fraction of Haar's cost (bench/detectors.py). As the whole frame is shrunk to the model's
+    input, faces narrower than about 1/16 (full) or 1/8 (short) of the frame's longer side are
+    missed; Haar finds smaller ones.
 
     The frame is letterboxed into the square model input, so faces keep their shape, and boxes
     are mapped back to frame pixels and then to the Haar convention. A face cut by the frame
@@ -105,8 +104,8 @@ class BlazeFaceDetector:
 
     MediaPipe feeds these models mirrored (selfie) images. Frames are used as they come:
     mirroring them only swaps the eyes' landmarks, which are not used, and it did not help on
-    bench/detectors.py's 313 frames (faces found as they come / mirrored: 232 / 233 short,
-    240 / 227 full; matching boxes differ by a median 5 % of their side).
+    bench/detectors.py's frames: mirrored, short range found as many faces and full range
+    fewer, and the boxes of a face found both ways barely differ.
     """
 
     DEFAULT_SCORE_THRESHOLD = 0.5

@@ -11,7 +11,7 @@ from fer_ros.perception.detection_types import MIN_FACE_SIZE, Detection
 class HaarDetector:
     """OpenCV's frontal-face Haar cascade: no extra weights, but misses turned and tilted faces.
 
-    It also fires on textures and takes about 50 ms for a 640x480 frame (bench/detectors.py).
+    It also fires on textures and is several times slower than BlazeFace (bench/detectors.py).
     """
 
     name = "haar"

@@ -25,8 +25,8 @@ With ``background_detection`` the whole-frame search runs on a thread of its own
 new faces are sought in the frame at hand once it has finished, so they are reported a frame or
 two later than without, and no frame waits for a whole-frame search unless nothing is tracked
 (then there is nothing to follow). Results then depend on timing. It is off by default: it
-needs a core to spare, and on this 2-core machine beside the camera's publisher it gained
-nothing over DDS and cost 45 MB (bench/README.md).
+needs a core to spare, and on a 2-core computer beside the camera's publisher it gained nothing
+over DDS while its second detector costs memory (docs/performance.md).
 """
 
 from __future__ import annotations
