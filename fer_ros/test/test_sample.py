@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_ros.perception.detection import HaarDetector
+from fer_ros.perception.haar import HaarDetector
 from fer_ros.perception.tracking import iou_matrix
 from fer_ros.sources.sample import MAX_FACES, SampleSequence, sample_faces_frame
 

@@ -4,11 +4,11 @@ The expression models were trained on roughly upright faces. With ``level_tilted
 pipeline's and the node's option, off by default) a face rolled by more than
 ``LEVEL_ABOVE_DEGREES`` is classified from a level crop (perception/preprocessing.py's
 ``crop_face``). It pays where the camera itself is rolled, a robot's head tilting: on
-bench/accuracy.py's real photos with RetinaFace, the ensemble read 31 of the 44 faces turned by
-20 degrees against 28 unlevelled. It costs where the tilt is the person's own and part of the
-expression (a head tilted in dismay): on the upright photos 306 of 395 against 312, so 76.8 %
-against 77.4 % over all, hence off by default. Levelling every face, however slightly rolled,
-did worse still (74.0 %): small rolls are part of what the models were trained on.
+bench/accuracy.py's real photos turned on purpose, the ensemble read more faces right from level
+crops. It costs where the tilt is the person's own and part of the expression (a head tilted in
+dismay): on the upright photos it read fewer right, and fewer over all, hence off by default.
+Levelling every face, however slightly rolled, did worse still: small rolls are part of what
+the models were trained on. The figures are in docs/accuracy.md.
 """
 
 from __future__ import annotations

@@ -1,18 +1,17 @@
 """Full-frame detections on a thread of their own, beside the frames that follow.
 
-A search of the whole frame costs RetinaFace 33 ms at 1280x720 and 44 ms at 1920x1080 (shrunk
-to 960 px) on this 2-core machine, more than a 30 Hz frame's 33 ms: done in the frame's own
-turn, every ``detection_interval``-th frame is late, and those frames set the p99 latency. Run
-here instead, it overlaps the next frames, which meanwhile follow the tracked faces in their
-regions (perception/roi_redetection.py) on the other core; its faces come back a frame or two
-later and are then sought in the frame at hand. onnxruntime, OpenCV and numpy release the GIL
-while they compute, so the two threads do run at once.
+A search of the whole frame of an HD camera can cost RetinaFace more than a frame's period at
+30 Hz on a 2-core computer: done in the frame's own turn, every ``detection_interval``-th frame
+is late, and those frames set the p99 latency. Run here instead, it overlaps the next frames,
+which meanwhile follow the tracked faces in their regions (perception/roi_redetection.py) on
+the other core; its faces come back a frame or two later and are then sought in the frame at
+hand. onnxruntime, OpenCV and numpy release the GIL while they compute, so the two threads do
+run at once.
 
-Measured on this 2-core machine (bench/README.md): in-process at 1280x720 with 8 moving faces
-and frames at 30 Hz, p99 41 ms against 53 ms in the frame's turn (p50 27 against 22 ms: the two
-threads share the cores). Over DDS beside the camera's publisher, which leaves no core spare,
-it gained nothing (medians of 3: 27.0 against 26.1 results/s at 1280x720, 22.2 against 24.2 at
-1920x1080) and its second detector cost 43 MB, so the node leaves it off by default.
+In-process, with moving faces in HD frames at 30 Hz, it lowers the p99 latency and raises the
+median (the two threads share the cores). Over DDS beside the camera's publisher, which leaves
+no core spare, it gained nothing, and its second detector costs memory, so the node leaves it
+off by default (docs/performance.md).
 
 One detection at a time, on a frame copied at the start (the caller may reuse its buffers), by
 a detector of its own: a detector instance keeps per-call buffers and is not shared between

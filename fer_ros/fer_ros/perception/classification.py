@@ -192,8 +192,8 @@ class KerasClassifier(SingleModel):
 class OnnxRuntimeClassifier(SingleModel):
     """An ``.onnx`` model run by onnxruntime.
 
-    On FaceExpressionNet it measured 2 to 4 times faster than OpenCV's dnn module with one
-    thread (bench/classifier_runtimes.py; bench/README.md). The model must take a float32 NHWC
+    On FaceExpressionNet it ran markedly faster than OpenCV's dnn module with one thread
+    (bench/classifier_runtimes.py; docs/performance.md). The model must take a float32 NHWC
     batch of any size and return one row per face.
     """
 
@@ -206,7 +206,7 @@ class OnnxRuntimeClassifier(SingleModel):
         options.intra_op_num_threads = num_threads
         options.inter_op_num_threads = 1
         # Idle worker threads would otherwise spin, taking a core from the node's other threads
-        # (DDS, the detector): with 2 threads it used twice the CPU for the same ms per face.
+        # (DDS, the detector), for no faster classification.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = onnxruntime.InferenceSession(
@@ -325,7 +325,8 @@ def model_members(model: str | Path | None) -> tuple[str, ...]:
     """The models a ``model`` value names: one, a named ensemble's or a comma-separated list's.
 
     A list longer than MAX_ENSEMBLE_MEMBERS is refused here, before any file is looked at:
-    each member costs its runtime's memory (a thousand copies of one model passed 3 GB)."""
+    each member costs its runtime's memory, and a thousand copies of one model ran to
+    gigabytes."""
     spec = DEFAULT_MODEL if model is None or str(model).strip() == "" else str(model).strip()
     if len(spec) > MAX_MODEL_SPEC_CHARS:
         raise ModelLoadError(f"model value of {len(spec)} characters is longer than the "

@@ -33,7 +33,7 @@ def bundled_model(filename: str) -> Path:
 
 UNSAFE_KERAS_LAYERS = frozenset({"Lambda"})
 """Layers whose saved form carries Python code; Keras' safe mode refuses them on load, but
-only after TensorFlow (600 MB of RSS that stays) has been imported."""
+only after TensorFlow (hundreds of MB of RSS that stays) has been imported."""
 
 
 def unsafe_keras_layers(path: Path) -> list[str]:

