@@ -23,7 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 NEEDS_TENSORFLOW = {"train", "evaluate"}
 NO_TENSORFLOW = """fer {command}: needs TensorFlow, which the runtime install leaves out
-(about 1.3 GB that the nodes and `fer predict` never use). Install the training set, then run
+(over a gigabyte that the nodes and `fer predict` never use). Install the training set, then run
 it again:
   make setup-train                          (in the repository, the venv route)
   pip install -r requirements-train.txt     (into the environment that runs fer)

@@ -371,10 +371,11 @@ class CameraNode(Node):
         info.binning_x, info.binning_y = int(recorded.binning_x), int(recorded.binning_y)
         return info
 
-    def _stats_totals(self) -> str:
-        return (f"{self.counts['published']} published, {self.counts['dropped']} over the fps cap, "
-                f"{self.counts['unreadable']} unreadable, {self.counts['reconnects']} failed "
-                f"opens, {self.counts['publish_errors']} publish errors")
+    def _stats_totals(self) -> list[tuple[int, str]]:
+        names = {"published": "published", "dropped": "over the fps cap",
+                 "unreadable": "unreadable", "reconnects": "failed opens",
+                 "publish_errors": "publish errors"}
+        return [(self.counts[key], what) for key, what in names.items()]
 
     def close(self) -> None:
         """Stop capturing and release the device before the node goes away.

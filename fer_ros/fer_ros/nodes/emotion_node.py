@@ -359,10 +359,10 @@ class EmotionNode(LifecycleNode):
                 f"{DRIVER_REMEDIES}", throttle_duration_sec=30.0)
         return checked
 
-    def _stats_totals(self) -> str:
-        return (f"{self.counts['received']} taken, {self._slot.dropped} stale dropped, "
-                f"{self.counts['bad_input']} bad, {self.counts['errors']} failed, "
-                f"{self.counts['publish_errors']} publish errors")
+    def _stats_totals(self) -> list[tuple[int, str]]:
+        return [(self.counts["received"], "taken"), (self._slot.dropped, "stale dropped"),
+                (self.counts["bad_input"], "bad"), (self.counts["errors"], "failed"),
+                (self.counts["publish_errors"], "publish errors")]
 
     def close(self) -> None:
         """Stop the worker before the node goes away, so no publish races destruction."""

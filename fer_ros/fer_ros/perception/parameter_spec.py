@@ -2,7 +2,7 @@
 one-line description, with the check every value of it goes through.
 
 ROS-free, so that the pipeline's own configuration (perception/pipeline_parameters.py), the nodes
-that declare the same parameters to ROS (nodes/parameters.py), the `fer` command's defaults and
+that declare the same parameters to ROS (nodes/parameters/), the `fer` command's defaults and
 docs/parameters.md all read one table instead of repeating its numbers.
 """
 

@@ -3,7 +3,7 @@ emotion node's declarations, `fer predict`, config/emotion.yaml and docs/paramet
 their names, types, defaults, ranges and descriptions from.
 
 The emotion node declares these and adds its own (topics, annotation, lifecycle:
-nodes/emotion_node.py). Defaults that belong to one component (the detector, the model) are
+nodes/parameters/emotion.py). Defaults that belong to one component (the detector, the model) are
 that component's constants, named here once.
 """
 

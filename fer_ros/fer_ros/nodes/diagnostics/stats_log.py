@@ -4,7 +4,7 @@ line and its running totals, for whoever reads the log rather than /diagnostics.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from rclpy.node import Node
 
@@ -13,8 +13,9 @@ class StatsLog:
     """Logs ``frames/s; totals: ...`` on a timer of ``node``, never when ``period`` is 0."""
 
     def __init__(self, node: Node, period: float, frames: Callable[[], int],
-                 totals: Callable[[], str]):
-        """``frames`` reads the counter whose rate is logged; ``totals`` the rest of the line."""
+                 totals: Callable[[], Sequence[tuple[int, str]]]):
+        """``frames`` reads the counter whose rate is logged; ``totals`` the rest of the line,
+        as (count, what it counts) pairs."""
         self._node = node
         self._frames = frames
         self._totals = totals
@@ -27,4 +28,5 @@ class StatsLog:
         then, before = self._last
         self._last = (now, frames)
         fps = (frames - before) / max(now - then, 1e-6)
-        self._node.get_logger().info(f"{fps:.1f} frames/s; totals: {self._totals()}")
+        totals = ", ".join(f"{count} {what}" for count, what in self._totals())
+        self._node.get_logger().info(f"{fps:.1f} frames/s; totals: {totals}")

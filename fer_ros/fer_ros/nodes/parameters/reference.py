@@ -22,10 +22,10 @@ start-up (YAML, `-p`, launch arguments); the others can also be changed at run t
 
 
 def _default(spec: ParameterSpec) -> str:
-    if isinstance(spec.default, bool):
-        return str(spec.default).lower()
     if spec.name == "loop":
         return "true for `sample`, else false"
+    if isinstance(spec.default, bool):
+        return str(spec.default).lower()
     return f"`{spec.default!r}`" if isinstance(spec.default, str) else f"`{spec.default}`"
 
 
