@@ -160,7 +160,10 @@ def main() -> None:
     if out:
         threading.Thread(target=keep_writing, args=(watch, Path(out)), daemon=True,
                          name="stage_writer").start()
-    from fer_ros.nodes.process.entry_points import emotion_node
+    try:
+        from fer_ros.nodes.process.entry_points import emotion_node
+    except ImportError:  # a baseline checkout from before nodes/ was grouped
+        from fer_ros.nodes.entry_points import emotion_node
 
     emotion_node()
 

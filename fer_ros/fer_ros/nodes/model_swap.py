@@ -107,7 +107,7 @@ class PipelineSwap:
         self._config = config
         self._pipeline = EmotionPipeline.from_config(config)
         self._lock = threading.Lock()
-        self._loader = ModelLoader(config.num_threads)
+        self._loader = ModelLoader(config.classifier_threads)
         self._log = log
         self._on_failure = on_failure
         self.running_model = config.model

@@ -87,6 +87,7 @@ class PipelineConfig:
     track_iou_threshold: float = _DEFAULTS["track_iou_threshold"]
     track_max_misses: int = _DEFAULTS["track_max_misses"]
     num_threads: int = _DEFAULTS["num_threads"]
+    classifier_threads: int = _DEFAULTS["classifier_threads"]
     detection_interval: int = _DEFAULTS["detection_interval"]
     classification_interval: int = _DEFAULTS["classification_interval"]
     empty_detection_interval: int = _DEFAULTS["empty_detection_interval"]
@@ -143,7 +144,7 @@ class EmotionPipeline:
         """Build a pipeline; pass the running ``classifier`` to keep it when only detector or
         tracking settings change (reloading a Keras model takes seconds)."""
         if classifier is None:
-            classifier = load_classifier(config.model, num_threads=config.num_threads)
+            classifier = load_classifier(config.model, num_threads=config.classifier_threads)
         # Half the threads for the background search: the frame at hand keeps the rest.
         background = (detector_from_config(config, max(1, config.num_threads // 2))
                       if config.background_detection else None)

@@ -55,7 +55,7 @@ PIPELINE_PARAMETERS: tuple[ParameterSpec, ...] = (
                   "their own beside the following frames, so no frame waits for one; new "
                   "faces are then reported a frame or two later. Pays off only with a core to "
                   "spare; costs a second detector's memory."),
-    ParameterSpec("classification_interval", 3, "Most frames between two classifications "
+    ParameterSpec("classification_interval", 4, "Most frames between two classifications "
                   "of a tracked face (new faces at once); in between its last scores are "
                   "reused, at most classification_interval-1 frames old. Faces take turns; "
                   "frames with a full detection classify only the faces that must be.", 1, 30),
@@ -73,6 +73,11 @@ PIPELINE_PARAMETERS: tuple[ParameterSpec, ...] = (
                   0.05, 0.95),
     ParameterSpec("track_max_misses", 5, "Frames a face may go undetected and keep its id.",
                   0, 100),
-    ParameterSpec("num_threads", 2, "CPU threads for each model.", 1, 16, read_only=True),
+    ParameterSpec("num_threads", 2, "CPU threads for the face detector: a whole-frame search "
+                  "is the longest step of a frame, and a second thread shortens it.", 1, 16,
+                  read_only=True),
+    ParameterSpec("classifier_threads", 1, "CPU threads for each expression model: its "
+                  "batches are a few small crops, which a second thread speeds up by less than "
+                  "the CPU time it adds.", 1, 16, read_only=True),
 )
 PIPELINE_DEFAULTS = defaults(PIPELINE_PARAMETERS)

@@ -52,7 +52,7 @@ class StillImageAnalyser:
         """The detector, model, smallest face and levelling of ``config``; its intervals,
         face limit, tracking and smoothing settings concern streams and are not used."""
         if classifier is None:
-            classifier = load_classifier(config.model, num_threads=config.num_threads)
+            classifier = load_classifier(config.model, num_threads=config.classifier_threads)
         return cls(detector_from_config(config, config.num_threads), classifier, max_faces,
                    LEVEL_ABOVE_DEGREES if config.level_tilted_faces else None)
 
