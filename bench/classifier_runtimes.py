@@ -4,7 +4,10 @@ Run from the repository root: ``.venv/bin/python bench/classifier_runtimes.py``.
 .onnx models in onnxruntime; the OpenCV dnn rows show what the runtime that comes with OpenCV
 would cost instead (the measurement behind that choice). In-process, real face crops,
 medians over ``--seconds`` of calls after warm-up, per face at batch 1, 4 and 8, with 1 and 2
-threads. Every row of one run shares the machine's conditions; compare rows, not runs.
+threads; and the process's CPU time per face over the same calls (the mean), which a second
+thread raises while it shortens the wall time: on a robot's shared CPU the CPU time is what the
+other processes lose. Every row of one run shares the machine's conditions; compare rows, not
+runs.
 """
 
 from __future__ import annotations
@@ -32,16 +35,19 @@ THREADS = (1, 2)
 OPTIONS = {"--seconds": (2.0, "timed window per cell")}
 
 
-def median_ms(seconds: float, call: Callable[..., object], *args: object) -> float:
+def timed_ms(seconds: float, call: Callable[..., object], *args: object) -> tuple[float, float]:
+    """Median wall time and mean process CPU time of ``call(*args)`` over ``seconds`` after
+    three warm-up calls, in ms."""
     for _ in range(3):
         call(*args)
     times = []
+    cpu_start = time.process_time()
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         start = time.perf_counter()
         call(*args)
         times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    return statistics.median(times), (time.process_time() - cpu_start) * 1000 / len(times)
 
 
 def opencv_dnn_predict(path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -60,7 +66,8 @@ def run(args: argparse.Namespace) -> Report:
     gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
     boxes = [face.box for face in frame.faces][:max(BATCHES)]
     report = Report("classifier_runtimes", "expression models: ms per face",
-                    ["model", "runtime", "threads", *(f"batch {b}" for b in BATCHES)])
+                    ["model", "runtime", "threads", *(f"batch {b}" for b in BATCHES),
+                     *(f"CPU, batch {b}" for b in BATCHES)])
     onnx_path = bundled_model("face_expression_net.onnx")
     for threads in THREADS:
         xception = load_single_model("mini_xception", num_threads=threads)
@@ -71,18 +78,21 @@ def run(args: argparse.Namespace) -> Report:
                  ("face_expression_net", "OpenCV dnn", opencv_dnn_predict(onnx_path, threads),
                   net.metadata)]
         for model, runtime, predict, metadata in cases:
-            row = [model, runtime, threads]
-            for batch in BATCHES:
-                inputs = prepare_frame_faces(frame.image, gray, boxes[:batch], metadata)
-                row.append(round(median_ms(args.seconds, predict, inputs) / batch, 2))
-            report.rows.append(row)
-        row = ["ensemble (crops included)", "LiteRT + onnxruntime", threads]
-        for batch in BATCHES:
-            row.append(round(median_ms(args.seconds, ensemble.classify, frame.image, gray,
-                                       boxes[:batch]) / batch, 2))
-        report.rows.append(row)
+            per_batch = [timed_ms(args.seconds, predict, prepare_frame_faces(
+                frame.image, gray, boxes[:batch], metadata)) for batch in BATCHES]
+            report.rows.append(per_face_row([model, runtime, threads], per_batch))
+        per_batch = [timed_ms(args.seconds, ensemble.classify, frame.image, gray, boxes[:batch])
+                     for batch in BATCHES]
+        report.rows.append(per_face_row(["ensemble (crops included)", "LiteRT + onnxruntime",
+                                         threads], per_batch))
     cv2.setNumThreads(cv2.getNumberOfCPUs())
     return report
+
+
+def per_face_row(head: list, per_batch: list[tuple[float, float]]) -> list:
+    """``head``, then wall and CPU ms per face at each of BATCHES."""
+    return [*head, *(round(wall / b, 2) for (wall, _), b in zip(per_batch, BATCHES)),
+            *(round(cpu / b, 2) for (_, cpu), b in zip(per_batch, BATCHES))]
 
 
 if __name__ == "__main__":
