@@ -16,6 +16,7 @@ from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
 from fer_ros.perception.search_schedule import MOST_FRAMES_UNSEARCHED, WholeFrameSearch
 from fer_ros.perception.tracking import box_iou
 from fer_ros.perception.unchanged_faces import MOST_FRAMES_KEPT
+from face_photos import crowd_frame, needs_photos
 from fer_ros.sources.sample import sample_faces_frame
 
 WIDTH, HEIGHT = 1280, 720
@@ -234,3 +235,17 @@ def test_settings_out_of_range_are_refused():
         WholeFrameSearch(3, 0)
     with pytest.raises(ValueError, match="change threshold"):
         WholeFrameSearch(3, 4, 300.0)
+
+
+@needs_photos
+def test_a_camera_switch_reports_each_face_once(classifier):
+    """From a 640x480 camera with 4 faces to a 1280x720 one with 8 real faces (face-api's
+    photos, 90-120 px, as bench/hd.py's): the old camera's tracks, searched for near their old
+    boxes, reach faces whose own tracks kept their detection; each face is still reported once
+    in every frame."""
+    small, _ = sample_faces_frame(4, 640, 480)
+    crowd, boxes = crowd_frame(WIDTH, HEIGHT, [90, 97, 104, 111, 118, 120, 100, 93], seed=0)
+    pipeline, counting = pipeline_with(classifier)
+    results = run(pipeline, counting, [noisy(small, t) for t in range(10)]
+                  + [noisy(crowd, t) for t in range(10, 40)])
+    assert [len(faces) for faces in results] == [4] * 10 + [len(boxes)] * 30

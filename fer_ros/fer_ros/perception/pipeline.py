@@ -223,6 +223,7 @@ class EmotionPipeline:
             kept = self.unchanged.kept(gray, frame, live)
             sought = [f for f in live if f not in kept]
             again = dict(zip(sought, self.redetector.redetect(bgr, [live[f] for f in sought])))
+            again = apart_from(again, list(kept.values()))
             found = [d for d in (kept.get(f) or again.get(f) for f in live) if d is not None]
             if found:
                 return found, False, list(kept.values())
@@ -275,6 +276,19 @@ def new_faces(detections: list[Detection], tracked: list[Box]) -> list[Box]:
     overlap = iou_matrix(np.asarray([d.box for d in detections], np.float64),
                          np.asarray(tracked, np.float64)).max(axis=1)
     return [d.box for d, best in zip(detections, overlap) if best < NEW_FACE_IOU]
+
+
+def apart_from(found: dict[int, Detection | None],
+               kept: list[Detection]) -> dict[int, Detection | None]:
+    """``found`` without the detections that overlap a ``kept`` one: another track's region
+    can reach a face that kept its detection, and one face must not be reported twice; the
+    kept face stays where it was, the other track counts a miss."""
+    if not kept:
+        return found
+    kept_boxes = np.asarray([d.box for d in kept], np.float64)
+    return {f: d for f, d in found.items()
+            if d is not None and iou_matrix(np.asarray([d.box], np.float64),
+                                            kept_boxes).max() < NEW_FACE_IOU}
 
 
 def largest_faces(detections: list[Detection], max_faces: int) -> list[Detection]:
