@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> Report:
         node.stop(signal.SIGINT)
         errors = harness.error_lines(node.output)
 
-    settings = ", ".join(args.hd_param) or "defaults (RetinaFace, detection_size 960, see docs/parameters.md)"
+    settings = (", ".join(args.hd_param)
+                or "defaults (RetinaFace, detection_size 960, see docs/parameters.md)")
     report = Report(
         "hd", f"hd: emotion_node over DDS at 30 Hz, node parameters: {settings}",
         ["case", "sent", "EmotionArray/s", "p50 ms", "p95 ms", "p99 ms",
