@@ -102,7 +102,7 @@ def test_a_face_that_appears_is_found_at_the_next_full_detection(classifier, pat
 
 def test_while_no_face_is_tracked_every_frame_can_be_searched_whole(classifier, patches):
     """With empty_detection_interval 1 the first face is found in its first frame
-    (test_empty_scene.py covers the cadence)."""
+    (test_search_schedule.py covers the cadence)."""
     pipeline = pipeline_with(classifier, detection_interval=5, empty_detection_interval=1)
     counts = [len(pipeline.process(scene(patches, t, [] if t < 2 else [0, 1])))
               for t in range(4)]
