@@ -26,18 +26,15 @@ import cv2
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import LABELS_FILE, LabelledPhoto, load_labels  # noqa: E402
 from detectors import match  # noqa: E402
+from harness import executable  # noqa: E402
 from run import Report, standalone  # noqa: E402
 
 TOLERANCE = 1e-6
 
 
-def fer_command() -> list[str]:
-    return [str(Path(sys.executable).parent / "fer")]
-
-
 def predict(paths: list[Path], out: Path, model: str) -> dict[str, list[dict]]:
     extra = ["--model", model] if model else []
-    completed = subprocess.run([*fer_command(), "predict", *map(str, paths), "--json", str(out),
+    completed = subprocess.run([*executable("fer"), "predict", *map(str, paths), "--json", str(out),
                                 *extra], capture_output=True, text=True, timeout=1800)
     if completed.returncode != 0:
         raise SystemExit(f"fer predict failed: {completed.stderr.strip().splitlines()[-1:]}")

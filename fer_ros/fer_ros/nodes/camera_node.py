@@ -40,7 +40,7 @@ from fer_ros.nodes.messages.image_conversion import compressed_to_bgr, raw_to_bg
 from fer_ros.nodes.messages.image_messages import bgr_to_image
 from fer_ros.nodes.messages.publishing import publish_guarded
 from fer_ros.nodes.parameters.camera import SOURCE, parameter_specs
-from fer_ros.nodes.parameters.reference import with_parameters
+from fer_ros.nodes.parameters.reference import camera_table, with_parameters
 from fer_ros.nodes.parameters.table import (
     ParameterTable,
     accept,
@@ -70,7 +70,7 @@ from fer_ros.sources.pacing import Pacer
 QOS_DEPTH = 5
 
 
-@with_parameters((SOURCE, *parameter_specs(loop_default=False)))
+@with_parameters(camera_table())
 class CameraNode(Node):
     """camera_node: frames of one source published as ROS images, at the source's pace.
 

@@ -178,8 +178,9 @@ class EmotionPipeline:
         detections = largest_faces(detections, self.max_faces)
         boxes = [d.box for d in detections]
         face_ids = self.tracker.associate(boxes)
-        self.schedule.keep_only(self.tracker.live_boxes())
-        self.unchanged.keep_only(self.tracker.live_boxes())
+        live = self.tracker.live_boxes()
+        self.schedule.keep_only(live)
+        self.unchanged.keep_only(live)
         kept_now = {id(d) for d in kept}
         self.unchanged.found(gray, frame, {f: d for f, d in zip(face_ids, detections)
                                            if id(d) not in kept_now})
@@ -269,26 +270,30 @@ class EmotionPipeline:
             self.background.join()
 
 
+def overlapping_none(boxes: list[Box], others: list[Box]) -> list[bool]:
+    """For each of ``boxes``: whether it overlaps each of ``others`` by less than
+    NEW_FACE_IOU, that is, is another face than all of them."""
+    if not boxes or not others:
+        return [True] * len(boxes)
+    overlap = iou_matrix(np.asarray(boxes, np.float64),
+                         np.asarray(others, np.float64)).max(axis=1)
+    return [bool(best < NEW_FACE_IOU) for best in overlap]
+
+
 def new_faces(detections: list[Detection], tracked: list[Box]) -> list[Box]:
     """Boxes of ``detections`` that overlap none of the ``tracked`` boxes."""
-    if not detections or not tracked:
-        return [d.box for d in detections]
-    overlap = iou_matrix(np.asarray([d.box for d in detections], np.float64),
-                         np.asarray(tracked, np.float64)).max(axis=1)
-    return [d.box for d, best in zip(detections, overlap) if best < NEW_FACE_IOU]
+    boxes = [d.box for d in detections]
+    return [box for box, new in zip(boxes, overlapping_none(boxes, tracked)) if new]
 
 
 def apart_from(found: dict[int, Detection | None],
-               kept: list[Detection]) -> dict[int, Detection | None]:
-    """``found`` without the detections that overlap a ``kept`` one: another track's region
-    can reach a face that kept its detection, and one face must not be reported twice; the
-    kept face stays where it was, the other track counts a miss."""
-    if not kept:
-        return found
-    kept_boxes = np.asarray([d.box for d in kept], np.float64)
-    return {f: d for f, d in found.items()
-            if d is not None and iou_matrix(np.asarray([d.box], np.float64),
-                                            kept_boxes).max() < NEW_FACE_IOU}
+               kept: list[Detection]) -> dict[int, Detection]:
+    """The detections of ``found`` that overlap no ``kept`` one: another track's region can
+    reach a face that kept its detection, and one face must not be reported twice; the kept
+    face stays where it was, the other track counts a miss."""
+    present = {f: d for f, d in found.items() if d is not None}
+    apart = overlapping_none([d.box for d in present.values()], [d.box for d in kept])
+    return {f: d for (f, d), keep in zip(present.items(), apart) if keep}
 
 
 def largest_faces(detections: list[Detection], max_faces: int) -> list[Detection]:

@@ -115,16 +115,23 @@ def thumbnail(gray: np.ndarray) -> np.ndarray:
     return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
 
 
-def _blank(difference: np.ndarray, box: Box, frame_shape: tuple[int, ...]) -> None:
-    """Zero the thumbnail blocks that ``box`` (frame pixels), widened by FACE_MARGIN face
-    sides on each side, touches."""
-    scale_y = difference.shape[0] / frame_shape[0]
-    scale_x = difference.shape[1] / frame_shape[1]
+def widened(box: Box) -> tuple[float, float, float, float]:
+    """``box`` widened by FACE_MARGIN face sides on each side, as x0, y0, x1, y1 in the same
+    pixels: what a face may change around itself, left to it by both change gates (here and
+    perception/unchanged_faces.py)."""
     x, y, w, h = box
     margin = FACE_MARGIN * max(w, h)
-    x0 = max(0, int((x - margin) * scale_x))
-    y0 = max(0, int((y - margin) * scale_y))
-    x1 = min(difference.shape[1], int(np.ceil((x + w + margin) * scale_x)))
-    y1 = min(difference.shape[0], int(np.ceil((y + h + margin) * scale_y)))
+    return x - margin, y - margin, x + w + margin, y + h + margin
+
+
+def _blank(difference: np.ndarray, box: Box, frame_shape: tuple[int, ...]) -> None:
+    """Zero the thumbnail blocks that ``box`` (frame pixels), widened, touches."""
+    scale_y = difference.shape[0] / frame_shape[0]
+    scale_x = difference.shape[1] / frame_shape[1]
+    left, top, right, bottom = widened(box)
+    x0 = max(0, int(left * scale_x))
+    y0 = max(0, int(top * scale_y))
+    x1 = min(difference.shape[1], int(np.ceil(right * scale_x)))
+    y1 = min(difference.shape[0], int(np.ceil(bottom * scale_y)))
     if x1 > x0 and y1 > y0:
         difference[y0:y1, x0:x1] = 0

@@ -19,6 +19,7 @@ A face is found again at least every ``MOST_FRAMES_KEPT`` frames whatever its re
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -26,7 +27,7 @@ import cv2
 import numpy as np
 
 from fer_ros.perception.detection_types import Detection
-from fer_ros.perception.search_schedule import FACE_MARGIN
+from fer_ros.perception.search_schedule import widened
 
 THUMB_CELLS = 16
 """Blocks per side of a face region's thumbnail: about 12 px blocks for a 100 px face with its
@@ -66,7 +67,7 @@ class UnchangedFaces:
             if found is None or frame - found.frame >= MOST_FRAMES_KEPT:
                 continue
             thumb = _thumbnail(gray, found.region)
-            if thumb is None or thumb.shape != found.thumb.shape:
+            if thumb is None:
                 continue
             if float(cv2.absdiff(thumb, found.thumb).max()) < self.change_threshold:
                 kept[face_id] = found.detection
@@ -98,12 +99,11 @@ class UnchangedFaces:
 
 def _region(box: tuple[int, int, int, int],
             shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """``box`` widened by FACE_MARGIN face sides on each side, within the frame: x0, y0, x1,
-    y1."""
-    x, y, w, h = box
-    margin = round(FACE_MARGIN * max(w, h))
-    return (max(0, x - margin), max(0, y - margin),
-            min(shape[1], x + w + margin), min(shape[0], y + h + margin))
+    """The whole pixels of ``box`` widened (search_schedule.widened) within the frame: x0,
+    y0, x1, y1."""
+    left, top, right, bottom = widened(box)
+    return (max(0, math.floor(left)), max(0, math.floor(top)),
+            min(shape[1], math.ceil(right)), min(shape[0], math.ceil(bottom)))
 
 
 def _thumbnail(gray: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray | None:
