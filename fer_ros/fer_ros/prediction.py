@@ -30,7 +30,7 @@ from fer_ros.perception.image_limits import (
 from fer_ros.perception.model_files import ModelFileMissing
 from fer_ros.perception.output_files import OutputFileError, check_output_path, write_atomically
 from fer_ros.perception.pipeline import FaceResult, PipelineConfig
-from fer_ros.perception.pipeline_parameters import PIPELINE_DEFAULTS
+from fer_ros.perception.pipeline_parameters import PIPELINE_DEFAULTS, PIPELINE_PARAMETERS
 from fer_ros.perception.stills import StillImageAnalyser
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm",
@@ -154,6 +154,20 @@ class AnnotationWriter:
                       file=sys.stderr)
 
 
+def check_numbers(args: argparse.Namespace) -> None:
+    """Refuse a count out of its range before any work: ``--max-image-pixels -1`` ended in a
+    traceback, ``--min-face-size -5`` was taken as given (the node's parameter range refuses
+    it)."""
+    face = next(spec for spec in PIPELINE_PARAMETERS if spec.name == "min_face_size")
+    if not face.low <= args.min_face_size <= face.high:
+        raise ValueError(f"--min-face-size {args.min_face_size}: give a whole number from "
+                         f"{face.low:g} to {face.high:g} (pixels, as the node's min_face_size)")
+    if args.max_faces is not None and args.max_faces < 1:
+        raise ValueError(f"--max-faces {args.max_faces}: give at least 1")
+    if args.max_image_pixels < 1:
+        raise ValueError(f"--max-image-pixels {args.max_image_pixels}: give at least 1")
+
+
 def read_input(path: Path, max_pixels: int):
     """The image, or None and the reason to skip it."""
     if path.is_symlink() and not path.exists():
@@ -204,8 +218,7 @@ def _predict(args: argparse.Namespace, stop: StopRequest) -> int:
                             min_face_size=args.min_face_size)
     try:
         check_outputs(args)
-        if args.max_faces is not None and args.max_faces < 1:
-            raise ValueError(f"--max-faces {args.max_faces}: give at least 1")
+        check_numbers(args)
         paths = image_paths(args.inputs)
         analyser = StillImageAnalyser.from_config(config, max_faces=args.max_faces)
     except (OutputFileError, ModelLoadError, ModelFileMissing, ValueError) as exc:

@@ -144,3 +144,15 @@ def test_predict_refuses_a_folder_without_images(tmp_path):
         (line,) = run.stderr.strip().splitlines()
         assert line.startswith(f"fer predict: error: {folder}: no image") and words in line, line
         assert not out.exists()
+
+
+def test_predict_refuses_numbers_out_of_range_before_any_image(tmp_path):
+    """`--max-image-pixels -1` ended in a traceback; `--min-face-size -5` was taken as given."""
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), astronaut_frame()[0])
+    out = tmp_path / "result.json"
+    for option in ("--max-image-pixels=-1", "--max-image-pixels=0", "--min-face-size=-5",
+                   "--min-face-size=7", "--min-face-size=4001", "--max-faces=0"):
+        run = fer_predict(image, option, "--json", out)
+        one_error_line(run, "fer predict", option.split("=")[0])
+        assert not out.exists(), option

@@ -19,8 +19,8 @@ pytest.importorskip("hypothesis", reason="hypothesis is not installed (requireme
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from fer_ros.learning import training  # noqa: E402
-from test_training import train_args  # noqa: E402
+from fer_ros.learning import evaluation, training  # noqa: E402
+from test_training import evaluate_args, train_args  # noqa: E402
 
 FLOATS = {
     # option: (TrainConfig field, accepted when)
@@ -79,3 +79,15 @@ def test_a_whole_number_option_is_accepted_only_in_range(tmp_path, capsys, optio
     assert accepted(tmp_path, field, value) == in_range(value), (option, value)
     if not in_range(value):
         refused_from_the_command_line(tmp_path, option, value, capsys)
+
+
+@SETTINGS
+@given(threads=st.integers(-2**40, 0) | st.integers(evaluation.MAX_THREADS + 1, 2**40))
+def test_evaluate_refuses_a_thread_count_out_of_range_before_any_work(tmp_path, capsys, threads):
+    dataset = tmp_path / "fer2013.csv"  # never read
+    out = tmp_path / "out"
+    assert evaluation.run(evaluate_args("mini_xception", dataset, "--out", out,
+                                        f"--threads={threads}")) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"fer evaluate: error: --threads {threads}"), line
+    assert not out.exists()

@@ -379,7 +379,7 @@ class _State:
                     saved[key] = Path(saved[key])
             first = TrainConfig(**saved)
             state = cls(first, int(data["split_seed"]), data["metadata"],
-                        int(data["completed_epochs"]), data["best_" + MONITOR],
+                        int(data["completed_epochs"]), _finite(data["best_" + MONITOR]),
                         int(data["best_epoch"]), bool(data["stopped_early"]), data["counters"])
         except FileNotFoundError as exc:
             raise TrainingError(f"{out}: nothing to resume ({STATE_FILE} not found)") from exc
