@@ -343,3 +343,14 @@ def test_an_overlong_row_is_a_counted_skip_read_in_bounded_memory(tmp_path: Path
         ("fer2013.csv line 44", f"line longer than {MAX_CSV_LINE_CHARS} characters"),
         ("fer2013.csv line 46", "empty Usage"),  # the \r ended the line
         ("fer2013.csv line 47", f"line longer than {MAX_CSV_LINE_CHARS} characters")]
+
+
+def test_a_csv_whose_only_row_is_overlong_names_that_line(tmp_path: Path) -> None:
+    """Not only 'no rows with Usage Training (found: none)': the line that could not be read
+    is named, for training and for one split alike."""
+    path = tmp_path / "fer2013.csv"
+    path.write_text(HEADER + f"3,{'1 ' * (LONG_LINE // 2)},Training\n")
+    for load in (lambda: load_training_splits(path), lambda: load_split(path, "PrivateTest")):
+        with pytest.raises(DatasetError) as refused:
+            load()
+        assert "fer2013.csv line 2: line longer than" in str(refused.value)

@@ -139,6 +139,8 @@ def load_training_splits(path: str | Path, input_size: tuple[int, int] = (48, 48
     if train_name is None:
         if not is_csv(path):
             _find_split_dir(path, FOLDER_SPLITS["train"][0])  # says what the folder lacks
+        # says which lines could not be read, when those may have held the training rows
+        load_split(path, CSV_SPLITS["train"], input_size)
         found = ", ".join(sorted(available.values())) or "none"
         raise DatasetError(f"{path}: no rows with Usage Training (found: {found})")
     train = load_split(path, train_name, input_size)
@@ -359,7 +361,10 @@ def _read_csv_split(path: Path, split: str, out: _Collector) -> None:
             out.add(image, label)
     if not out.images and wanted not in {usage.lower() for usage in seen}:
         found = ", ".join(sorted(seen)) or "none"
-        raise DatasetError(f"{path}: no rows with Usage {split!r} (found: {found})")
+        unread = "; ".join(f"{s.where}: {s.reason}" for s in out.skipped[:2])
+        more = f" and {len(out.skipped) - 2} more" if len(out.skipped) > 2 else ""
+        unread = f"; lines not read, which may have held them: {unread}{more}" if unread else ""
+        raise DatasetError(f"{path}: no rows with Usage {split!r} (found: {found}){unread}")
 
 
 def _parse_row(emotion: str, pixels: str) -> tuple[np.ndarray, int]:
