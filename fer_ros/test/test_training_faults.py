@@ -149,20 +149,51 @@ def test_bad_learning_rates_and_epochs_are_refused_from_the_command_line(tmp_pat
 
 
 def test_a_run_whose_loss_becomes_nan_stops_without_exporting(tmp_path, capsys):
-    """Fine-tuning a model whose weights are NaN: the first batch's loss is NaN. The run stops
-    there, says why and what to do, and leaves nothing behind (it had no finished epoch)."""
-    from broken_models import nan_export
+    """Weights that turn NaN in epoch 2 (what a too-high learning rate does): the run stops at
+    that batch, says why and what to do, keeps epoch 1's checkpoint and exports nothing."""
+    import keras
 
     dataset = write_csv(tmp_path / "fer2013.csv", standard_splits(per_class=4, held_out=2))
+    out = tmp_path / "model"
+
+    def poison(batch: int, logs=None) -> None:
+        if poisoner.epoch == 1 and batch == 2:
+            model = poisoner.model
+            model.set_weights([np.full_like(w, np.nan) for w in model.get_weights()])
+
+    poisoner = keras.callbacks.LambdaCallback(on_train_batch_begin=poison)
+    poisoner.epoch = 0
+    poisoner.on_epoch_begin = lambda epoch, logs=None: setattr(poisoner, "epoch", epoch)
+    config = training.TrainConfig(dataset=dataset, out=out, arch="seed", epochs=4, batch_size=8,
+                                  seed=1, verbose=0)
+    with pytest.raises(training.TrainingError) as stopped:
+        training.train(config, callbacks=(poisoner,))
+    message = str(stopped.value)
+    for words in ("loss nan in epoch 2, batch 3", "diverged", "nothing was exported",
+                  "epochs 1 to 1 are kept", "lower --learning-rate"):
+        assert words in message, message
+    assert not (out / "metadata.json").exists()
+    assert json.loads((out / training.STATE_FILE).read_text())["completed_epochs"] == 1
+    assert len((out / training.HISTORY_FILE).read_text().splitlines()) == 2
+    assert sorted(p.name for p in (out / training.CHECKPOINT_DIR).iterdir()) == [
+        "best.keras", "last.keras"]
+    from fer_ros.learning.export import load_keras
+
+    last = load_keras(out / training.CHECKPOINT_DIR / "last.keras", compile=False)
+    assert all(np.isfinite(w).all() for w in last.get_weights())
+
+
+def test_fine_tuning_a_model_that_outputs_nan_is_refused_before_training(tmp_path, capsys):
+    from broken_models import nan_export
+
+    dataset = write_csv(tmp_path / "fer2013.csv", standard_splits(per_class=2, held_out=1))
     out = tmp_path / "tuned"
     status = training.run(train_args(dataset, "--out", out, "--init-model",
-                                     nan_export(tmp_path / "nan_model"), "--epochs", 3,
-                                     "--batch-size", 8, "--seed", 1))
-    err = capsys.readouterr().err
-    assert status == 2, err
-    one_error_line(err, "fer train", "loss nan in epoch 1, batch 1", "diverged",
-                   "nothing was exported", "--learning-rate")
-    assert not out.exists(), sorted(p.name for p in out.rglob("*"))
+                                     nan_export(tmp_path / "nan_model"), "--epochs", 3))
+    assert status == 2
+    one_error_line(capsys.readouterr().err, "fer train", "model.keras", "not finite numbers",
+                   "nothing to fine-tune")
+    assert not out.exists()
 
 
 def _unusable_out(kind: str, root: Path, stack: contextlib.ExitStack) -> Path:

@@ -41,6 +41,7 @@ from fer_ros.learning.output_folder import (
     check_free_space,
     check_output_folder,
 )
+from fer_ros.perception.classification import probe_faces
 from fer_ros.perception.labels import EMOTIONS
 from fer_ros.perception.model_metadata import (
     METADATA_FILENAME,
@@ -468,6 +469,10 @@ def _load_init_model(path: Path):
         )
     if base.labels != EMOTIONS:
         raise TrainingError(f"{path}: its labels {base.labels} are not in the order {EMOTIONS}")
+    probe = probe_faces(replace(base, input_size=tuple(shape[1:3]), channels=shape[3]))
+    if not np.all(np.isfinite(np.asarray(model(probe, training=False)))):
+        raise TrainingError(f"{path}: its outputs are not finite numbers on a probe face "
+                            "(a training run that diverged?): there is nothing to fine-tune")
     return model, base
 
 
