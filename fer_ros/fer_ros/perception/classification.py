@@ -377,11 +377,12 @@ def check_finite_outputs(model: SingleModel) -> None:
 
     A training run that diverged exports weights that are NaN: every face then gets NaN
     scores, the argmax of NaN names the first class, and NaN reached JSON (which has no NaN)
-    in `fer predict --json` and the viewer. One inference at load time finds it, before the
+    in `fer predict --json` and the viewer. Three one-face inferences at load find it, before the
     model replaces a working one.
     """
-    try:
-        outputs = model.predict(probe_faces(model.metadata))
+    try:  # one face per call: the size of most frames, and no runtime resizes for the probe
+        outputs = np.concatenate([model.predict(face[None])
+                                  for face in probe_faces(model.metadata)])
     except Exception as exc:  # each runtime raises its own types for a graph that fails
         text = str(exc).strip()
         first_line = text.splitlines()[0] if text else type(exc).__name__
