@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -29,7 +30,7 @@ from fer_ros.perception.image_limits import (
 from fer_ros.perception.model_files import ModelFileMissing
 from fer_ros.perception.output_files import OutputFileError, check_output_path, write_atomically
 from fer_ros.perception.pipeline import FaceResult, PipelineConfig
-from fer_ros.perception.pipeline_parameters import PIPELINE_DEFAULTS
+from fer_ros.perception.pipeline_parameters import PIPELINE_DEFAULTS, PIPELINE_PARAMETERS
 from fer_ros.perception.stills import StillImageAnalyser
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm",
@@ -58,18 +59,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"{DEFAULT_MAX_PIXELS}, 4096x4096); checked before decoding")
 
 
+class NoImages(ValueError):
+    """A folder given as input holds no image file; the message says what it holds instead."""
+
+
 def image_paths(inputs: list[Path]) -> list[Path]:
     """Files as given, folders expanded to their images (sorted, not recursive). Dangling
-    symbolic links are kept, so they are reported and counted as skipped."""
+    symbolic links are kept, so they are reported and counted as skipped. A folder without
+    one image is refused: '0 images processed' with status 0 read as success, and a folder
+    of subfolders (one per camera, one per class) is the usual way to get there."""
     paths: list[Path] = []
     for item in inputs:
         if item.is_dir():
-            paths.extend(sorted(p for p in item.iterdir()
-                                if p.suffix.lower() in IMAGE_SUFFIXES
-                                and (p.is_file() or (p.is_symlink() and not p.exists()))))
+            try:
+                found = sorted(p for p in item.iterdir()
+                               if p.suffix.lower() in IMAGE_SUFFIXES
+                               and (p.is_file() or (p.is_symlink() and not p.exists())))
+            except OSError as exc:
+                raise NoImages(f"{item}: cannot list the folder ({exc.strerror})") from None
+            if not found:
+                raise NoImages(_no_images(item))
+            paths.extend(found)
         else:
             paths.append(item)
     return paths
+
+
+def _no_images(folder: Path) -> str:
+    subfolders = sum(1 for p in folder.iterdir() if p.is_dir())
+    holds = (f"it holds {subfolders} subfolder(s), which are not searched: give them as inputs"
+             if subfolders else "it is empty" if not any(folder.iterdir())
+             else "none of its files has an image suffix")
+    suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+    return f"{folder}: no image in this folder ({holds}; image files end in {suffixes})"
 
 
 def annotated_paths(paths: list[Path], folder: Path) -> dict[Path, Path]:
@@ -132,6 +154,20 @@ class AnnotationWriter:
                       file=sys.stderr)
 
 
+def check_numbers(args: argparse.Namespace) -> None:
+    """Refuse a count out of its range before any work: ``--max-image-pixels -1`` ended in a
+    traceback, ``--min-face-size -5`` was taken as given (the node's parameter range refuses
+    it)."""
+    face = next(spec for spec in PIPELINE_PARAMETERS if spec.name == "min_face_size")
+    if not face.low <= args.min_face_size <= face.high:
+        raise ValueError(f"--min-face-size {args.min_face_size}: give a whole number from "
+                         f"{face.low:g} to {face.high:g} (pixels, as the node's min_face_size)")
+    if args.max_faces is not None and args.max_faces < 1:
+        raise ValueError(f"--max-faces {args.max_faces}: give at least 1")
+    if args.max_image_pixels < 1:
+        raise ValueError(f"--max-image-pixels {args.max_image_pixels}: give at least 1")
+
+
 def read_input(path: Path, max_pixels: int):
     """The image, or None and the reason to skip it."""
     if path.is_symlink() and not path.exists():
@@ -152,11 +188,16 @@ def read_input(path: Path, max_pixels: int):
 
 
 def face_record(face: FaceResult, labels: tuple[str, ...]) -> dict:
+    """One face as JSON holds it. Scores that are not finite numbers (JSON has no NaN) are
+    null, and so are the label and confidence drawn from them."""
+    finite = math.isfinite(float(face.confidence)) and all(
+        math.isfinite(float(p)) for p in face.scores)
     return {
         "box": [int(v) for v in face.box],
-        "label": face.label,
-        "confidence": round(float(face.confidence), 6),
-        "scores": {label: round(float(p), 6) for label, p in zip(labels, face.scores)},
+        "label": face.label if finite else None,
+        "confidence": round(float(face.confidence), 6) if finite else None,
+        "scores": {label: round(float(p), 6) if math.isfinite(float(p)) else None
+                   for label, p in zip(labels, face.scores)},
     }
 
 
@@ -177,13 +218,12 @@ def _predict(args: argparse.Namespace, stop: StopRequest) -> int:
                             min_face_size=args.min_face_size)
     try:
         check_outputs(args)
-        if args.max_faces is not None and args.max_faces < 1:
-            raise ValueError(f"--max-faces {args.max_faces}: give at least 1")
+        check_numbers(args)
+        paths = image_paths(args.inputs)
         analyser = StillImageAnalyser.from_config(config, max_faces=args.max_faces)
     except (OutputFileError, ModelLoadError, ModelFileMissing, ValueError) as exc:
         print(f"fer predict: error: {exc}", file=sys.stderr)
         return 2
-    paths = image_paths(args.inputs)
     annotations = AnnotationWriter(
         annotated_paths(paths, args.annotate) if args.annotate is not None else {})
     results: dict[str, list[dict]] = {}
@@ -208,8 +248,8 @@ def _predict(args: argparse.Namespace, stop: StopRequest) -> int:
         status = 128 + (stop.signal or 0)
     if args.json is not None:
         try:
-            write_atomically(args.json, (json.dumps(results, indent=2) + "\n").encode("utf-8"),
-                             f"--json {args.json}")
+            text = json.dumps(results, indent=2, allow_nan=False) + "\n"
+            write_atomically(args.json, text.encode("utf-8"), f"--json {args.json}")
         except OutputFileError as exc:
             print(f"fer predict: error: {exc}", file=sys.stderr)
             status = max(status, 2)
@@ -231,4 +271,7 @@ def print_table(results: dict[str, list[dict]]) -> None:
             print(f"{name:40} {'(no face)':>20}")
         for face in faces:
             box = " ".join(str(v) for v in face["box"])
-            print(f"{name:40} {box:>20}  {face['label']:9} {face['confidence']:5.2f}")
+            if face["label"] is None:
+                print(f"{name:40} {box:>20}  (no finite scores)")
+            else:
+                print(f"{name:40} {box:>20}  {face['label']:9} {face['confidence']:5.2f}")

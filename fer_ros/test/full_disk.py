@@ -15,12 +15,14 @@ import pytest
 
 
 @contextlib.contextmanager
-def small_disk(folder: Path, size: str = "256k") -> Iterator[Path]:
-    """``folder`` as a tmpfs of ``size``, unmounted afterwards."""
+def small_disk(folder: Path, size: str = "256k", read_only: bool = False) -> Iterator[Path]:
+    """``folder`` as a tmpfs of ``size`` (mounted read-only if asked: root's permission
+    bits cannot make a folder unwritable for root), unmounted afterwards."""
     if os.geteuid() != 0:
         pytest.skip("a full disk needs a tmpfs mount, which needs root")
     folder.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+    options = f"size={size}" + (",ro" if read_only else "")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
                              capture_output=True, text=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from fer_ros.learning.datasets import (
+    MAX_CSV_LINE_CHARS,
     DatasetError,
     FaceSet,
     default_test_split,
@@ -296,3 +298,59 @@ def test_a_fifo_among_a_folders_images_is_a_counted_skip(tmp_path: Path) -> None
     assert time.monotonic() - started < 30
     (skipped,) = faces.skipped
     assert "pipe.png" in skipped.where and "named pipe" in skipped.reason
+
+
+LONG_LINE = 48 << 20
+"""A line far over the reader's bound, still quick to write: its cost before the bound was a
+multiple of its length (a 2 GiB one took 4.7 GB), after it a few MB whatever its length."""
+
+
+def _peak_python_memory(work) -> int:
+    tracemalloc.start()
+    try:
+        work()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("body", ["x", "\0", "1 "])
+def test_a_csv_without_line_breaks_is_refused_in_bounded_memory(tmp_path: Path, body) -> None:
+    """The CSV reader took the whole line before looking at its fields, then said the header
+    had a field over the limit."""
+    path = tmp_path / "fer2013.csv"
+    path.write_text("emotion,pixels,Usage" + body * (LONG_LINE // len(body)))
+
+    def load() -> None:
+        with pytest.raises(DatasetError) as refused:
+            load_split(path, "Training")
+        message = str(refused.value)
+        assert message.startswith(f"{path} line 1: not a FER-2013 CSV"), message
+        assert f"longer than {MAX_CSV_LINE_CHARS} characters" in message and "\n" not in message
+
+    assert _peak_python_memory(load) < 8 << 20
+
+
+def test_an_overlong_row_is_a_counted_skip_read_in_bounded_memory(tmp_path: Path) -> None:
+    path = _training_csv(tmp_path, extra=f"3,{'1 ' * (LONG_LINE // 2)},Training\n"
+                         + _row(4, "Training") + "5,1 2\r" + "9" * LONG_LINE)
+    faces: list[FaceSet] = []
+    peak = _peak_python_memory(lambda: faces.append(load_split(path, "Training")))
+    assert peak < 8 << 20
+    (faces,) = faces
+    assert len(faces) == 15 and faces.labels[-1] == 4
+    assert [(s.where, s.reason.split(" (")[0]) for s in faces.skipped] == [
+        ("fer2013.csv line 44", f"line longer than {MAX_CSV_LINE_CHARS} characters"),
+        ("fer2013.csv line 46", "empty Usage"),  # the \r ended the line
+        ("fer2013.csv line 47", f"line longer than {MAX_CSV_LINE_CHARS} characters")]
+
+
+def test_a_csv_whose_only_row_is_overlong_names_that_line(tmp_path: Path) -> None:
+    """Not only 'no rows with Usage Training (found: none)': the line that could not be read
+    is named, for training and for one split alike."""
+    path = tmp_path / "fer2013.csv"
+    path.write_text(HEADER + f"3,{'1 ' * (LONG_LINE // 2)},Training\n")
+    for load in (lambda: load_training_splits(path), lambda: load_split(path, "PrivateTest")):
+        with pytest.raises(DatasetError) as refused:
+            load()
+        assert "fer2013.csv line 2: line longer than" in str(refused.value)

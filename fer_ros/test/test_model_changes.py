@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
+import cv2
 import pytest
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
@@ -20,7 +22,8 @@ from fer_ros.perception.ensemble import MAX_ENSEMBLE_MEMBERS
 from fer_ros.perception.file_limits import MAX_METADATA_BYTES
 from fer_ros.perception.model_files import bundled_model
 from frames import astronaut_frame, image_msg
-from ros_harness import wait_until
+from optional_dependencies import needs_tensorflow
+from ros_harness import executable, wait_until
 
 REPLY_BOUND_S = 1.0
 """Every parameter call must be answered within this (the rule the hostile round set)."""
@@ -129,3 +132,52 @@ def test_an_ensemble_has_a_maximum_number_of_members():
         load_classifier(",".join(["mini_xception"] * (MAX_ENSEMBLE_MEMBERS + 1)))
     assert len(load_classifier(",".join(["mini_xception"] * MAX_ENSEMBLE_MEMBERS)).members) \
         == MAX_ENSEMBLE_MEMBERS
+
+
+@needs_tensorflow
+def test_a_model_that_outputs_nan_is_refused_at_load(tmp_path):
+    """A diverged training run's export passed every step: `fer predict --json` wrote NaN,
+    which is not JSON, for every face."""
+    from broken_models import nan_export
+
+    model = nan_export(tmp_path / "nan_model")
+    with pytest.raises(ModelLoadError, match="not a finite number") as refused:
+        load_classifier(model)
+    assert "model.keras" in str(refused.value) and "\n" not in str(refused.value)
+    with pytest.raises(ModelLoadError, match="not a finite number"):
+        load_classifier(f"mini_xception,{model}")
+    frame, _ = astronaut_frame()
+    image, out = tmp_path / "face.png", tmp_path / "result.json"
+    cv2.imwrite(str(image), frame)
+    run = subprocess.run([*executable("fer"), "predict", str(image), "--model", str(model),
+                          "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    ours = [line for line in run.stderr.splitlines() if line.startswith("fer predict:")]
+    assert len(ours) == 1 and "not a finite number" in ours[0], run.stderr[-2000:]
+    assert not out.exists()
+
+
+@needs_tensorflow
+def test_a_nan_model_set_at_run_time_is_refused_and_the_model_stays(ros_domain, ros_env,
+                                                                   tmp_path):
+    from broken_models import nan_export
+
+    model = nan_export(tmp_path / "nan_model")
+    session = Session(ros_domain, ros_env, tmp_path, "model:=mini_xception")
+    try:
+        client = AsyncParameterClient(session.peer.node, "emotion_node")
+        assert client.wait_for_services(timeout_sec=10)
+        result, _ = set_model(client, str(model))
+        assert result is not None, session.node.output
+        assert wait_until(lambda: "not a finite number" in session.node.output, 120), \
+            session.node.output
+        frame, _ = astronaut_frame()
+        answer = session.send(image_msg(frame, session.next_stamp()))
+        assert answer is not None and answer.emotions[0].label == "happy"
+        assert all(0.0 <= p <= 1.0 for p in answer.emotions[0].scores)
+        assert session.node.alive()
+        assert "loaded and in use" not in session.node.output
+    finally:
+        code, _ = session.close()
+    assert code == 0, session.node.output

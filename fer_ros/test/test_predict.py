@@ -120,3 +120,39 @@ def test_dangling_links_and_bombs_are_counted_as_skipped(tmp_path):
     assert "gone.jpg: dangling symbolic link" in run.stderr
     assert "bomb.png: PNG image of 8000x8000 pixels exceeds" in run.stderr
     assert "1 image(s) processed, 2 skipped" in run.stderr
+
+
+def test_predict_refuses_a_folder_without_images(tmp_path):
+    """A folder of subfolders (one per camera or class) was '0 image(s) processed', status 0,
+    and so was an empty folder; subfolders are not searched, so say so."""
+    cameras = tmp_path / "cameras"
+    (cameras / "cam1").mkdir(parents=True)
+    (cameras / "cam2").mkdir()
+    frame, _ = astronaut_frame()
+    cv2.imwrite(str(cameras / "cam1" / "astronaut.png"), frame)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "readme.txt").write_text("no images here")
+    out = tmp_path / "result.json"
+    for folder, words in ((cameras, "2 subfolder(s), which are not searched"),
+                          (empty, "it is empty"), (notes, "none of its files")):
+        run = subprocess.run([*executable("fer"), "predict", str(folder), "--json", str(out)],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2, (folder, run.stderr)
+        (line,) = run.stderr.strip().splitlines()
+        assert line.startswith(f"fer predict: error: {folder}: no image") and words in line, line
+        assert not out.exists()
+
+
+def test_predict_refuses_numbers_out_of_range_before_any_image(tmp_path):
+    """`--max-image-pixels -1` ended in a traceback; `--min-face-size -5` was taken as given."""
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), astronaut_frame()[0])
+    out = tmp_path / "result.json"
+    for option in ("--max-image-pixels=-1", "--max-image-pixels=0", "--min-face-size=-5",
+                   "--min-face-size=7", "--min-face-size=4001", "--max-faces=0"):
+        run = fer_predict(image, option, "--json", out)
+        one_error_line(run, "fer predict", option.split("=")[0])
+        assert not out.exists(), option

@@ -113,3 +113,24 @@ def test_an_image_file_over_the_size_cap_is_skipped_unread(image, tmp_path):
     run = fer_predict(image, big)
     assert run.returncode == 1, run.stderr
     assert "big.png: not a readable image" in run.stderr and "larger than" in run.stderr
+
+
+def test_scores_that_are_not_finite_are_written_as_null_never_as_nan():
+    """JSON has no NaN: `fer predict --json` wrote NaN for every face of a broken model. Models
+    are probed at load now (test_model_changes); a face whose scores still come out NaN is
+    written with null scores, label and confidence, and the file stays JSON."""
+    import numpy as np
+
+    from fer_ros.perception.labels import EMOTIONS
+    from fer_ros.perception.pipeline import FaceResult
+    from fer_ros.prediction import face_record
+
+    for bad in (np.nan, np.inf):
+        scores = np.full(len(EMOTIONS), 0.1, np.float32)
+        scores[2] = bad
+        face = FaceResult(face_id=0, box=(1, 2, 30, 30), detection_score=0.9, label="angry",
+                          confidence=float(bad), scores=scores)
+        record = face_record(face, EMOTIONS)
+        assert record["label"] is None and record["confidence"] is None
+        assert record["scores"]["fear"] is None and record["scores"]["angry"] == 0.1
+        assert json.loads(json.dumps(record, allow_nan=False)) == record

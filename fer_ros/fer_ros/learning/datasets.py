@@ -139,6 +139,8 @@ def load_training_splits(path: str | Path, input_size: tuple[int, int] = (48, 48
     if train_name is None:
         if not is_csv(path):
             _find_split_dir(path, FOLDER_SPLITS["train"][0])  # says what the folder lacks
+        # says which lines could not be read, when those may have held the training rows
+        load_split(path, CSV_SPLITS["train"], input_size)
         found = ", ".join(sorted(available.values())) or "none"
         raise DatasetError(f"{path}: no rows with Usage Training (found: {found})")
     train = load_split(path, train_name, input_size)
@@ -186,6 +188,51 @@ MAX_CSV_BYTES = 2 << 30
 """FER-2013's CSV is about 290 MB; 2 GiB admits much larger sets of 48x48 faces."""
 CSV_FIELD_LIMIT = 64 * 1024
 """Longest field read: a FER-2013 pixels field is about 9,000 characters (2,304 numbers)."""
+MAX_CSV_LINE_CHARS = 4 * CSV_FIELD_LIMIT
+"""Longest line read. The CSV reader takes a whole line from the file before it looks at its
+fields, so its field limit alone let a 2 GiB file without a line break take 4.7 GB."""
+
+
+class _LineTooLong(Exception):
+    def __init__(self, line: int):
+        super().__init__(line)
+        self.line = line
+
+
+class _BoundedLines:
+    """The file's lines for the CSV reader, none longer than MAX_CSV_LINE_CHARS.
+
+    A longer line raises _LineTooLong at once (for the header, the caller gives up); the next
+    call first reads past its rest in bounded pieces, so a bad row costs time, never memory.
+    ``line`` counts the physical lines read, the long ones included.
+    """
+
+    def __init__(self, f):
+        self._f = f
+        self._skip_rest = False
+        self.line = 0
+
+    def __iter__(self) -> _BoundedLines:
+        return self
+
+    def __next__(self) -> str:
+        if self._skip_rest:
+            self._skip_rest = False
+            piece = "-"
+            while piece and not piece.endswith(("\n", "\r")):
+                piece = self._f.readline(1 << 20)
+        text = self._f.readline(MAX_CSV_LINE_CHARS)
+        if not text:
+            raise StopIteration
+        self.line += 1
+        if len(text) >= MAX_CSV_LINE_CHARS and not text.endswith(("\n", "\r")):
+            self._skip_rest = True
+            raise _LineTooLong(self.line)
+        return text
+
+
+TOO_LONG = (f"line longer than {MAX_CSV_LINE_CHARS} characters (a FER-2013 row has about "
+            "9,000)")
 
 
 @contextmanager
@@ -203,9 +250,13 @@ def _open_csv(path: Path) -> Iterator[tuple[dict[str, int], Iterator[tuple[int, 
     except FileRefused as exc:
         raise DatasetError(str(exc)) from None
     with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
+        lines = _BoundedLines(f)
+        reader = csv.reader(lines)
         try:
             header = next(reader, None)
+        except _LineTooLong:
+            raise DatasetError(f"{path} line 1: not a FER-2013 CSV: the header is "
+                               f"a {TOO_LONG}, expected emotion,pixels,Usage") from None
         except UnicodeDecodeError as exc:
             raise _not_utf8(path, exc) from exc
         except csv.Error as exc:
@@ -216,24 +267,26 @@ def _open_csv(path: Path) -> Iterator[tuple[dict[str, int], Iterator[tuple[int, 
                 f"{path}: not a FER-2013 CSV: the header is {header!r}, expected the "
                 "columns emotion,pixels,Usage (Usage optional)"
             )
-        yield columns, _rows(path, reader)
+        yield columns, _rows(path, reader, lines)
 
 
-def _rows(path: Path, reader) -> Iterator[tuple[int, list[str] | str]]:
+def _rows(path: Path, reader, lines: _BoundedLines) -> Iterator[tuple[int, list[str] | str]]:
     previous = csv.field_size_limit(CSV_FIELD_LIMIT)
     try:
         while True:
-            line = reader.line_num + 1
             try:
                 row = next(reader)
             except StopIteration:
                 return
             except UnicodeDecodeError as exc:
                 raise _not_utf8(path, exc) from exc
-            except csv.Error as exc:
-                yield line, f"unreadable line ({exc})"
+            except _LineTooLong as exc:
+                yield exc.line, TOO_LONG
                 continue
-            yield reader.line_num, row
+            except csv.Error as exc:
+                yield lines.line, f"unreadable line ({exc})"
+                continue
+            yield lines.line, row
     finally:
         csv.field_size_limit(previous)
 
@@ -308,7 +361,10 @@ def _read_csv_split(path: Path, split: str, out: _Collector) -> None:
             out.add(image, label)
     if not out.images and wanted not in {usage.lower() for usage in seen}:
         found = ", ".join(sorted(seen)) or "none"
-        raise DatasetError(f"{path}: no rows with Usage {split!r} (found: {found})")
+        unread = "; ".join(f"{s.where}: {s.reason}" for s in out.skipped[:2])
+        more = f" and {len(out.skipped) - 2} more" if len(out.skipped) > 2 else ""
+        unread = f"; lines not read, which may have held them: {unread}{more}" if unread else ""
+        raise DatasetError(f"{path}: no rows with Usage {split!r} (found: {found}){unread}")
 
 
 def _parse_row(emotion: str, pixels: str) -> tuple[np.ndarray, int]:

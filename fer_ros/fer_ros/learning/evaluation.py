@@ -10,7 +10,9 @@ with OpenCV, which the package already needs, rather than a plotting library.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import io
 import json
 import sys
 from dataclasses import dataclass
@@ -21,8 +23,16 @@ import numpy as np
 
 from fer_ros.learning.datasets import DatasetError, FaceSet, default_test_split, load_split
 from fer_ros.learning.export import write_bytes_atomic
+from fer_ros.learning.output_folder import (
+    SLACK_BYTES,
+    OutputFolderError,
+    check_free_space,
+    check_output_folder,
+)
 from fer_ros.learning.training import HISTORY_FILE, normalized_faces
 from fer_ros.perception.classification import ModelLoadError, load_classifier, resolve_model
+from fer_ros.perception.file_limits import FileRefused, read_bounded
+from fer_ros.perception.labels import EMOTIONS, canonical_label
 from fer_ros.perception.model_metadata import ModelMetadata, ModelMetadataError
 
 MIN_AGREEMENT = 0.99
@@ -95,10 +105,35 @@ class Scores:
         return "\n".join(lines)
 
 
-def predict_labels(classifier, faces: FaceSet) -> np.ndarray:
-    """Class indices for every face, in batches, scaled as the node scales them."""
+class EvaluationError(ValueError):
+    """A model cannot be scored on a dataset as asked; the message says why, in one line."""
+
+
+def dataset_order(labels: tuple[str, ...], model: str | Path) -> np.ndarray:
+    """The model's output column for each of the dataset's classes (``EMOTIONS``' order).
+
+    Datasets load as indices into ``EMOTIONS``; a model whose labels are those seven in another
+    order or spelling is scored after reordering. Any other label set is refused: three labels
+    ended in a reshape traceback, seven or nine other ones were scored under the wrong names.
+    """
+    try:
+        canonical = [canonical_label(label) for label in labels]
+    except ValueError:
+        canonical = []
+    if sorted(canonical) != sorted(EMOTIONS):
+        raise EvaluationError(
+            f"{model}: its labels ({', '.join(labels)}) are not the dataset's classes "
+            f"({', '.join(EMOTIONS)}): it cannot be scored on this dataset")
+    return np.array([canonical.index(label) for label in EMOTIONS])
+
+
+def predict_labels(classifier, faces: FaceSet, order: np.ndarray | None = None) -> np.ndarray:
+    """Class indices into ``EMOTIONS`` for every face, in batches, scaled as the node scales
+    them; ``order`` picks the model's columns in ``EMOTIONS``' order (see ``dataset_order``)."""
+    if order is None:
+        order = np.arange(len(EMOTIONS))
     batch = normalized_faces(faces, classifier.metadata)
-    return np.concatenate([np.argmax(classifier.predict(batch[i:i + BATCH]), axis=1)
+    return np.concatenate([np.argmax(classifier.predict(batch[i:i + BATCH])[:, order], axis=1)
                            for i in range(0, len(batch), BATCH)])
 
 
@@ -132,7 +167,7 @@ class Evaluation:
             "labels": list(self.scores.labels),
             "agreement_with_primary": self.agreement,
         }
-        return json.dumps(data, indent=2) + "\n"
+        return json.dumps(data, indent=2, allow_nan=False) + "\n"
 
 
 def evaluate(model: str | Path, faces: FaceSet, num_threads: int = 2) -> Evaluation:
@@ -142,16 +177,17 @@ def evaluate(model: str | Path, faces: FaceSet, num_threads: int = 2) -> Evaluat
     which that file's label equals the primary file's label.
     """
     folder, metadata = model_folder(model)
+    order = dataset_order(metadata.labels, model)
     primary = load_classifier(model, num_threads=num_threads)
-    predicted = predict_labels(primary, faces)
+    predicted = predict_labels(primary, faces, order)
     agreement = {}
     for key, name in metadata.files.items():
         path = folder / name
         if path == primary.path or not path.is_file():
             continue
-        other = predict_labels(load_classifier(path, num_threads=num_threads), faces)
+        other = predict_labels(load_classifier(path, num_threads=num_threads), faces, order)
         agreement[key] = float(np.mean(other == predicted))
-    scores = Scores.from_predictions(faces.labels, predicted, metadata.labels)
+    scores = Scores.from_predictions(faces.labels, predicted, EMOTIONS)
     return Evaluation(scores, primary.path.name, faces.name, agreement)
 
 
@@ -183,15 +219,33 @@ def draw_confusion(scores: Scores, path: Path, title: str) -> None:
     _write_png(path, image)
 
 
+MAX_HISTORY_BYTES = 16 << 20
+"""A history row is about a hundred bytes per epoch; an export folder's larger history.csv is
+not read (it may come from anywhere)."""
+
+
 def read_history(path: Path) -> dict[str, list[float]]:
-    """Columns of a Keras CSVLogger file, by name; rows sorted by epoch."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = [row for row in csv.DictReader(f) if row.get("epoch", "") != ""]
-    rows.sort(key=lambda row: int(row["epoch"]))
+    """Columns of a Keras CSVLogger file, by name; rows sorted by epoch. A value that is not a
+    number is NaN (drawn as a gap); a row without a whole epoch number is left out."""
+    text = read_bounded(path, MAX_HISTORY_BYTES, "training history").decode("utf-8", "replace")
+    rows = []
+    for row in csv.DictReader(io.StringIO(text)):
+        try:
+            rows.append((int(row.get("epoch") or ""), row))
+        except ValueError:
+            continue
+    rows.sort(key=lambda pair: pair[0])
     if not rows:
         return {}
-    return {key: [float(row[key]) if row.get(key) else float("nan") for row in rows]
-            for key in rows[0]}
+    return {key: [_number(row.get(key)) for _, row in rows] for key in rows[0][1]
+            if isinstance(key, str)}
+
+
+def _number(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def draw_curves(history: dict[str, list[float]], path: Path) -> None:
@@ -278,14 +332,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="LiteRT threads (default 2)")
 
 
+MAX_THREADS = 256
+
+
 def run(args: argparse.Namespace) -> int:
     """Exit status 0, 1 when the export's model files disagree, 2 for unusable input."""
     split = args.split or default_test_split(args.dataset)
+    made: list[Path] = []
     try:
+        if not 1 <= args.threads <= MAX_THREADS:
+            raise EvaluationError(f"--threads {args.threads}: must be a whole number from 1 to "
+                                  f"{MAX_THREADS}")
         folder, metadata = model_folder(args.model)
+        dataset_order(metadata.labels, args.model)
+        out = args.out or folder / f"evaluation_{split.lower()}"
+        made = check_output_folder(out, "--out" if args.out else "output folder")
+        check_free_space(out, SLACK_BYTES, "--out" if args.out else "output folder")
         faces = load_split(args.dataset, split, metadata.input_size)
         result = evaluate(args.model, faces, num_threads=args.threads)
-        out = args.out or folder / f"evaluation_{split.lower()}"
         out.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(out / REPORT_JSON, result.to_json().encode())
         title = f"{result.model_file} on {faces.name} ({len(faces)} faces)"
@@ -293,10 +357,21 @@ def run(args: argparse.Namespace) -> int:
         written = [CONFUSION_PNG, REPORT_JSON]
         history = folder / HISTORY_FILE
         if history.is_file():
-            draw_curves(read_history(history), out / CURVES_PNG)
-            written.insert(1, CURVES_PNG)
-    except (DatasetError, ModelMetadataError, ModelLoadError, OSError) as exc:
-        print(f"fer evaluate: error: {exc}", file=sys.stderr)
+            try:
+                curves = read_history(history)
+            except FileRefused as exc:
+                print(f"fer evaluate: no training curves: {exc}", file=sys.stderr)
+            else:
+                draw_curves(curves, out / CURVES_PNG)
+                written.insert(1, CURVES_PNG)
+    except (DatasetError, EvaluationError, ModelMetadataError, ModelLoadError,
+            OutputFolderError, OSError) as exc:
+        for created in made:  # only empty folders: nothing of this run is left
+            with contextlib.suppress(OSError):
+                created.rmdir()
+        reason = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and \
+            exc.filename and exc.strerror else exc
+        print(f"fer evaluate: error: {reason}", file=sys.stderr)
         return 2
     print(f"{result.model_file} on {faces.name}: {len(faces)} faces")
     if faces.skipped:

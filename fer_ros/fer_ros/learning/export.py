@@ -26,16 +26,26 @@ advice and more only slows the conversion."""
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write under a temporary name, then rename; on any failure (a full disk) the temporary
+    file is removed, so no ``.partial`` file is ever left behind."""
     tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def save_keras_atomic(model, path: Path) -> None:
     """``model.save`` to a temporary ``.keras`` name, then rename (Keras insists on the suffix)."""
     tmp = path.with_name(f".{path.stem}.partial.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_keras(path: str | os.PathLike, compile: bool = True):

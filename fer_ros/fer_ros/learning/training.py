@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import logging
+import math
 import secrets
 import signal
 import sys
@@ -34,6 +35,13 @@ from fer_ros.learning.export import (
     write_bytes_atomic,
 )
 from fer_ros.learning.interruption import StopSignals
+from fer_ros.learning.output_folder import (
+    OutputFolderError,
+    bytes_for_run,
+    check_free_space,
+    check_output_folder,
+)
+from fer_ros.perception.classification import probe_faces
 from fer_ros.perception.labels import EMOTIONS
 from fer_ros.perception.model_metadata import (
     METADATA_FILENAME,
@@ -90,6 +98,52 @@ class TrainConfig:
     augment: bool = True
     crop_margin: float = DEFAULT_CROP_MARGIN
     verbose: int | None = None
+
+    def __post_init__(self) -> None:
+        check_options(self)
+
+
+MAX_EPOCHS = 100_000
+MAX_BATCH_SIZE = 1 << 16
+MAX_LEARNING_RATE = 1.0
+"""Adam's step bound: above 1 every weight moves by more than its own scale in one step, which
+ends in a NaN loss, not in a model."""
+MAX_SEED = 2**32 - 1
+"""NumPy's and TensorFlow's seeds are unsigned 32-bit numbers."""
+
+
+def check_options(config: TrainConfig) -> None:
+    """Refuse a value that would train nonsense or fail only after the dataset was loaded.
+
+    NaN slips through every ordered comparison (``nan < 0`` is false), so each float is tested
+    to be finite first; ``--learning-rate nan`` trained and exported a model that outputs NaN,
+    and ``--epochs 0`` trained the default 50 epochs.
+    """
+    def whole(option: str, value: object, low: int, high: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise TrainingError(f"{option} {value!r}: must be a whole number from {low} to {high}")
+
+    def real(option: str, value: object, low: float, high: float, *, low_open: bool,
+             high_open: bool) -> None:
+        ok = (not isinstance(value, bool) and isinstance(value, int | float)
+              and math.isfinite(value)
+              and (low < value if low_open else low <= value)
+              and (value < high if high_open else value <= high))
+        if not ok:
+            span = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+            raise TrainingError(f"{option} {value!r}: must be a finite number in {span}")
+
+    if config.epochs is not None:
+        whole("--epochs", config.epochs, 1, MAX_EPOCHS)
+    whole("--batch-size", config.batch_size, 1, MAX_BATCH_SIZE)
+    whole("--patience", config.patience, 1, MAX_EPOCHS)
+    if config.seed is not None:
+        whole("--seed", config.seed, 0, MAX_SEED)
+    if config.learning_rate is not None:
+        real("--learning-rate", config.learning_rate, 0.0, MAX_LEARNING_RATE, low_open=True,
+             high_open=False)
+    real("--val-fraction", config.val_fraction, 0.0, 1.0, low_open=True, high_open=True)
+    real("--crop-margin", config.crop_margin, 0.0, 1.0, low_open=False, high_open=True)
 
 
 @dataclass(frozen=True)
@@ -195,27 +249,60 @@ def train(config: TrainConfig, callbacks: tuple = (),
     import keras
 
     out = Path(config.out)
+    made = check_output_folder(out)
     state = _start_state(config, out)
     config = state.config
-    previous_policy = keras.config.dtype_policy()
+    history_existed = (out / HISTORY_FILE).exists()
     try:
-        if use_mixed_precision():
-            keras.config.set_dtype_policy("mixed_float16")
-        if config.seed is not None:
-            keras.utils.set_random_seed(config.seed)
-        model, metadata = _model_for(config, state)
-        splits = load_training_splits(config.dataset, metadata.input_size, config.val_fraction,
-                                      state.split_seed)
-        _print_summary(config, splits.train, splits.val, splits.test)
-        if state.completed < config.epochs and not state.stopped_early:
-            _fit(model, config, state, splits.train, splits.val, metadata, callbacks, stop)
-        if stop is not None:
-            stop.check()  # came during the last epoch's checkpoint: export on --resume
-        best = load_keras(out / CHECKPOINT_DIR / BEST_CHECKPOINT, compile=False)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
-    written = _export(best, config, state, splits, metadata)
+        previous_policy = keras.config.dtype_policy()
+        try:
+            if use_mixed_precision():
+                keras.config.set_dtype_policy("mixed_float16")
+            if config.seed is not None:
+                keras.utils.set_random_seed(config.seed)
+            model, metadata = _model_for(config, state)
+            check_free_space(out, bytes_for_run(model))
+            splits = load_training_splits(config.dataset, metadata.input_size,
+                                          config.val_fraction, state.split_seed)
+            _print_summary(config, splits.train, splits.val, splits.test)
+            (out / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+            if state.completed < config.epochs and not state.stopped_early:
+                _fit(model, config, state, splits.train, splits.val, metadata, callbacks, stop)
+            if stop is not None:
+                stop.check()  # came during the last epoch's checkpoint: export on --resume
+            best = load_keras(out / CHECKPOINT_DIR / BEST_CHECKPOINT, compile=False)
+        finally:
+            keras.config.set_dtype_policy(previous_policy)
+        written = _export(best, config, state, splits, metadata)
+    except BaseException as exc:
+        if state.completed == 0 and not config.resume:
+            _remove_unstarted_run(out, made, remove_history=not history_existed)
+        if isinstance(exc, OSError):
+            raise TrainingError(_write_failure(out, exc, state)) from exc
+        raise
     return TrainResult(out, written, state.completed)
+
+
+def _write_failure(out: Path, exc: OSError, state: _State) -> str:
+    """One line for a file that could not be written (or read) part-way through a run."""
+    where = exc.filename or out
+    reason = exc.strerror or str(exc)
+    if state.completed:
+        return (f"{where}: {reason}; nothing was exported, the checkpoint of epoch "
+                f"{state.completed} is kept: '--resume' continues once the cause is fixed")
+    return f"{where}: {reason}; nothing was exported and nothing of this run is left in {out}"
+
+
+def _remove_unstarted_run(out: Path, made: list[Path], remove_history: bool) -> None:
+    """A new run that ends before its first epoch is checkpointed leaves nothing behind: not
+    an empty ``checkpoints/``, not the folders it created (only empty folders are removed)."""
+    if remove_history:
+        (out / HISTORY_FILE).unlink(missing_ok=True)
+    for folder in [out / CHECKPOINT_DIR, *made]:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 def _export(model, config: TrainConfig, state: _State, splits: TrainingSplits,
@@ -245,6 +332,9 @@ def _export(model, config: TrainConfig, state: _State, splits: TrainingSplits,
 
 def accuracy(model, faces: FaceSet, metadata: ModelMetadata, batch_size: int = 256) -> float:
     probs = model.predict(normalized_faces(faces, metadata), batch_size=batch_size, verbose=0)
+    if not np.all(np.isfinite(probs)):
+        raise TrainingError(f"the model's outputs are not finite numbers on {faces.name}: "
+                            "it diverged, nothing was exported")
     return float(np.mean(np.argmax(probs, axis=1) == faces.labels))
 
 
@@ -275,7 +365,8 @@ class _State:
             "stopped_early": self.stopped_early,
             "counters": self.counters or {},
         }
-        write_bytes_atomic(out / STATE_FILE, (json.dumps(data, indent=2) + "\n").encode())
+        text = json.dumps(data, indent=2, allow_nan=False)
+        write_bytes_atomic(out / STATE_FILE, (text + "\n").encode())
 
     @classmethod
     def load(cls, out: Path, config: TrainConfig) -> _State:
@@ -289,14 +380,14 @@ class _State:
                     saved[key] = Path(saved[key])
             first = TrainConfig(**saved)
             state = cls(first, int(data["split_seed"]), data["metadata"],
-                        int(data["completed_epochs"]), data["best_" + MONITOR],
+                        int(data["completed_epochs"]), _finite(data["best_" + MONITOR]),
                         int(data["best_epoch"]), bool(data["stopped_early"]), data["counters"])
         except FileNotFoundError as exc:
             raise TrainingError(f"{out}: nothing to resume ({STATE_FILE} not found)") from exc
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, TrainingError) as exc:
             raise TrainingError(f"{path}: unreadable training state: {exc}") from exc
         state.config = replace(first, dataset=config.dataset, out=config.out, resume=True,
-                               epochs=config.epochs or first.epochs,
+                               epochs=first.epochs if config.epochs is None else config.epochs,
                                int8=first.int8 or config.int8, verbose=config.verbose)
         return state
 
@@ -319,13 +410,9 @@ def _start_state(config: TrainConfig, out: Path) -> _State:
         )
     if config.class_weight not in CLASS_WEIGHT_MODES:
         raise TrainingError(f"--class-weight must be one of {', '.join(CLASS_WEIGHT_MODES)}")
-    if (config.epochs or 1) < 1 or config.batch_size < 1 or config.patience < 1:
-        raise TrainingError("--epochs, --batch-size and --patience must be at least 1")
-    if not 0 < config.val_fraction < 1 or not 0 <= config.crop_margin < 1:
-        raise TrainingError("--val-fraction must lie in (0, 1) and --crop-margin in [0, 1)")
     split_seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
-    (out / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
-    return _State(replace(config, epochs=config.epochs or DEFAULT_EPOCHS), split_seed)
+    epochs = DEFAULT_EPOCHS if config.epochs is None else config.epochs
+    return _State(replace(config, epochs=epochs), split_seed)
 
 
 def _model_for(config: TrainConfig, state: _State):
@@ -341,11 +428,11 @@ def _model_for(config: TrainConfig, state: _State):
             input_size=(height, width), channels=channels, normalization=base.normalization,
             crop=crop, architecture=f"{base.architecture or model.name} (fine-tuned)",
         )
-        learning_rate = config.learning_rate or 1e-4
+        learning_rate = 1e-4 if config.learning_rate is None else config.learning_rate
     else:
         model = build(config.arch, (48, 48, 1), len(EMOTIONS))
         metadata = ModelMetadata(crop=crop, architecture=model.name)
-        learning_rate = config.learning_rate or 1e-3
+        learning_rate = 1e-3 if config.learning_rate is None else config.learning_rate
     compile_for_training(model, learning_rate)
     state.metadata = json.loads(metadata.to_json())
     return model, metadata
@@ -382,6 +469,10 @@ def _load_init_model(path: Path):
         )
     if base.labels != EMOTIONS:
         raise TrainingError(f"{path}: its labels {base.labels} are not in the order {EMOTIONS}")
+    probe = probe_faces(replace(base, input_size=tuple(shape[1:3]), channels=shape[3]))
+    if not np.all(np.isfinite(np.asarray(model(probe, training=False)))):
+        raise TrainingError(f"{path}: its outputs are not finite numbers on a probe face "
+                            "(a training run that diverged?): there is nothing to fine-tune")
     return model, base
 
 
@@ -409,8 +500,13 @@ def _fit(model, config: TrainConfig, state: _State, train_faces: FaceSet, val_fa
         monitor="val_loss", factor=0.5, patience=max(1, config.patience // 3), min_lr=1e-6,
         verbose=1,
     )
-    keeper = _CheckpointKeeper(model, out, state, {"early_stopping": early, "reduce_lr": plateau})
+    guard = _LossGuard(model)
+    keeper = _CheckpointKeeper(model, out, state, {"early_stopping": early, "reduce_lr": plateau},
+                               guard)
     callbacks = [
+        keras.callbacks.LambdaCallback(on_epoch_begin=guard.epoch_begin,
+                                       on_train_batch_end=guard.batch_done,
+                                       on_epoch_end=guard.epoch_done),
         early,
         plateau,  # before the logger: it adds the epoch's learning rate to the logs
         keras.callbacks.CSVLogger(str(history), append=True),
@@ -424,8 +520,58 @@ def _fit(model, config: TrainConfig, state: _State, train_faces: FaceSet, val_fa
     weights = class_weights(train_faces.class_counts(), config.class_weight)
     with stop.deferred() if stop is not None else contextlib.nullcontext():
         _run_fit(model, config, state, train_faces, val_faces, metadata, callbacks, weights)
+    if guard.diverged is not None:
+        _truncate_history(history, state.completed)
+        kept = (f"the checkpoints of epochs 1 to {state.completed} are kept in {out}"
+                if state.completed else "nothing was kept")
+        raise TrainingError(f"training stopped: {guard.diverged}; the model diverged, nothing was "
+                            f"exported and {kept}. Train again with a lower --learning-rate "
+                            f"(this run's: {_learning_rate(model)})")
     state.stopped_early = state.completed < config.epochs
     state.save(out)
+
+
+class _LossGuard:
+    """Stops the fit at the first batch whose loss is not a finite number, as Keras'
+    TerminateOnNaN does, and says where. A NaN loss means NaN weights: the epoch is not
+    checkpointed, and the run ends without an export, since such a model outputs NaN for
+    every face."""
+
+    def __init__(self, model):
+        self._model = model
+        self._epoch = 0
+        self.diverged: str | None = None
+
+    def epoch_begin(self, epoch: int, logs=None) -> None:
+        self._epoch = epoch
+
+    def batch_done(self, batch: int, logs=None) -> None:
+        self._check(logs, f"epoch {self._epoch + 1}, batch {batch + 1}")
+
+    def epoch_done(self, epoch: int, logs=None) -> None:
+        self._check(logs, f"epoch {epoch + 1}")
+
+    def _check(self, logs, where: str) -> None:
+        if self.diverged is not None:
+            return
+        bad = []
+        for name, value in (logs or {}).items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(number):
+                bad.append(f"{name} {number}")
+        if bad:
+            self.diverged = f"{', '.join(bad)} in {where}"
+            self._model.stop_training = True
+
+
+def _learning_rate(model) -> str:
+    try:
+        return f"{float(model.optimizer.learning_rate):g}"
+    except (AttributeError, TypeError, ValueError):
+        return "unknown"
 
 
 def _run_fit(model, config: TrainConfig, state: _State, train_faces: FaceSet,
@@ -452,19 +598,24 @@ class _CheckpointKeeper:
 
     COUNTER_ATTRS = ("wait", "best", "cooldown_counter", "best_epoch")
 
-    def __init__(self, model, out: Path, state: _State, counted: dict):
+    def __init__(self, model, out: Path, state: _State, counted: dict, guard: _LossGuard):
         self._model, self._out, self._state, self._counted = model, out, state, counted
+        self._guard = guard
 
     def restore_counters(self, logs=None) -> None:
         for name, values in (self._state.counters or {}).items():
             for attr, value in values.items():
-                setattr(self._counted[name], attr, value)
+                if value is not None:  # not finite when saved: the callback's initial value
+                    setattr(self._counted[name], attr, value)
 
     def epoch_done(self, epoch: int, logs=None) -> None:
-        value = float((logs or {}).get(MONITOR, float("nan")))
+        if self._guard.diverged is not None:
+            return
+        value = _finite((logs or {}).get(MONITOR))
         checkpoints = self._out / CHECKPOINT_DIR
         save_keras_atomic(self._model, checkpoints / LAST_CHECKPOINT)
-        if self._state.best is None or value > self._state.best:
+        if self._state.best_epoch == 0 or (value is not None and (
+                self._state.best is None or value > self._state.best)):
             save_keras_atomic(self._model, checkpoints / BEST_CHECKPOINT)
             self._state.best = value
             self._state.best_epoch = epoch + 1
@@ -478,12 +629,21 @@ class _CheckpointKeeper:
 
 
 def _plain(value):
-    """A callback counter as JSON can hold it (Keras keeps some as NumPy scalars)."""
+    """A callback counter as JSON can hold it (Keras keeps some as NumPy scalars); an infinite
+    ``best`` (a callback's start value) becomes None, which JSON has and restoring skips."""
     if value is None:
         return None
     if isinstance(value, float | np.floating):
-        return float(value)
+        return _finite(value)
     return int(value)
+
+
+def _finite(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _truncate_history(path: Path, completed: int) -> None:
@@ -581,11 +741,15 @@ def run(args: argparse.Namespace) -> int:
         try:
             train(config_from_args(args), stop=stop)
         except KeyboardInterrupt:
-            print(f"\ninterrupted by {stop.name}: the last finished epoch's checkpoint is kept; "
-                  f"'fer train {args.dataset} --out {args.out} --resume' continues after it",
-                  file=sys.stderr)
+            if (Path(args.out) / STATE_FILE).is_file():
+                print(f"\ninterrupted by {stop.name}: the last finished epoch's checkpoint is "
+                      f"kept; 'fer train {args.dataset} --out {args.out} --resume' continues "
+                      "after it", file=sys.stderr)
+            else:
+                print(f"\ninterrupted by {stop.name} before the first epoch ended: nothing kept",
+                      file=sys.stderr)
             return 128 + (stop.received or signal.SIGINT)
-        except (DatasetError, ModelMetadataError, TrainingError) as exc:
+        except (DatasetError, ModelMetadataError, OutputFolderError, TrainingError) as exc:
             print(f"fer train: error: {exc}", file=sys.stderr)
             return 2
     return 0

@@ -32,7 +32,7 @@ from fer_ros.perception.file_limits import (
 )
 from fer_ros.perception.model_files import MINI_XCEPTION_FILE, bundled_model, unsafe_keras_refusal
 from fer_ros.perception.model_metadata import METADATA_FILENAME, ModelMetadata, ModelMetadataError
-from fer_ros.perception.preprocessing import Box, prepare_frame_faces
+from fer_ros.perception.preprocessing import Box, normalize, prepare_frame_faces
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 TFLITE_SUFFIXES = (".tflite",)
@@ -341,20 +341,57 @@ def model_members(model: str | Path | None) -> tuple[str, ...]:
 
 
 def load_single_model(path: str | Path, num_threads: int = 2) -> SingleModel:
-    """Load one model (see ``resolve_model``); every failure is one ModelLoadError line."""
+    """Load one model (see ``resolve_model``) and probe it; every failure is one
+    ModelLoadError line."""
     model_path, metadata = resolve_model(path)
     _check_model_file(model_path)
     suffix = model_path.suffix.lower()
     if suffix in TFLITE_SUFFIXES:
-        return LiteRTClassifier(model_path, metadata, num_threads=num_threads)
-    if suffix in ONNX_SUFFIXES:
-        return OnnxRuntimeClassifier(model_path, metadata, num_threads=num_threads)
-    if suffix in KERAS_SUFFIXES:
-        return KerasClassifier(model_path, metadata)
-    raise ModelLoadError(
-        f"{model_path}: unsupported model type {suffix!r} "
-        f"(expected one of {', '.join(TFLITE_SUFFIXES + ONNX_SUFFIXES + KERAS_SUFFIXES)})"
-    )
+        model: SingleModel = LiteRTClassifier(model_path, metadata, num_threads=num_threads)
+    elif suffix in ONNX_SUFFIXES:
+        model = OnnxRuntimeClassifier(model_path, metadata, num_threads=num_threads)
+    elif suffix in KERAS_SUFFIXES:
+        model = KerasClassifier(model_path, metadata)
+    else:
+        raise ModelLoadError(
+            f"{model_path}: unsupported model type {suffix!r} "
+            f"(expected one of {', '.join(TFLITE_SUFFIXES + ONNX_SUFFIXES + KERAS_SUFFIXES)})"
+        )
+    check_finite_outputs(model)
+    return model
+
+
+def probe_faces(metadata: ModelMetadata) -> np.ndarray:
+    """Three inputs a working model answers with probabilities: mid-gray, black and a
+    gradient, scaled as the model's metadata says."""
+    height, width = metadata.input_size
+    gradient = np.linspace(0.0, 255.0, height * width, dtype=np.float32).reshape(height, width)
+    faces = np.stack([np.full((height, width), 128.0, np.float32),
+                      np.zeros((height, width), np.float32), gradient])
+    faces = np.repeat(faces[..., None], metadata.channels, axis=-1)
+    return normalize(faces, metadata).astype(np.float32)
+
+
+def check_finite_outputs(model: SingleModel) -> None:
+    """Refuse a model whose outputs on the probe faces are not finite probabilities.
+
+    A training run that diverged exports weights that are NaN: every face then gets NaN
+    scores, the argmax of NaN names the first class, and NaN reached JSON (which has no NaN)
+    in `fer predict --json` and the viewer. Three one-face inferences at load find it, before the
+    model replaces a working one.
+    """
+    try:  # one face per call: the size of most frames, and no runtime resizes for the probe
+        outputs = np.concatenate([model.predict(face[None])
+                                  for face in probe_faces(model.metadata)])
+    except Exception as exc:  # each runtime raises its own types for a graph that fails
+        text = str(exc).strip()
+        first_line = text.splitlines()[0] if text else type(exc).__name__
+        raise ModelLoadError(f"{model.path}: fails on a probe input ({first_line})") from exc
+    if not np.all(np.isfinite(outputs)):
+        bad = outputs[~np.isfinite(outputs)]
+        raise ModelLoadError(
+            f"{model.path}: outputs {bad.flat[0]} (not a finite number) on a probe face: the "
+            "model is broken (a training run that diverged?) and is not used")
 
 
 def load_classifier(model: str | Path | None = None,

@@ -8,6 +8,7 @@ down and inference reads them back instead of assuming them.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -97,6 +98,10 @@ class ModelMetadata:
             raise ModelMetadataError(
                 f"normalization {self.normalization!r} is not one of {sorted(NORMALIZATIONS)}"
             )
+        bad = {k: v for k, v in self.metrics.items()
+               if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)}
+        if bad:
+            raise ModelMetadataError(f"metrics must be finite numbers, got {bad!r}")
 
     @property
     def scale_offset(self) -> tuple[float, float]:
@@ -105,7 +110,7 @@ class ModelMetadata:
     def to_json(self) -> str:
         data = asdict(self)
         data["format_version"] = FORMAT_VERSION
-        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+        return json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"
 
     @classmethod
     def from_dict(cls, data: dict, origin: str = "<dict>") -> ModelMetadata:
@@ -158,5 +163,9 @@ class ModelMetadata:
         """Write atomically so an interrupted export never leaves a half-written file."""
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(self.to_json(), encoding="utf-8")
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
