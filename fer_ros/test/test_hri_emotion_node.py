@@ -17,9 +17,11 @@ from hri_msgs.msg import Expression, IdsList, NormalizedRegionOfInterest2D
 from sensor_msgs.msg import Image
 
 from emotion_session import Session
+from fer_ros.nodes.emotion_node import EmotionNode
 from fer_ros.nodes.hri.expressions import TO_EXPRESSION
 from frames import astronaut_frame, image_msg
 from ros_harness import wait_until
+from test_node_info import as_documented, documented
 
 FACE_TOPICS = ("roi", "cropped", "aligned", "expression")
 
@@ -77,6 +79,11 @@ def test_hri_topics_follow_the_emotion_array(ros_domain, ros_env, tmp_path):
                                [emotion.roi.x_offset, emotion.roi.y_offset, emotion.roi.width,
                                 emotion.roi.height], atol=1.0)
             assert 0.0 < roi.c <= 1.0
+        # With a face, the REP-155 publishers are the docstring's (test_node_info.py checks
+        # the rest of the node's graph, where no face is shown).
+        documented_faces = {n for n in documented(EmotionNode)["Publishers"] if "<id>" in n}
+        shown = {as_documented(n, "/", "emotion_node") for n in node_publishers(peer)}
+        assert {n for n in shown if "<id>" in n} == documented_faces
         for name in ("cropped", "aligned"):
             image = by_stamp(got[name], last)[0]
             assert (image.width, image.height, image.encoding) == (128, 128, "bgr8")

@@ -106,11 +106,13 @@ class EmotionNode(LifecycleNode):
             once configured, encoded only while it has subscribers
         /diagnostics: diagnostic_msgs/msg/DiagnosticArray, reliable, keep last 10
         /humans/faces/tracked: hri_msgs/msg/IdsList, reliable, keep last 10; while active, with
-            hri_topics
-        /humans/faces/<id>/roi, /humans/faces/<id>/expression: hri_msgs/msg/
-            NormalizedRegionOfInterest2D, hri_msgs/msg/Expression, reliable, keep last 10;
-            /humans/faces/<id>/cropped, /humans/faces/<id>/aligned: sensor_msgs/msg/Image,
-            reliable, keep last 1; per tracked face, while active, with hri_topics
+            hri_topics (REP-155's names are absolute)
+        /humans/faces/<id>/roi: hri_msgs/msg/NormalizedRegionOfInterest2D, reliable, keep last
+            10; per tracked face (<id>: nodes/hri/ids.py), while active, with hri_topics
+        /humans/faces/<id>/cropped: sensor_msgs/msg/Image, reliable, keep last 1; as roi, made
+            only while it has subscribers
+        /humans/faces/<id>/aligned: sensor_msgs/msg/Image, reliable, keep last 1; as cropped
+        /humans/faces/<id>/expression: hri_msgs/msg/Expression, reliable, keep last 10; as roi
         ~/transition_event: lifecycle_msgs/msg/TransitionEvent (rclpy's lifecycle)
     Service Servers:
         ~/change_state: lifecycle_msgs/srv/ChangeState
