@@ -14,11 +14,12 @@ Real node processes over DDS on a private domain; this process plays camera and 
   of one whole-frame RetinaFace search at 960x544 on one onnxruntime thread, measured here
   (median of 9) in the same run.
 - ``churn``: emotion_node with ``hri_topics`` (``track_max_misses`` 1, searches in every frame)
-  sees a face for one frame, then three frames without it, ``--faces`` times, each answer
-  awaited: every face a new track, a new id, four publishers made and destroyed. Reported:
-  the node's publishers from the ROS graph before the first face and after the last (the
-  same set is the target), RSS before the first face, after the first tenth (warm) and at the
-  end (within 10 MB of the warm figure is the target), error lines in its log.
+  sees a face for one frame, then three frames without it, ``--faces`` times after a tenth as
+  many of warm-up (the first classifications size the models' buffers), each answer awaited:
+  every face a new track, a new id, four publishers made and destroyed. Reported: the node's
+  publishers from the ROS graph before the first face and after the last (the same set is the
+  target), RSS before any face, after the warm-up and at the end (within 10 MB of the
+  warm-up's figure is the target), error lines in its log.
 - ``expression``: hri_expression_node fed as a REP-155 detector feeds it: 8 tracked ids and
   their 128 x 128 crops (faces of face-api's photos) at 30 Hz for ``--seconds``. Reported: the
   share of (face, frame) pairs answered, the share answered within one frame period (33 ms
@@ -55,7 +56,7 @@ from harness import (
 from run import Report, Target, standalone
 
 PARTS = ("cpu", "churn", "expression")
-OPTIONS = {
+_OPTIONS = {
     "--parts": (list(PARTS), "which parts to run"),
     "--seconds": (20.0, "seconds per CPU run and of the expression feed"),
     "--repeats": (2, "CPU runs per setting (alternating)"),
@@ -65,7 +66,7 @@ START_TIMEOUT = 60.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    for name, (default, help_text) in OPTIONS.items():
+    for name, (default, help_text) in _OPTIONS.items():
         if isinstance(default, list):
             parser.add_argument(name, nargs="+", choices=PARTS, default=default, help=help_text)
         else:
@@ -202,22 +203,25 @@ def churn_part(args: argparse.Namespace, report: Report) -> None:
         stats = ProcessStats(node.process.pid)
         rss_start = stats.rss_mb()
         ids: list[str] = []
+        found = 0
         rss_warm = None
         most_publishers = len(steady)
+        warm_up = max(1, args.faces // 10)
         started = time.monotonic()
-        for i in range(args.faces):
+        for i in range(warm_up + args.faces):
+            if i == warm_up:
+                rss_warm = stats.rss_mb()
+                started = time.monotonic()
             answer = send(frame)
-            if answer is not None:
+            if answer is not None and i >= warm_up:
+                found += len(answer.emotions)
                 key = _ns(answer)
-                for t in tracked[-5:]:
-                    if _ns(t) == key:
-                        ids.extend(t.ids)
-            most_publishers = max(most_publishers, len(publishers())) if i % 25 == 0 else \
-                most_publishers
+                wait_until(lambda k=key: any(_ns(t) == k for t in tracked[-5:]), 2.0)
+                ids.extend(i for t in tracked[-5:] if _ns(t) == key for i in t.ids)
+            if i % 25 == 0:
+                most_publishers = max(most_publishers, len(publishers()))
             for _ in range(3):
                 send(blank)
-            if i + 1 == max(1, args.faces // 10):
-                rss_warm = stats.rss_mb()
         elapsed = time.monotonic() - started
         settled = wait_until(lambda: publishers() == steady, 10.0)
         after = publishers()
@@ -227,12 +231,12 @@ def churn_part(args: argparse.Namespace, report: Report) -> None:
     report.rows.append([f"churn: {args.faces} faces, {len(set(ids))} ids", "-", "-", "-", "-",
                         "-", len(errors)])
     report.notes.append(
-        f"churn: {args.faces} faces in {elapsed:.0f} s, {len(set(ids))} distinct ids of "
-        f"{len(ids)} seen; publishers before {len(steady)}, after {len(after)} (same set: "
-        f"{settled}), most seen during {most_publishers}; RSS before the first face "
-        f"{rss_start:.1f} MB, after {max(1, args.faces // 10)} faces {rss_warm:.1f} MB, at the "
-        f"end {rss_end:.1f} MB ({rss_end - rss_warm:+.1f} MB from warm); error lines "
-        f"{len(errors)}")
+        f"churn: {args.faces} faces (after {warm_up} of warm-up) in {elapsed:.0f} s, found in "
+        f"{found} of their frames, {len(set(ids))} distinct ids of {len(ids)} tracked; "
+        f"publishers before {len(steady)}, after {len(after)} (same set: {settled}), most "
+        f"seen during {most_publishers}; RSS before any face {rss_start:.1f} MB, after the "
+        f"warm-up {rss_warm:.1f} MB, at the end {rss_end:.1f} MB ({rss_end - rss_warm:+.1f} MB "
+        f"over the {args.faces} faces); error lines {len(errors)}")
     report.targets += [
         Target("churn: publishers not back to the steady set", float(not settled), 0, ""),
         Target("churn: RSS growth after warm-up", rss_end - rss_warm, 10.0, "MB"),
