@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from hri_msgs.msg import Expression, IdsList, NormalizedRegionOfInterest2D
+from lifecycle_msgs.msg import Transition
 from sensor_msgs.msg import Image
 
 from emotion_session import Session
@@ -21,6 +22,7 @@ from fer_ros.nodes.emotion_node import EmotionNode
 from fer_ros.nodes.hri.expressions import TO_EXPRESSION
 from frames import astronaut_frame, image_msg
 from ros_harness import wait_until
+from test_lifecycle import Lifecycle
 from test_node_info import as_documented, documented
 
 FACE_TOPICS = ("roi", "cropped", "aligned", "expression")
@@ -120,3 +122,31 @@ def test_faces_coming_and_going_leave_the_steady_publishers(ros_domain, ros_env,
         assert wait_until(lambda: node_publishers(peer) == steady, 10.0), \
             node_publishers(peer) - steady
     assert "ERROR" not in session.node.output, session.node.output
+
+
+def test_deactivation_empties_tracked_and_takes_the_face_topics_with_it(ros_domain, ros_env,
+                                                                         tmp_path):
+    """Deactivate: an empty tracked list goes out (consumers drop their faces), every REP-155
+    publisher goes; activate again: a new session, whose ids are not the old ones."""
+    lifecycle = Lifecycle(ros_domain, ros_env, tmp_path, "hri_topics:=true")
+    try:
+        peer = lifecycle.peer
+        tracked: list[IdsList] = peer.collect(IdsList, "/humans/faces/tracked")
+        first = lifecycle.answers()
+        assert first is not None and len(first.emotions) == 1
+        assert wait_until(lambda: by_stamp(tracked, first.header.stamp), 5.0)
+        old_id = by_stamp(tracked, first.header.stamp)[0].ids[0]
+        assert lifecycle.change(Transition.TRANSITION_DEACTIVATE)
+        assert wait_until(lambda: tracked[-1].ids == [], 5.0)
+        assert wait_until(lambda: not any(t.startswith("/humans/")
+                                          for t in node_publishers(peer)), 10.0), \
+            node_publishers(peer)
+        assert lifecycle.change(Transition.TRANSITION_ACTIVATE)
+        again = lifecycle.answers()
+        assert again is not None and len(again.emotions) == 1
+        assert wait_until(lambda: by_stamp(tracked, again.header.stamp), 5.0)
+        new_id = by_stamp(tracked, again.header.stamp)[0].ids[0]
+        assert new_id != old_id and new_id.split("_")[0] != old_id.split("_")[0]
+    finally:
+        code, output = lifecycle.close()
+    assert code == 0 and "Traceback" not in output and "ERROR" not in output, output
