@@ -6,11 +6,15 @@ emotion_node uses, and publishes /humans/faces/<id>/expression under the crop's 
 ROS4HRI robot swaps hri_emotion_recognizer for fer_ros's models without touching its detector
 (docs/hri.md).
 
-Crops go into a mailbox, the newest per face; a worker thread takes all waiting crops at once
-and classifies them in one batched call per model (perception/crop_classification.py), so the
-executor never waits on inference and a slow CPU skips stale crops instead of queueing them.
-Each face's label is smoothed over its classifications (``smoothing``, as emotion_node's tracks)
-until its id leaves /humans/faces/tracked; then its subscription, publisher and state go.
+Crops go into a mailbox, the newest per face; a worker thread takes a frame's crops together
+(once every tracked face has sent one, or BATCH_WAIT_S after the first) and classifies them in
+one batched call per model (perception/crop_classification.py), so the executor never waits on
+inference and a slow CPU skips stale crops instead of queueing them. As in emotion_node, a face
+is classified at least every ``classification_interval`` of its crops and new faces at once
+(perception/scheduling.py); in between its last scores answer, so every crop gets its
+expression. Each face's label is smoothed over its classifications (``smoothing``, as
+emotion_node's tracks) until its id leaves /humans/faces/tracked; then its subscription,
+publisher and state go.
 
 Bad input is skipped with a throttled warning naming it, and the node keeps serving: crops that
 cannot be read (empty, an odd encoding, a size that does not match its data), crops larger than
@@ -47,6 +51,7 @@ from fer_ros.nodes.process.stop_request import StopRequest
 from fer_ros.perception.classification import ModelLoadError, load_classifier
 from fer_ros.perception.crop_classification import classify_crops
 from fer_ros.perception.model_files import ModelFileMissing
+from fer_ros.perception.scheduling import ClassificationSchedule
 from fer_ros.perception.tracking import SmoothedScores
 
 MAX_CROP_PIXELS = 1024 * 1024
@@ -58,6 +63,9 @@ CROP_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 NO_CROP_WARNING_S = 3.0
 """A tracked id without a crop for this long is reported (throttled)."""
 WARN_EVERY_S = 5.0
+BATCH_WAIT_S = 0.010
+"""Longest the worker waits, after a frame's first crop, for the other tracked faces' crops
+(a detector publishes them one after another): one model call per frame, not one per face."""
 
 
 class _Face:
@@ -70,6 +78,7 @@ class _Face:
         self.publisher = node.create_publisher(Expression, f"{namespace}/expression",
                                                RESULTS_QOS)
         self.scores = scores
+        self.smoothed: np.ndarray | None = None
         self.since = time.monotonic()
         """When it was listed, or last sent a crop."""
 
@@ -104,18 +113,21 @@ class HriExpressionNode(Node):
         self._classifier = load_classifier(values["model"] or None,
                                            num_threads=values["classifier_threads"])
         self._labels = self._classifier.metadata.labels
-        self.counts = {"crops": 0, "classified": 0, "bad_crops": 0, "untracked_crops": 0,
-                       "bad_ids": 0, "publish_errors": 0}
+        self.counts = {"crops": 0, "answered": 0, "classified": 0, "bad_crops": 0,
+                       "untracked_crops": 0, "bad_ids": 0, "publish_errors": 0}
         self._faces: dict[str, _Face] = {}
         self._lock = threading.Condition()
         """Guards ``_faces`` and ``_waiting`` between the executor and the worker."""
         self._waiting: dict[str, Image] = {}
         """The newest crop of each face that the worker has not taken yet."""
         self._closed = False
+        self._schedule = ClassificationSchedule(values["classification_interval"])
+        """Used by the worker only; its faces are kept to the tracked ones there."""
+        self._frame = 0
         self._tracked = self.create_subscription(IdsList, TRACKED_TOPIC, self._on_tracked,
                                                  RESULTS_QOS)
         self.create_timer(1.0, self._check_missing_crops)
-        StatsLog(self, values["stats_period"], lambda: self.counts["classified"],
+        StatsLog(self, values["stats_period"], lambda: self.counts["answered"],
                  lambda: [(self.counts[k], k.replace("_", " ")) for k in self.counts])
         self._worker = threading.Thread(target=self._work, name="hri_expression_worker",
                                         daemon=True)
@@ -183,10 +195,16 @@ class HriExpressionNode(Node):
             with self._lock:
                 while not self._waiting and not self._closed:
                     self._lock.wait(timeout=0.1)
+                deadline = time.monotonic() + BATCH_WAIT_S
+                while (not self._closed and len(self._waiting) < len(self._faces)
+                       and time.monotonic() < deadline):
+                    self._lock.wait(timeout=max(0.0, deadline - time.monotonic()))
                 if self._closed:
                     return
                 taken, self._waiting = self._waiting, {}
+                tracked = list(self._faces)
             try:
+                self._schedule.keep_only(tracked)
                 self._classify(taken)
             except Exception as exc:  # a bug must not silence the node: log, keep serving
                 if not self.context.ok():
@@ -214,6 +232,7 @@ class HriExpressionNode(Node):
         return bgr if bgr.shape[:2] == (height, width) else fit(bgr, width, height)
 
     def _classify(self, taken: dict[str, Image]) -> None:
+        """One frame's crops: the faces due classified in one call, every face answered."""
         ids, headers, crops = [], [], []
         for face_id, msg in taken.items():
             bgr = self._readable(face_id, msg)
@@ -223,17 +242,24 @@ class HriExpressionNode(Node):
                 crops.append(bgr)
         if not crops:
             return
-        probabilities = classify_crops(self._classifier, crops)
-        self.counts["classified"] += len(crops)
+        self._frame += 1
+        due = self._schedule.due(self._frame, ids)
+        chosen = [i for i, now in enumerate(due) if now]
+        if chosen:
+            self._schedule.record(self._frame, [ids[i] for i in chosen], classify_crops(
+                self._classifier, [crops[i] for i in chosen]))
+            self.counts["classified"] += len(chosen)
         with self._lock:
-            for face_id, header, row in zip(ids, headers, probabilities):
+            for face_id, header, fresh in zip(ids, headers, due):
                 face = self._faces.get(face_id)
                 if face is None:
                     continue  # its track ended while it was classified
-                smoothed = face.scores.add(row)
-                best = int(np.argmax(smoothed))
+                if fresh or face.smoothed is None:
+                    face.smoothed = face.scores.add(self._schedule.scores(face_id))
+                best = int(np.argmax(face.smoothed))
                 publish_guarded(self, face.publisher, expression_message(
-                    header, self._labels[best], float(smoothed[best])), self.counts)
+                    header, self._labels[best], float(face.smoothed[best])), self.counts)
+            self.counts["answered"] += len(ids)
 
     def close(self) -> None:
         """Stop the worker before the node goes away, so no publish races destruction."""

@@ -18,7 +18,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   read_only=True),
     *FACE_IMAGE_SIZE,
     *(replace(_PIPELINE[name], read_only=True) for name in (
-        "model", "smoothing", "smoothing_alpha", "smoothing_window", "classifier_threads")),
+        "model", "classification_interval", "smoothing", "smoothing_alpha", "smoothing_window",
+        "classifier_threads")),
     ParameterSpec("stats_period", 30.0, "Seconds between statistics log lines (0 = never).",
                   0.0, 3600.0, read_only=True),
 )
