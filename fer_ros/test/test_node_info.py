@@ -23,6 +23,8 @@ from rclpy.node import Node
 from fer_ros.nodes.bringup import Recorder
 from fer_ros.nodes.camera_node import CameraNode
 from fer_ros.nodes.emotion_node import EmotionNode
+from fer_ros.nodes.hri.expression_parameters import PARAMETERS as HRI_EXPRESSION_PARAMETERS
+from fer_ros.nodes.hri_expression_node import HriExpressionNode
 from fer_ros.nodes.parameters.camera import SOURCE, parameter_specs
 from fer_ros.nodes.parameters.emotion import PARAMETERS
 from fer_ros.nodes.recording.mcap_recording import McapRecording, RecordingNode
@@ -194,6 +196,7 @@ def test_bringup_and_viewer_nodes_show_what_their_docstrings_name(peer, context,
 @pytest.mark.parametrize(("cls", "table"), [
     (CameraNode, (SOURCE, *parameter_specs(loop_default=False))),
     (EmotionNode, PARAMETERS),
+    (HriExpressionNode, HRI_EXPRESSION_PARAMETERS),
     (ViewerNode, ()),
     (Recorder, ()),
     (RecordingNode, ()),
