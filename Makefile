@@ -140,7 +140,8 @@ test: setup setup-train $(STAMPS)/test-deps photos lint
 COLCON_WS := build/colcon_ws
 COLCON_PYTEST_ARGS ?=
 COLCON_TESTS := test/test_launch_fer.py test/test_launch_emotion.py test/test_launch_files.py \
-  test/test_launch_params.py test/test_parameter_table.py \
+  test/test_launch_params.py test/test_parameter_table.py test/test_launch_hri.py \
+  test/test_hri_msgs.py \
   test/test_datasets.py test/test_dataset_properties.py test/test_cli.py
 colcon-test: setup setup-train $(STAMPS)/test-deps photos
 	rm -rf $(COLCON_WS) && mkdir -p $(COLCON_WS)/src
