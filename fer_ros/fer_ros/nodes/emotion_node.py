@@ -43,6 +43,7 @@ from fer_ros.nodes.diagnostics.emotion_health import TASK, EmotionHealth
 from fer_ros.nodes.diagnostics.frame_loss import DRIVER_REMEDIES, StampGaps
 from fer_ros.nodes.diagnostics.stats_log import StatsLog
 from fer_ros.nodes.diagnostics.updater import DiagnosticsPublisher
+from fer_ros.nodes.hri.face_images import clipped_box
 from fer_ros.nodes.hri.face_topics import FaceTopics
 from fer_ros.nodes.latest_frame import Delivery, LatestFrame
 from fer_ros.nodes.messages.decoder_output import decoder_output_to
@@ -402,13 +403,11 @@ def to_emotion_array(header, labels: tuple[str, ...], faces: list[FaceResult],
     """
     msg = EmotionArray(header=header, labels=list(labels))
     for face in faces:
-        x, y, w, h = face.box
-        left, top = min(max(x, 0), width - 1), min(max(y, 0), height - 1)
-        right, bottom = max(min(x + w, width), left + 1), max(min(y + h, height), top + 1)
+        left, top, w, h = clipped_box(face.box, width, height)
         msg.emotions.append(Emotion(
             face_id=face.face_id,
-            roi=RegionOfInterest(x_offset=left, y_offset=top, width=right - left,
-                                 height=bottom - top, do_rectify=False),
+            roi=RegionOfInterest(x_offset=left, y_offset=top, width=w, height=h,
+                                 do_rectify=False),
             detection_score=float(face.detection_score),
             label=face.label,
             confidence=float(face.confidence),

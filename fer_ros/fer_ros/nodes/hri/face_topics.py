@@ -67,11 +67,6 @@ class FaceTopics:
         self._faces: dict[int, _FacePublishers] = {}
         self._tracked = node.create_publisher(IdsList, TRACKED_TOPIC, RESULTS_QOS)
 
-    @property
-    def face_count(self) -> int:
-        """Faces with publishers now."""
-        return len(self._faces)
-
     def publish(self, header: Header, bgr: np.ndarray, faces: list[FaceResult],
                 live: Iterable[int]) -> None:
         """One frame's faces; ``live`` are the face ids the tracker still follows (this
