@@ -18,8 +18,8 @@ publisher and state go.
 
 Bad input is skipped with a throttled warning naming it, and the node keeps serving: crops that
 cannot be read (empty, an odd encoding, a size that does not match its data), crops larger than
-MAX_CROP_PIXELS, ids that cannot name a topic, tracked ids that send no crop, crops of ids no
-longer tracked.
+MAX_CROP_PIXELS, ids that cannot name a topic, ids beyond the first MAX_FACES, tracked ids that
+send no crop, crops of ids no longer tracked.
 """
 
 from __future__ import annotations
@@ -63,6 +63,9 @@ CROP_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 NO_CROP_WARNING_S = 3.0
 """A tracked id without a crop for this long is reported (throttled)."""
 WARN_EVERY_S = 5.0
+MAX_FACES = 64
+"""Most ids served at once (the first listed): each costs a subscription and a publisher, and a
+faulty detector listing thousands must not exhaust the node."""
 BATCH_WAIT_S = 0.010
 """Longest the worker waits, after a frame's first crop, for the other tracked faces' crops
 (a detector publishes them one after another): one model call per frame, not one per face."""
@@ -147,6 +150,11 @@ class HriExpressionNode(Node):
                     f"skipping id {face_id!r} on {TRACKED_TOPIC}: a REP-155 id is a letter "
                     "then letters, digits and single underscores (it names a topic)",
                     throttle_duration_sec=WARN_EVERY_S)
+        if len(listed) > MAX_FACES:
+            self.get_logger().warning(
+                f"{len(listed)} ids on {TRACKED_TOPIC}: serving the first {MAX_FACES}",
+                throttle_duration_sec=WARN_EVERY_S)
+            listed = listed[:MAX_FACES]
         with self._lock:
             for face_id in [f for f in self._faces if f not in listed]:
                 self._forget(face_id)
