@@ -29,7 +29,7 @@ from fer_ros.perception.classification import load_classifier
 from fer_ros.perception.crop_classification import classify_crops
 from frames import header, image_msg
 from ros_harness import NodeProcess, RosPeer, executable, wait_until
-from test_node_info import check_runs, graph_of
+from test_node_info import check_runs, settled
 
 pytestmark = needs_photos
 
@@ -131,17 +131,15 @@ def test_graph_is_the_docstring_and_ids_that_leave_take_their_topics(node, detec
     crop = detector_crops(1)[0]
     stamp = 1_700_000_000_000_000_000
     try:
-        assert wait_until(lambda: (detector.track(["fa"], stamp), detector.connected(["fa"]),
-                                   detector.peer.node.count_subscribers(
-                                       "/humans/faces/fa/aligned") > 0)[2],
+        assert wait_until(lambda: (detector.track(["fa"], stamp), detector.connected(["fa"])
+                                   and detector.peer.node.count_subscribers(
+                                       "/humans/faces/fa/aligned") > 0)[1],
                           START_TIMEOUT, interval=0.5), node.output + aligned.output
 
-        def graph(namespace: str):
-            return namespace, lambda: graph_of(detector.peer.node, "hri_expression_node",
-                                               namespace)
-
-        check_runs(HriExpressionNode, "hri_expression_node", [graph("/robot"),
-                                                               graph("/aligned")])
+        # Each node: tracked and the face's image in, the face's expression out.
+        check_runs(HriExpressionNode, "hri_expression_node", [
+            (namespace, settled(detector.peer.node, "hri_expression_node", namespace, 3))
+            for namespace in ("/robot", "/aligned")])
     finally:
         aligned.stop()
     detector.send("fa", image_msg(crop, stamp))
