@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 import numpy as np
 from hri_msgs.msg import Expression, IdsList, NormalizedRegionOfInterest2D
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -38,6 +39,7 @@ RESULTS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 ``emotions``); a reliable publisher also matches best-effort subscribers."""
 IMAGES_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 """cropped, aligned: the newest image only, as image_annotated."""
+CLOSE_ACK_S = 0.5
 
 
 class _FacePublishers:
@@ -102,8 +104,10 @@ class FaceTopics:
 
     def close(self, header: Header) -> None:
         """No face tracked any more (an empty ``tracked``, so consumers drop their faces), and
-        every publisher gone."""
+        every publisher gone. The empty list is waited for (up to CLOSE_ACK_S): a reliable
+        writer destroyed at once may take its last message with it."""
         self._forget_all_but(set())
-        publish_guarded(self._node, self._tracked, IdsList(header=header, ids=[]),
-                        self._counts)
+        if publish_guarded(self._node, self._tracked, IdsList(header=header, ids=[]),
+                           self._counts):
+            self._tracked.wait_for_all_acked(Duration(seconds=CLOSE_ACK_S))
         self._node.destroy_publisher(self._tracked)
