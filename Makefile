@@ -13,6 +13,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := $(VENV)/.stamps
 MSG_FILES := $(wildcard fer_msgs/msg/*.msg) fer_msgs/CMakeLists.txt fer_msgs/package.xml
+HRI_MSG_FILES := $(wildcard hri_msgs/msg/*.msg) hri_msgs/CMakeLists.txt hri_msgs/package.xml
 MODEL_FILES := $(shell sed -n 's/.*"dest": "\([^"]*\)".*/fer_ros\/fer_ros\/perception\/models\/\1/p' fer_ros/fer_ros/perception/models/sources.json)
 FEN_ONNX := fer_ros/fer_ros/perception/models/face_expression_net.onnx
 PHOTO_SOURCES := fer_ros/test/photos/sources.json
@@ -57,6 +58,19 @@ $(STAMPS)/fer_msgs: $(STAMPS)/deps $(MSG_FILES)
 	@echo "fer_msgs built and installed into $(VENV)"
 	@touch $@
 
+# The REP-155 messages (ROS4HRI's hri_msgs, which no registry has): built as fer_msgs is. On a
+# ROS 2 install the released hri_msgs is used instead (hri_msgs/COLCON_IGNORE, docs/hri.md).
+$(STAMPS)/hri_msgs: $(STAMPS)/deps $(HRI_MSG_FILES)
+	@mkdir -p build
+	cmake -S hri_msgs -B build/hri_msgs -DCMAKE_PREFIX_PATH=$(abspath $(VENV)) \
+	  -DCMAKE_INSTALL_PREFIX=$(abspath $(VENV)) -DPython3_EXECUTABLE=$(abspath $(PY)) \
+	  -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release > build/hri_msgs.log 2>&1 \
+	  || (cat build/hri_msgs.log; exit 1)
+	cmake --build build/hri_msgs -j2 --target install >> build/hri_msgs.log 2>&1 \
+	  || (tail -40 build/hri_msgs.log; exit 1)
+	@echo "hri_msgs built and installed into $(VENV)"
+	@touch $@
+
 models: $(MODEL_FILES) $(FEN_ONNX)
 
 $(MODEL_FILES) &: fer_ros/fer_ros/perception/models/sources.json
@@ -79,7 +93,7 @@ $(PHOTO_FILES) &: $(PHOTO_SOURCES)
 # setuptools' in-tree build/ keeps modules that were deleted since, so it goes first.
 # launch_ros and `ros2 run` look for executables in <prefix>/lib/<package>/ (colcon puts them
 # there); pip puts console scripts in bin/ only, so lib/fer_ros/ gets a link to each of them.
-$(STAMPS)/fer_ros: $(STAMPS)/fer_msgs $(MODEL_FILES) $(FEN_ONNX) $(PKG_FILES)
+$(STAMPS)/fer_ros: $(STAMPS)/fer_msgs $(STAMPS)/hri_msgs $(MODEL_FILES) $(FEN_ONNX) $(PKG_FILES)
 	rm -rf fer_ros/build
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
 	  ./fer_ros
@@ -126,7 +140,8 @@ test: setup setup-train $(STAMPS)/test-deps photos lint
 COLCON_WS := build/colcon_ws
 COLCON_PYTEST_ARGS ?=
 COLCON_TESTS := test/test_launch_fer.py test/test_launch_emotion.py test/test_launch_files.py \
-  test/test_launch_params.py test/test_parameter_table.py \
+  test/test_launch_params.py test/test_parameter_table.py test/test_launch_hri.py \
+  test/test_hri_msgs.py \
   test/test_datasets.py test/test_dataset_properties.py test/test_cli.py
 colcon-test: setup setup-train $(STAMPS)/test-deps photos
 	rm -rf $(COLCON_WS) && mkdir -p $(COLCON_WS)/src

@@ -24,6 +24,9 @@ recall, false positives, expression accuracy per class on the faces found, and t
 ms per frame of detection plus classification. A detection is a hit when its box overlaps a
 true box with IoU >= 0.3. Faces labelled ``null`` (expression not readable) count for recall
 only. ``+flip`` classifiers average each face with its mirror image (test-time augmentation).
+``+rep155`` classifiers read each found face as hri_expression_node does: its box cut out and
+fitted into 128 x 128, as a REP-155 detector publishes it (``--classifiers ensemble
+ensemble+rep155`` compares the two nodes on the same faces).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import cv2
 import numpy as np
 import skimage.data
 
+from fer_ros.nodes.hri.face_images import cropped_face
 from fer_ros.perception.alignment import LEVEL_ABOVE_DEGREES
 from fer_ros.perception.classification import (
     BUNDLED_MODELS,
@@ -51,6 +55,7 @@ from fer_ros.perception.classification import (
     load_classifier,
     load_single_model,
 )
+from fer_ros.perception.crop_classification import classify_crops
 from fer_ros.perception.detection import DETECTORS, create_detector
 from fer_ros.perception.detection_types import Detection
 from fer_ros.perception.ensemble import fer_order
@@ -77,6 +82,9 @@ NO_FACE_SCENES = ("coffee", "rocket", "chelsea", "brick", "grass", "gravel", "pa
 TILT_DEGREES = 20
 
 FLIP_SUFFIX = "+flip"
+REP155_SUFFIX = "+rep155"
+REP155_CROP = (128, 128)
+"""REP-155's default face image size (/humans/faces/width, height)."""
 
 
 @dataclass(frozen=True)
@@ -267,11 +275,31 @@ class FlipAveraged:
                                            mirrored_rolls)) / 2
 
 
+class Rep155Crops:
+    """hri_expression_node's view of the faces: each face box cut out and fitted into a 128 x
+    128 image, as a REP-155 detector publishes it (nodes/hri/face_images.py), then classified
+    as that node classifies crops (perception/crop_classification.py)."""
+
+    def __init__(self, classifier: ExpressionClassifier):
+        self.classifier = classifier
+        self.metadata = classifier.metadata
+        self.path = Path(classifier.path.name + REP155_SUFFIX)
+
+    def classify(self, bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box],
+                 rolls: Sequence[float] | None = None) -> np.ndarray:
+        crops = [cropped_face(bgr, box, *REP155_CROP) for box in boxes]
+        return classify_crops(self.classifier, crops)
+
+
 def build_classifier(name: str) -> ExpressionClassifier:
-    """A classifier by name: bundled, ensemble, ``<name>+flip``, or ``<name>@<margin>``: a
-    bundled model with another crop margin (a fraction of the face box), for choosing it."""
+    """A classifier by name: bundled, ensemble, ``<name>+flip``, ``<name>+rep155`` (as
+    hri_expression_node reads a REP-155 detector's 128 x 128 crops of the same faces), or
+    ``<name>@<margin>``: a bundled model with another crop margin (a fraction of the face
+    box), for choosing it."""
     if name.endswith(FLIP_SUFFIX):
         return FlipAveraged(build_classifier(name[:-len(FLIP_SUFFIX)]))
+    if name.endswith(REP155_SUFFIX):
+        return Rep155Crops(build_classifier(name[:-len(REP155_SUFFIX)]))
     if "@" in name:
         base, margin = name.split("@", 1)
         model = load_single_model(base)

@@ -35,6 +35,7 @@ setup(
         "console_scripts": [
             "emotion_node = fer_ros.nodes.process.entry_points:emotion_node",
             "camera_node = fer_ros.nodes.process.entry_points:camera_node",
+            "hri_expression_node = fer_ros.nodes.process.entry_points:hri_expression_node",
             "fer = fer_ros.cli:main",
         ],
     },

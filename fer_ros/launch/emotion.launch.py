@@ -3,8 +3,9 @@
   ros2 launch fer_ros emotion.launch.py image_topic:=/camera/image_raw
 
 Publishes /fer/emotions and /fer/image_annotated (namespace `fer` by default). The parameters
-come from config/emotion.yaml or the file given as emotion_params:=; model, detector and
-autostart, when given, override the file (fer_ros/nodes/parameters/launch_arguments.py). With
+come from config/emotion.yaml or the file given as emotion_params:=; model, detector,
+autostart and hri (ROS4HRI's /humans/faces topics, docs/hri.md), when given, override the file
+(fer_ros/nodes/parameters/launch_arguments.py). With
 `autostart:=false` the node starts unconfigured and a lifecycle manager (or
 `ros2 lifecycle set`) drives it.
 """

@@ -6,7 +6,7 @@ Topics (namespace `fer` by default), for rqt_image_view and `ros2 topic echo`:
   /fer/emotions                      fer_msgs/EmotionArray, one per processed frame
 
 Parameters come from config/camera.yaml and config/emotion.yaml, or from the files given as
-camera_params:= and emotion_params:=; source, model, detector and autostart, when given,
+camera_params:= and emotion_params:=; source, model, detector, autostart and hri, when given,
 override the file (fer_ros/nodes/parameters/launch_arguments.py).
 
 Examples:
@@ -14,6 +14,7 @@ Examples:
   ros2 launch fer_ros fer.launch.py source:=0             # first webcam
   ros2 launch fer_ros fer.launch.py emotion_params:=my.yaml detector:=haar
   ros2 launch fer_ros fer.launch.py use_camera:=false image_topic:=/camera/image_raw
+  ros2 launch fer_ros fer.launch.py hri:=true             # also ROS4HRI's /humans/faces topics
   ros2 launch fer_ros fer.launch.py autostart:=false      # emotion_node waits, unconfigured,
                                                           # for a lifecycle manager
 """

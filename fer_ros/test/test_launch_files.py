@@ -24,6 +24,7 @@ import yaml
 from fer_ros.nodes.bringup import share_directory
 from fer_ros.nodes.parameters import camera as camera_parameters
 from fer_ros.nodes.parameters import emotion as emotion_parameters
+from test_parameter_table import flat
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 LAUNCH_FILES = sorted((PACKAGE_DIR / "launch").glob("*.launch.py"))
@@ -88,7 +89,7 @@ def test_executables_and_parameters_exist(path):
 @pytest.mark.parametrize("name", sorted(PARAMETER_FILES))
 def test_parameter_files_only_set_declared_parameters(name):
     data = yaml.safe_load((PACKAGE_DIR / "config" / name).read_text())
-    parameters = data["/**"]["ros__parameters"]
+    parameters = flat(data["/**"]["ros__parameters"])
     assert set(parameters) <= NODE_PARAMETERS[PARAMETER_FILES[name]]
 
 

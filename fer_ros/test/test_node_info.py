@@ -23,6 +23,8 @@ from rclpy.node import Node
 from fer_ros.nodes.bringup import Recorder
 from fer_ros.nodes.camera_node import CameraNode
 from fer_ros.nodes.emotion_node import EmotionNode
+from fer_ros.nodes.hri.expression_parameters import PARAMETERS as HRI_EXPRESSION_PARAMETERS
+from fer_ros.nodes.hri_expression_node import HriExpressionNode
 from fer_ros.nodes.parameters.camera import SOURCE, parameter_specs
 from fer_ros.nodes.parameters.emotion import PARAMETERS
 from fer_ros.nodes.recording.mcap_recording import McapRecording, RecordingNode
@@ -55,9 +57,15 @@ def documented(cls: type) -> dict[str, set[str]]:
     return found
 
 
+PER_FACE = re.compile(r"^/humans/faces/[^/]+/")
+"""REP-155's per-face topics, ``/humans/faces/<id>/...`` in the docstrings."""
+
+
 def as_documented(name: str, namespace: str, node_name: str) -> str:
     """A graph name as a docstring writes it: ``~/x`` in the node's own namespace, ``x`` in
-    its namespace, else absolute."""
+    its namespace, REP-155's face topics with ``<id>`` for the face id, else absolute."""
+    if PER_FACE.match(name):
+        return PER_FACE.sub("/humans/faces/<id>/", name)
     base = namespace.rstrip("/")
     if name.startswith(f"{base}/{node_name}/"):
         return "~/" + name.removeprefix(f"{base}/{node_name}/")
@@ -83,9 +91,14 @@ def graph_of(peer: Node, node_name: str, namespace: str) -> dict[str, set[str]]:
     }
 
 
-def check_runs(cls: type, node_name: str, runs: list[tuple[str, Callable[[], dict]]]) -> None:
-    """Each run's graph shows only documented names; all runs together show every one."""
+def check_runs(cls: type, node_name: str, runs: list[tuple[str, Callable[[], dict]]],
+               faces_shown: bool = True) -> None:
+    """Each run's graph shows only documented names; all runs together show every one (the
+    per-face ``<id>`` topics only with ``faces_shown``: runs without a face have none;
+    test_hri_emotion_node.py checks emotion_node's with a face)."""
     docs = documented(cls)
+    if not faces_shown:
+        docs = {section: {n for n in names if "<id>" not in n} for section, names in docs.items()}
     seen: dict[str, set[str]] = {section: set() for section in SECTIONS[:3]}
     for namespace, graph in runs:
         for section, names in graph().items():
@@ -130,18 +143,19 @@ def test_camera_and_emotion_node_show_what_their_docstrings_name(peer, ros_env, 
         NodeProcess([*executable("camera_node"), "--ros-args", "-r", "__ns:=/cam", "-p",
                      "publish_compressed:=true"], ros_env, tmp_path / "camera.log"),
         NodeProcess([*executable("emotion_node"), "--ros-args", "-r", "__ns:=/raw", "-p",
-                     "detector:=haar", "-p", "model:=mini_xception"], ros_env,
-                    tmp_path / "raw.log"),
+                     "detector:=haar", "-p", "model:=mini_xception", "-p", "hri_topics:=true"],
+                    ros_env, tmp_path / "raw.log"),
         NodeProcess([*executable("emotion_node"), "--ros-args", "-r", "__ns:=/compressed",
                      "-p", "detector:=haar", "-p", "model:=mini_xception", "-p",
                      "image_transport:=compressed"], ros_env, tmp_path / "compressed.log"),
     ]
     try:
-        # camera: 4 publishers; emotion: 1 subscription, 5 publishers, 5 lifecycle services
+        # camera: 4 publishers; emotion: 1 subscription, 5 publishers (6 with hri_topics),
+        # 5 lifecycle services
         check_runs(CameraNode, "camera_node", [("/cam", settled(peer, "camera_node", "/cam", 4))])
         check_runs(EmotionNode, "emotion_node", [
-            (namespace, settled(peer, "emotion_node", namespace, 11))
-            for namespace in ("/raw", "/compressed")])
+            (namespace, settled(peer, "emotion_node", namespace, wanted))
+            for namespace, wanted in (("/raw", 12), ("/compressed", 11))], faces_shown=False)
     finally:
         for process in processes:
             process.stop()
@@ -182,6 +196,7 @@ def test_bringup_and_viewer_nodes_show_what_their_docstrings_name(peer, context,
 @pytest.mark.parametrize(("cls", "table"), [
     (CameraNode, (SOURCE, *parameter_specs(loop_default=False))),
     (EmotionNode, PARAMETERS),
+    (HriExpressionNode, HRI_EXPRESSION_PARAMETERS),
     (ViewerNode, ()),
     (Recorder, ()),
     (RecordingNode, ()),

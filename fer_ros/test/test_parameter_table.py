@@ -36,8 +36,21 @@ SOURCE_DEPENDENT = {"loop"}
 shipped YAML leaves it out rather than force one value on every source."""
 
 
+def flat(parameters: dict, prefix: str = "") -> dict:
+    """Nested YAML keys (``humans: {faces: {width: 128}}``) as ROS 2 names them
+    (``humans.faces.width``)."""
+    out = {}
+    for key, value in parameters.items():
+        if isinstance(value, dict):
+            out.update(flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def shipped(name: str) -> dict:
-    return yaml.safe_load((PACKAGE_DIR / "config" / name).read_text())["/**"]["ros__parameters"]
+    return flat(yaml.safe_load((PACKAGE_DIR / "config" / name).read_text())["/**"][
+        "ros__parameters"])
 
 
 def test_each_parameter_is_declared_once():
@@ -103,7 +116,7 @@ def dump(node: str, env: dict[str, str], timeout: float = 60.0) -> dict:
         run = subprocess.run([*executable("ros2"), "param", "dump", "--no-daemon", node],
                              env=env, capture_output=True, text=True, timeout=60)
         if run.returncode == 0 and "ros__parameters" in run.stdout:
-            return yaml.safe_load(run.stdout)[node]["ros__parameters"]
+            return flat(yaml.safe_load(run.stdout)[node]["ros__parameters"])
         if time.monotonic() > deadline:
             raise AssertionError(f"ros2 param dump {node}: {run.stdout}{run.stderr}")
         time.sleep(1.0)

@@ -18,6 +18,10 @@ the newest frame, runs the pipeline and publishes. So the executor never blocks 
 stale frames are dropped instead of queued, and memory stays bounded however fast the camera is.
 The callback also reads the gaps in the camera's stamps (nodes/diagnostics/frame_loss.py): frames
 lost on the way are reported on /diagnostics and in a throttled warning that says what to change.
+
+With ``hri_topics`` the node also speaks ROS4HRI (REP-155): /humans/faces/tracked and each
+face's roi, cropped, aligned and expression (nodes/hri/face_topics.py, docs/hri.md), from
+activation to deactivation.
 """
 
 from __future__ import annotations
@@ -33,11 +37,14 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
+from std_msgs.msg import Header
 
 from fer_ros.nodes.diagnostics.emotion_health import TASK, EmotionHealth
 from fer_ros.nodes.diagnostics.frame_loss import DRIVER_REMEDIES, StampGaps
 from fer_ros.nodes.diagnostics.stats_log import StatsLog
 from fer_ros.nodes.diagnostics.updater import DiagnosticsPublisher
+from fer_ros.nodes.hri.face_images import clipped_box
+from fer_ros.nodes.hri.face_topics import FaceTopics
 from fer_ros.nodes.latest_frame import Delivery, LatestFrame
 from fer_ros.nodes.messages.decoder_output import decoder_output_to
 from fer_ros.nodes.messages.emotion_records import stamp_ns
@@ -99,6 +106,14 @@ class EmotionNode(LifecycleNode):
         image_annotated/compressed: sensor_msgs/msg/CompressedImage, reliable, keep last 1;
             once configured, encoded only while it has subscribers
         /diagnostics: diagnostic_msgs/msg/DiagnosticArray, reliable, keep last 10
+        /humans/faces/tracked: hri_msgs/msg/IdsList, reliable, keep last 10; while active, with
+            hri_topics (REP-155's names are absolute)
+        /humans/faces/<id>/roi: hri_msgs/msg/NormalizedRegionOfInterest2D, reliable, keep last
+            10; per tracked face (<id>: nodes/hri/ids.py), while active, with hri_topics
+        /humans/faces/<id>/cropped: sensor_msgs/msg/Image, reliable, keep last 1; as roi, made
+            only while it has subscribers
+        /humans/faces/<id>/aligned: sensor_msgs/msg/Image, reliable, keep last 1; as cropped
+        /humans/faces/<id>/expression: hri_msgs/msg/Expression, reliable, keep last 10; as roi
         ~/transition_event: lifecycle_msgs/msg/TransitionEvent (rclpy's lifecycle)
     Service Servers:
         ~/change_state: lifecycle_msgs/srv/ChangeState
@@ -122,6 +137,8 @@ class EmotionNode(LifecycleNode):
         self._gaps = StampGaps()
         self._emotions_pub = self._annotated_pub = self._compressed_pub = None
         self._subscription = None
+        self._hri: FaceTopics | None = None
+        """The REP-155 publishers while active with ``hri_topics``."""
         self._active = False
         self._frame_lock = threading.Lock()
         """Held while a frame is processed, so deactivation waits for it to be published."""
@@ -196,6 +213,9 @@ class EmotionNode(LifecycleNode):
             self._subscription = self.create_subscription(
                 Image, "image_raw", self._on_image, qos, raw=True)
         self._health.restart(self._totals())
+        if self._params.values["hri_topics"]:
+            self._hri = FaceTopics(self, self._params.values["humans.faces.width"],
+                                   self._params.values["humans.faces.height"], self.counts)
         self._active = True
         self.lifecycle_state = "active"
         pipeline = self._pipelines.pipeline
@@ -238,6 +258,9 @@ class EmotionNode(LifecycleNode):
         with self._frame_lock:
             self._active = False
             self._slot.take(timeout=0.0)
+            if self._hri is not None:
+                self._hri.close(Header(stamp=self.get_clock().now().to_msg()))
+                self._hri = None
 
     def _release(self) -> None:
         for publisher in (self._emotions_pub, self._annotated_pub, self._compressed_pub):
@@ -315,6 +338,8 @@ class EmotionNode(LifecycleNode):
         pipeline, faces = self._pipelines.process(bgr)
         result = to_emotion_array(msg.header, pipeline.labels, faces, bgr.shape[1], bgr.shape[0])
         publish_guarded(self, self._emotions_pub, result, self.counts)
+        if self._hri is not None:
+            self._hri.publish(msg.header, bgr, faces, pipeline.tracker.live_boxes())
         self.counts["processed"] += 1
         self._health.frame_done(time.monotonic() - delivery.received, len(faces))
         if self._params.values["publish_annotated"]:
@@ -378,13 +403,11 @@ def to_emotion_array(header, labels: tuple[str, ...], faces: list[FaceResult],
     """
     msg = EmotionArray(header=header, labels=list(labels))
     for face in faces:
-        x, y, w, h = face.box
-        left, top = min(max(x, 0), width - 1), min(max(y, 0), height - 1)
-        right, bottom = max(min(x + w, width), left + 1), max(min(y + h, height), top + 1)
+        left, top, w, h = clipped_box(face.box, width, height)
         msg.emotions.append(Emotion(
             face_id=face.face_id,
-            roi=RegionOfInterest(x_offset=left, y_offset=top, width=right - left,
-                                 height=bottom - top, do_rectify=False),
+            roi=RegionOfInterest(x_offset=left, y_offset=top, width=w, height=h,
+                                 do_rectify=False),
             detection_score=float(face.detection_score),
             label=face.label,
             confidence=float(face.confidence),

@@ -40,10 +40,35 @@ class Track:
     """Consecutive frames the face went unseen just before this one (0 if seen in the last)."""
 
 
+class SmoothedScores:
+    """One face's expression probabilities smoothed over its classifications (``smoothing``:
+    ``none``, ``ema`` with weight ``alpha`` on the newest, or the mean of the last ``window``).
+    The tracker keeps one per face; hri_expression_node one per REP-155 face id."""
+
+    def __init__(self, smoothing: str = "ema", alpha: float = 0.5, window: int = 5):
+        self.smoothing = smoothing
+        self.alpha = float(alpha)
+        self._ema: np.ndarray | None = None
+        self._history: deque[np.ndarray] = deque(maxlen=window)
+
+    def add(self, probs: np.ndarray) -> np.ndarray:
+        """Take one fresh classification; the smoothed probabilities (float32)."""
+        if self.smoothing == "ema":
+            if self._ema is None:
+                self._ema = probs.copy()
+            else:
+                self._ema = self.alpha * probs + (1.0 - self.alpha) * self._ema
+            return self._ema.astype(np.float32)
+        if self.smoothing == "window":
+            self._history.append(probs.copy())
+            return np.mean(self._history, axis=0, dtype=np.float64).astype(np.float32)
+        return probs.copy()
+
+
 class _State:
     """What the tracker remembers of a live face between frames."""
 
-    def __init__(self, face_id: int, box: Box, window: int):
+    def __init__(self, face_id: int, box: Box, scores: SmoothedScores):
         self.face_id = face_id
         self.box = box
         self.hits = 0
@@ -53,8 +78,7 @@ class _State:
         self.velocity = np.zeros(2)
         """Pixels per frame the box centre moved lately: where to expect the face next."""
         self.smoothed: np.ndarray | None = None
-        self.ema: np.ndarray | None = None
-        self.history: deque[np.ndarray] = deque(maxlen=window)
+        self.scores = scores
 
     def predicted(self) -> Box:
         """The box expected in the next frame: the last one moved on at the face's velocity
@@ -195,7 +219,8 @@ class FaceTracker:
             if i in assignment:
                 state = self._tracks[assignment[i]]
             else:
-                state = _State(self._next_id, box, self.window)
+                state = _State(self._next_id, box, SmoothedScores(
+                    self.smoothing, self.smoothing_alpha, self.window))
                 self._next_id += 1
                 survivors.append(state)
             state.gap = state.misses
@@ -229,7 +254,7 @@ class FaceTracker:
             if state is None:
                 raise ValueError(f"face {face_id} is not a live face of this tracker")
             if fresh is None or fresh[i] or state.smoothed is None:
-                state.smoothed = self._smooth(state, scores[i])
+                state.smoothed = state.scores.add(scores[i])
             best = int(np.argmax(state.smoothed))
             out.append(Track(face_id, state.box, self.labels[best],
                              float(state.smoothed[best]), state.smoothed.copy(), state.hits,
@@ -258,15 +283,3 @@ class FaceTracker:
                    | (np.minimum(from_expected, from_last) <= self.center_distance))
         allowed &= size_change <= np.log(MAX_SIZE_RATIO)
         return dict(_greedy(from_expected + size_change, allowed))
-
-    def _smooth(self, state: _State, probs: np.ndarray) -> np.ndarray:
-        if self.smoothing == "ema":
-            if state.ema is None:
-                state.ema = probs.copy()
-            else:
-                state.ema = self.smoothing_alpha * probs + (1.0 - self.smoothing_alpha) * state.ema
-            return state.ema.astype(np.float32)
-        if self.smoothing == "window":
-            state.history.append(probs.copy())
-            return np.mean(state.history, axis=0, dtype=np.float64).astype(np.float32)
-        return probs.copy()

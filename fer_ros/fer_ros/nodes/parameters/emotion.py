@@ -3,6 +3,7 @@ docs/parameters.md and its class docstring list them."""
 
 from __future__ import annotations
 
+from fer_ros.nodes.hri.parameters import HRI_TOPICS
 from fer_ros.nodes.parameters.table import MAX_IMAGE_PIXELS, ParameterSpec
 from fer_ros.perception.pipeline_parameters import PIPELINE_PARAMETERS
 
@@ -27,5 +28,6 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   0.0, 3600.0, read_only=True),
     ParameterSpec("autostart", True, "Configure and activate at start; false leaves the "
                   "lifecycle transitions to a lifecycle manager.", read_only=True),
+    *HRI_TOPICS,
 )
 """The node's parameters: the pipeline's (perception/pipeline_parameters.py) and its own."""

@@ -28,6 +28,8 @@ class OverrideArgument:
     description: str
     kind: type = str
     """str, or bool for 'true'/'false' arguments."""
+    parameter: str = ""
+    """The parameter it sets, where its name is not the argument's."""
 
     def declaration(self) -> DeclareLaunchArgument:
         return DeclareLaunchArgument(
@@ -50,6 +52,8 @@ EMOTION_OVERRIDES = (
                      "blazeface_short or haar"),
     OverrideArgument("autostart", "true: emotion_node configures and activates itself at "
                      "start; false: it waits, unconfigured, for a lifecycle manager", bool),
+    OverrideArgument("hri", "true: emotion_node also publishes the ROS4HRI (REP-155) face "
+                     "topics under /humans/faces (parameter hri_topics)", bool, "hri_topics"),
 )
 CAMERA_OVERRIDES = (
     OverrideArgument("source", "camera source: device index (0), /dev/videoN, video file, "
@@ -86,7 +90,7 @@ def given_overrides(context: LaunchContext,
     for argument in arguments:
         text = context.launch_configurations.get(argument.name, UNSET)
         if text != UNSET:
-            values[argument.name] = argument.value(text)
+            values[argument.parameter or argument.name] = argument.value(text)
     return values
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 
+from fer_ros.nodes.hri import expression_parameters
 from fer_ros.nodes.parameters import camera, emotion
 from fer_ros.perception.parameter_spec import ParameterSpec
 
@@ -70,6 +71,13 @@ def markdown() -> str:
         "`fer_ros/nodes/parameters/camera.py`.",
         "",
         table(camera_table()),
+        "",
+        "## hri_expression_node",
+        "",
+        "`fer_ros/nodes/hri/expression_parameters.py`; the model and smoothing parameters are "
+        "emotion_node's, set at start here ([hri.md](hri.md)).",
+        "",
+        table(expression_parameters.PARAMETERS),
         "",
     ])
 

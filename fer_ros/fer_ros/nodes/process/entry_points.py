@@ -43,6 +43,15 @@ def camera_node() -> NoReturn:
     _run(load)
 
 
+def hri_expression_node() -> NoReturn:
+    def load() -> Callable[..., int]:
+        from fer_ros.nodes import hri_expression_node
+
+        return hri_expression_node.main
+
+    _run(load)
+
+
 def _run(load_main: Callable[[], Callable[..., int]]) -> NoReturn:
     """Take the signals, then import the node (``load_main``) and run its main."""
     stop = StopRequest(immediate=True)
