@@ -38,6 +38,8 @@ IMAGE_TYPES = (IMAGE, COMPRESSED_IMAGE)
 STORAGES = ("mcap", "sqlite3")
 MAX_RATE = 1000.0
 """Rate used for frames recorded with the same stamp: effectively at once."""
+LISTED_TOPICS = 20
+"""Topics named in an error about a bag's topics; the rest are counted."""
 MAX_METADATA_BYTES = 64 << 20
 """rosbag2's metadata.yaml is a few kilobytes per topic (each with its QoS profiles): 64 MiB
 holds tens of thousands of topics and bounds what parsing it costs."""
@@ -245,7 +247,7 @@ class BagSource(FrameSource):
         reader = BagReader(path)
         self.warning = reader.warning
         images = sorted(t for t, msgtype in reader.topics.items() if msgtype in IMAGE_TYPES)
-        listing = ", ".join(f"{t} ({m})" for t, m in sorted(reader.topics.items())) or "none"
+        listing = topic_listing(reader.topics)
         if self.wanted_topic:
             if self.wanted_topic not in images:
                 raise SourceError(f"the bag {path} has no image topic {self.wanted_topic} "
@@ -305,6 +307,15 @@ class BagSource(FrameSource):
 
     def release(self) -> None:
         self._messages = None
+
+
+def topic_listing(topics: dict[str, str]) -> str:
+    """The first LISTED_TOPICS topics with their types, and how many more: a bag of 10,000
+    topics must not make a 700 kB error line."""
+    names = sorted(topics)
+    listing = ", ".join(f"{t} ({topics[t]})" for t in names[:LISTED_TOPICS]) or "none"
+    more = len(names) - LISTED_TOPICS
+    return listing + (f" and {more} more" if more > 0 else "")
 
 
 def camera_info_topic(image_topic: str, topics: dict[str, str]) -> str | None:

@@ -55,6 +55,9 @@ OFFERED_QOS = ("- history: keep_last\n  depth: 10\n  reliability: reliable\n"
 """The ``offered_qos_profiles`` that the ros2 MCAP profile requires of every channel, in
 rosbag2's own YAML: reliable and volatile like the camera's and the emotion node's
 publishers, so ``ros2 bag play`` offers what every subscriber of these topics accepts."""
+BEFORE_ANY_STAMP = -(2**63)
+"""Below every ROS stamp in nanoseconds (the earliest, sec = -2^31, is about -2.1e18): stamps
+before 1970 are negative, so -1 cannot stand for "none yet"."""
 MAX_LOG_TIME = 2**64 - 1
 """The largest log time an MCAP record can hold (unsigned 64-bit nanoseconds)."""
 PRIMITIVES = frozenset({"bool", "byte", "char", "float32", "float64", "int8", "uint8", "int16",
@@ -324,7 +327,7 @@ class RecordingNode(Node):
     def __init__(self, recording: McapRecording, namespace: str, raw: bool, **kwargs: Any):
         super().__init__("bringup_recording", namespace=namespace, **kwargs)
         self.recording = recording
-        self._last_image = self._last_result = -1
+        self._last_image = self._last_result = BEFORE_ANY_STAMP
         """Stamps (ns) of the newest frame and the newest result written."""
         qos = QoSProfile(depth=self.DEPTH, reliability=ReliabilityPolicy.RELIABLE)
         self._subscribe(Image if raw else CompressedImage,
