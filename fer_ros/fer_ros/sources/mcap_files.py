@@ -221,6 +221,8 @@ class McapFile:
                         yield record
         except (_Truncated, struct.error, UnicodeDecodeError) as exc:
             self.cut_short = str(exc) if isinstance(exc, _Truncated) else f"damaged: {exc}"
+            return
+        self.cut_short = "it ends after its last complete record, without its summary"
 
     def _inner_records(self, data: bytes) -> Iterator[Schema | Channel | Message]:
         view, position = memoryview(data), 0

@@ -329,6 +329,8 @@ class RecordingNode(Node):
         self.recording = recording
         self._last_image = self._last_result = BEFORE_ANY_STAMP
         """Stamps (ns) of the newest frame and the newest result written."""
+        self.images = 0
+        """Frames written."""
         qos = QoSProfile(depth=self.DEPTH, reliability=ReliabilityPolicy.RELIABLE)
         self._subscribe(Image if raw else CompressedImage,
                         "image_raw" if raw else "image_raw/compressed", qos,
@@ -356,12 +358,15 @@ class RecordingNode(Node):
 
     def _image_written(self, time_ns: int) -> None:
         self._last_image = max(self._last_image, time_ns)
+        self.images += 1
 
     def _result_written(self, time_ns: int) -> None:
         self._last_result = max(self._last_result, time_ns)
 
-    def caught_up(self) -> bool:
-        """Whether the frame of the newest recorded result is recorded too. At the end of a
-        run the frames still queued for this node would otherwise be lost while the results
-        of those frames, which came later, are in the file."""
-        return not self.recording.active or self._last_image >= self._last_result
+    def caught_up(self, published: int = 0) -> bool:
+        """Whether the frame of the newest recorded result is recorded too, and (given the
+        camera's count of ``published`` frames, in the same process) every frame published.
+        At the end of a run the frames still queued for this node would otherwise be lost
+        while the results of those frames, which came later, are in the file."""
+        return not self.recording.active or (
+            self._last_image >= self._last_result and self.images >= published)
