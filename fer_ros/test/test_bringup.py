@@ -203,3 +203,22 @@ def test_a_folder_of_photos_of_different_sizes_makes_a_video_of_all_of_them(ros_
     width, height = frames[0].shape[1], frames[0].shape[0]
     assert f"frames of other sizes fitted into {width}x{height}" in run.stdout
     assert all(frame.shape == frames[0].shape for frame in frames)
+
+
+@pytest.mark.parametrize("value,reason", [
+    ("233", "ROS_DOMAIN_ID=233 is out of range: DDS derives its UDP ports from it"),
+    ("300", "ROS_DOMAIN_ID=300 is out of range"),
+    ("abc", "ROS_DOMAIN_ID='abc' is not a domain id: give a whole number from 0 to 232"),
+    ("-1", "ROS_DOMAIN_ID='-1' is not a domain id"),
+])
+def test_an_invalid_domain_id_is_refused_by_every_executable(ros_env, value, reason):
+    env = dict(ros_env, ROS_DOMAIN_ID=value)
+    for command, name in ((bringup("--frames", "1"), "fer bringup"),
+                          ([*executable("fer"), "view"], "fer view"),
+                          (executable("camera_node"), "camera_node"),
+                          (executable("emotion_node"), "emotion_node")):
+        run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        assert run.returncode == 1, (name, run.stderr)
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"{name}: cannot start: {reason}"), (
+            name, run.stderr)
