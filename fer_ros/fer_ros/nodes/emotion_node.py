@@ -39,7 +39,10 @@ from fer_ros.nodes.diagnostics.frame_loss import DRIVER_REMEDIES, StampGaps
 from fer_ros.nodes.diagnostics.stats_log import StatsLog
 from fer_ros.nodes.diagnostics.updater import DiagnosticsPublisher
 from fer_ros.nodes.latest_frame import Delivery, LatestFrame
-from fer_ros.nodes.messages.decoder_output import decoder_output_to
+from fer_ros.nodes.messages.decoder_output import (
+    decoder_output_to,
+    keep_python_stderr_apart,
+)
 from fer_ros.nodes.messages.emotion_records import stamp_ns
 from fer_ros.nodes.messages.image_conversion import ImageConversionError
 from fer_ros.nodes.messages.image_messages import (
@@ -109,6 +112,7 @@ class EmotionNode(LifecycleNode):
     """
 
     def __init__(self, **kwargs: Any):
+        keep_python_stderr_apart()
         super().__init__("emotion_node", **kwargs)
         self._params = ParameterTable(self, PARAMETERS)
         warn_unknown_overrides(self)
