@@ -121,7 +121,7 @@ class EmotionNode(LifecycleNode):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.lifecycle_state = "unconfigured"
         self.counts = {"input": 0, "received": 0, "processed": 0, "bad_input": 0, "errors": 0,
-                       "publish_errors": 0, "lost": 0, "annotated": 0,
+                       "publish_errors": 0, "lost": 0, "overwritten": 0, "annotated": 0,
                        "annotated_compressed": 0}
         self._gaps = StampGaps()
         self._emotions_pub = self._annotated_pub = self._compressed_pub = None
@@ -270,7 +270,9 @@ class EmotionNode(LifecycleNode):
         self.get_logger().error(f"model {value!r} not loaded: {reason}; keeping {running!r}")
         self.set_parameters([Parameter("model", value=running)])
 
-    def _on_image(self, msg: bytes | CompressedImage) -> None:
+    def _on_image(self, msg: bytes | CompressedImage, info: Any = None) -> None:
+        """``info`` is rclpy's MessageInfo: its ``received_timestamp`` (when DDS received the
+        frame, on the system clock) tells how long the frame waited for this callback."""
         self.counts["input"] += 1
         if isinstance(msg, CompressedImage):
             stamp = stamp_ns(msg.header.stamp)
@@ -280,7 +282,10 @@ class EmotionNode(LifecycleNode):
             except ImageConversionError:
                 stamp = None  # counted as bad input when the frame is processed
         if stamp is not None:
-            self.counts["lost"] += self._gaps.add(stamp)
+            received = (info or {}).get("received_timestamp") or 0
+            waited = max(time.time_ns() - received, 0) if received else 0
+            self.counts["lost"] += self._gaps.add(stamp, waited)
+            self.counts["overwritten"] = self._gaps.overwritten
         self._slot.put(msg)
 
     def _work(self) -> None:
@@ -356,11 +361,15 @@ class EmotionNode(LifecycleNode):
         if self._health.transport_loss is not None:
             lost, sent = self._health.transport_loss
             self.get_logger().warning(
-                f"{lost} of the last {sent} camera frames never reached the node (gaps in their "
-                f"stamps on {self._input_topic}): the camera's DDS transport loses them, or, "
-                "where this process is short of CPU, newer frames replace them in its "
-                "one-frame input queue before it takes them. Remedies for transport loss: "
-                f"{DRIVER_REMEDIES}", throttle_duration_sec=30.0)
+                f"{lost} of the last {sent} camera frames on {self._input_topic} were lost in "
+                f"DDS transport (gaps in their stamps); remedies: {DRIVER_REMEDIES}",
+                throttle_duration_sec=30.0)
+        if self._health.busy_loss is not None:
+            replaced, sent = self._health.busy_loss
+            self.get_logger().warning(
+                f"{replaced} of the last {sent} camera frames on {self._input_topic} were "
+                "replaced by newer ones before this node took them: its process is short of "
+                "CPU, not a transport loss (docs/dds.md)", throttle_duration_sec=30.0)
         return checked
 
     def _stats_totals(self) -> list[tuple[int, str]]:
