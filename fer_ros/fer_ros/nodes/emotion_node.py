@@ -124,6 +124,7 @@ class EmotionNode(LifecycleNode):
                        "publish_errors": 0, "lost": 0, "overwritten": 0, "annotated": 0,
                        "annotated_compressed": 0}
         self._gaps = StampGaps()
+        self._last_sequence: tuple[Any, int | None] = (None, None)
         self._emotions_pub = self._annotated_pub = self._compressed_pub = None
         self._subscription = None
         self._active = False
@@ -191,6 +192,7 @@ class EmotionNode(LifecycleNode):
             qos = QoSProfile(history=qos.history, depth=qos.depth, durability=qos.durability,
                              reliability=ReliabilityPolicy.RELIABLE)
         self._gaps = StampGaps()
+        self._last_sequence: tuple[Any, int | None] = (None, None)
         if self._params.values["image_transport"] == "compressed":
             self._subscription = self.create_subscription(
                 CompressedImage, self._input_topic, self._on_image, qos)
@@ -282,11 +284,23 @@ class EmotionNode(LifecycleNode):
             except ImageConversionError:
                 stamp = None  # counted as bad input when the frame is processed
         if stamp is not None:
-            received = (info or {}).get("received_timestamp") or 0
+            info = info or {}
+            received = info.get("received_timestamp") or 0
             waited = max(time.time_ns() - received, 0) if received else 0
-            self.counts["lost"] += self._gaps.add(stamp, waited)
+            self.counts["lost"] += self._gaps.add(stamp, waited, self._sent_between(info))
             self.counts["overwritten"] = self._gaps.overwritten
         self._slot.put(msg)
+
+    def _sent_between(self, info: dict) -> int | None:
+        """Frames the publisher sent between this one and the last that arrived, from its
+        sequence numbers; None where they are not given or the publisher changed."""
+        sequence = info.get("publication_sequence_number")
+        publisher = (info.get("publisher_gid") or {}).get("data")
+        last, self._last_sequence = self._last_sequence, (publisher, sequence)
+        if sequence is None or publisher is None or last[0] != publisher or last[1] is None \
+                or sequence <= last[1]:
+            return None
+        return sequence - last[1] - 1
 
     def _work(self) -> None:
         while not self._slot.closed and self.context.ok():

@@ -22,6 +22,11 @@ one arriving at an idle node, taken within a millisecond. A node too busy to tak
 lets DDS replace the one frame its subscription holds by the next: the frame finally taken had
 been waiting. A gap whose closing frame waited ``BUSY_WAIT_PERIODS`` of a period or longer is
 counted in ``overwritten``, not ``lost``: no transport setting helps there, a lighter load does.
+
+Where DDS says which of its publisher's samples a frame is (rclpy's
+``publication_sequence_number``, which Fast DDS gives), the count comes from those numbers
+instead of the stamps: a camera late for its slot (its thread short of CPU in the same loaded
+process) leaves a gap in the stamps without having sent anything that was lost.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ BUSY_WAIT_PERIODS = 0.1
 """How long (in periods: 3 ms at 30 Hz) the frame after a gap must have waited in this process
 for the gap to count as frames replaced while the node was busy. A frame taken by an idle node
 waits well under a millisecond; one that replaced others had waited up to a whole period."""
+DEFAULT_PERIOD_NS = 33_333_333
+"""The period assumed (30 Hz) until the stream's own is known."""
 DRIVER_REMEDIES = ("image_transport:=compressed, fer_ros's DDS profile or a reliable camera: "
                    "docs/dds.md")
 """Where the remedies for frames lost in transport are, in short: docs/dds.md has them with
@@ -69,12 +76,15 @@ class StampGaps:
         self.overwritten = 0
         """Frames inferred replaced by newer ones while this node was too busy to take them."""
 
-    def add(self, stamp_ns: int, waited_ns: int = 0) -> int:
+    def add(self, stamp_ns: int, waited_ns: int = 0, sent_between: int | None = None) -> int:
         """Take the next frame's stamp and how long it waited in this process before the node
         took it; returns how many frames its gap (and, once the period is first known, the gaps
         before it) show were lost in transport. Gaps closed by a frame that waited are added to
-        ``overwritten`` instead."""
+        ``overwritten`` instead. ``sent_between``, where the publisher's sequence numbers tell
+        it, is how many frames it sent since the last one that arrived: then that is the gap."""
         last, self._last = self._last, stamp_ns
+        if sent_between is not None:
+            return self._count_sent(sent_between, waited_ns, stamp_ns, last)
         if last is None:
             return 0
         interval = stamp_ns - last
@@ -100,6 +110,20 @@ class StampGaps:
         self.overwritten += int(np.sum(missing[busy]))
         self.lost += lost
         return lost
+
+    def _count_sent(self, missing: int, waited_ns: int, stamp_ns: int, last: int | None) -> int:
+        if last is not None and 0 < stamp_ns - last <= MAX_GAP_PERIODS * (self._period or 1e9):
+            self._intervals.append(stamp_ns - last)
+            self._waits.append(waited_ns)
+            if len(self._intervals) >= MIN_INTERVALS:
+                self._period = _period_of(np.asarray(self._intervals, np.float64))
+        if missing <= 0:
+            return 0
+        if waited_ns >= BUSY_WAIT_PERIODS * (self._period or DEFAULT_PERIOD_NS):
+            self.overwritten += missing
+            return 0
+        self.lost += missing
+        return missing
 
     def period(self) -> float | None:
         """The stream's period in nanoseconds, or None until enough frames have arrived."""
