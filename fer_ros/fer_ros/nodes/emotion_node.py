@@ -376,7 +376,8 @@ class EmotionNode(LifecycleNode):
             lost, sent = self._health.transport_loss
             self.get_logger().warning(
                 f"{lost} of the last {sent} camera frames on {self._input_topic} were lost in "
-                f"DDS transport (gaps in their stamps); remedies: {DRIVER_REMEDIES}",
+                "DDS transport (sent, never received: DDS settings, or a sender short of CPU); "
+                f"remedies: {DRIVER_REMEDIES}",
                 throttle_duration_sec=30.0)
         if self._health.busy_loss is not None:
             replaced, sent = self._health.busy_loss
