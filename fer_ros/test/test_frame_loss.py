@@ -93,7 +93,9 @@ def test_emotion_node_reports_frames_a_default_dds_camera_lost(ros_domain, ros_e
         warnings = [line for line in node.output.splitlines() if "lost in DDS transport" in line]
         assert len(warnings) == 1 and len(warnings[0]) < 300, warnings
         assert "image_transport:=compressed" in warnings[0] and "docs/dds.md" in warnings[0]
-        assert "replaced by newer ones" not in node.output
+        # on a loaded machine the node may also be too busy for some frames: said apart, once
+        busy = [line for line in node.output.splitlines() if "replaced by newer ones" in line]
+        assert len(busy) <= 1 and all(len(line) < 300 for line in busy), busy
     finally:
         peer.close()
         camera.stop()

@@ -272,9 +272,10 @@ class EmotionNode(LifecycleNode):
         self.get_logger().error(f"model {value!r} not loaded: {reason}; keeping {running!r}")
         self.set_parameters([Parameter("model", value=running)])
 
-    def _on_image(self, msg: bytes | CompressedImage, info: Any = None) -> None:
-        """``info`` is rclpy's MessageInfo: its ``received_timestamp`` (when DDS received the
-        frame, on the system clock) tells how long the frame waited for this callback."""
+    def _on_image(self, msg: bytes | CompressedImage, info: Any) -> None:
+        """``info`` is rclpy's MessageInfo (rclpy passes it to a callback of two required
+        parameters): its ``received_timestamp`` (when DDS received the frame, on the system
+        clock) tells how long the frame waited for this callback."""
         self.counts["input"] += 1
         if isinstance(msg, CompressedImage):
             stamp = stamp_ns(msg.header.stamp)
