@@ -222,3 +222,16 @@ def test_an_invalid_domain_id_is_refused_by_every_executable(ros_env, value, rea
         lines = run.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"{name}: cannot start: {reason}"), (
             name, run.stderr)
+
+
+def test_timed_video_gives_a_stamp_far_off_its_grid_one_frame_not_seconds(tmp_path):
+    """Hostile stamps (2038, 1901, back and forth) or a looping bag restart the grid: each such
+    frame is one frame of video, and frames after it are kept, never 5 s of filler each."""
+    video = TimedVideo(tmp_path / "v.mp4", fps=10.0)
+    frame = np.zeros((48, 64, 3), np.uint8)
+    stamps = [100.0, 100.1, 2**31 - 1.0, 100.2, -2.0**31, 100.3, 100.4, 50.0, 50.1]
+    for stamp in stamps:
+        video.add(frame, stamp)
+    video.close()
+    assert video.frames == len(stamps)
+    assert len(video_frames(tmp_path / "v.mp4")) == len(stamps)

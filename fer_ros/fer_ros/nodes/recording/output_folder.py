@@ -57,9 +57,16 @@ class TimedVideo:
             frame = letterbox(frame, *self.size)
             self.letterboxed += 1
         slot = round((stamp - self._start) * self.fps)
+        longest = round(MAX_GAP_SECONDS * self.fps)
+        if not self.frames - longest <= slot <= self.frames + longest:
+            # A stamp far off the grid (a bag looping, a camera restarted, or anyone on the
+            # domain sending a frame stamped 2038) starts the grid again at this frame: one
+            # frame in the video, never seconds of filler for each such stamp.
+            self._start = stamp - self.frames / self.fps
+            slot = self.frames
         if slot < self.frames:
             return
-        fill = min(slot - self.frames, round(MAX_GAP_SECONDS * self.fps))
+        fill = min(slot - self.frames, longest)
         for _ in range(fill):
             self._writer.write(self._last)
         self._writer.write(frame)
