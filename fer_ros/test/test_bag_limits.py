@@ -254,3 +254,37 @@ def test_a_bag_of_ten_thousand_topics_without_images_says_so_in_one_short_line(t
     reason = refusal(bag)
     assert reason.startswith(f"the bag {bag} holds no images")
     assert reason.endswith("and 9980 more") and len(reason) < 2000
+
+
+def test_a_message_that_does_not_decode_is_one_skipped_frame(tmp_path):
+    """Bytes forged or cut inside a whole file: that frame is skipped with a reason naming the
+    file, and the frames after it play (a traceback through the capture thread stopped the
+    camera before)."""
+    from rclpy.serialization import serialize_message
+
+    from fer_ros.sources.frame_sources import FrameUnreadable
+
+    bag = tmp_path / "forged.mcap"
+    image_type = "sensor_msgs/msg/CompressedImage"
+    frames = [msg for _, msg in sample_messages(3) if isinstance(msg, CompressedImage)]
+    with bag.open("wb") as stream:
+        writer = Writer(stream)
+        writer.start(profile="ros2", library="test")
+        schema = writer.register_schema(image_type, "ros2msg",
+                                        message_definition(image_type).encode())
+        channel = writer.register_channel("/cam/image_raw/compressed", "cdr", schema)
+        for index, msg in enumerate(frames):
+            data = serialize_message(msg)
+            if index == 1:
+                data = data[:4] + b"\xff" * 40  # a header whose frame_id claims 4 GB
+            writer.add_message(channel, index + 1, data, index + 1)
+        writer.finish()
+    source = bag_source(bag)
+    source.check()
+    source.open()
+    assert source.read().shape == (240, 320, 3)
+    with pytest.raises(FrameUnreadable, match=f"skipped frame 2 of /cam/image_raw/compressed "
+                                              f"in {bag}: its bytes are not a {image_type}"):
+        source.read()
+    assert source.read().shape == (240, 320, 3)
+    assert source.read() is None

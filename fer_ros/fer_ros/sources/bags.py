@@ -93,6 +93,13 @@ def _natural_key(path: Path) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
 
+@dataclass(frozen=True)
+class UndecodableMessage:
+    """A recorded message whose bytes do not decode as its type: one bad message, skipped."""
+
+    reason: str
+
+
 class BagReader:
     """The topics and messages of one bag, complete or cut short, opened once."""
 
@@ -227,8 +234,11 @@ class BagReader:
             for message in mcap.messages(set(names)):
                 channel = wanted[message.channel_id]
                 msgtype = names[channel.id]
-                yield RecordedMessage(channel.topic, msgtype, message.log_time,
-                                      typestore.deserialize_cdr(message.data, msgtype))
+                try:
+                    decoded = typestore.deserialize_cdr(message.data, msgtype)
+                except Exception as exc:  # rosbags raises many types for bytes cut or forged
+                    decoded = UndecodableMessage(f"its bytes are not a {msgtype} ({exc})")
+                yield RecordedMessage(channel.topic, msgtype, message.log_time, decoded)
         except McapRefused as exc:
             raise self._refused(mcap.path, str(exc)) from None
 
@@ -295,11 +305,16 @@ class BagSource(FrameSource):
                 self._messages = None
                 continue
             if item.topic != self.topic:
-                self._camera_info = item.message
+                if not isinstance(item.message, UndecodableMessage):
+                    self._camera_info = item.message
                 continue
             return self._frame(item)
 
     def _frame(self, item: RecordedMessage) -> np.ndarray:
+        if isinstance(item.message, UndecodableMessage):
+            self._frames += 1
+            raise FrameUnreadable(f"skipped frame {self._frames} of {self.topic} in "
+                                  f"{self.spec.target}: {item.message.reason}")
         gap = None if self._last_time is None else (item.log_time - self._last_time) / 1e9
         self._last_time = item.log_time
         if gap is not None:
