@@ -189,17 +189,18 @@ def test_a_folder_of_photos_of_different_sizes_makes_a_video_of_all_of_them(ros_
     folder = tmp_path / "photos"
     folder.mkdir()
     sequence = SampleSequence(320, 240)
-    for index, (width, height) in enumerate([(320, 240), (480, 240), (200, 300), (320, 240)]):
+    for index in range(9):
+        width, height = [(320, 240), (480, 240), (200, 300)][index % 3]
         photo = cv2.resize(sequence.frame(index * 10), (width, height))
         cv2.imwrite(str(folder / f"{index}.jpg"), photo)
     out = tmp_path / "out"
-    run = subprocess.run(bringup("--source", str(folder), "--fps", "2", "--output", str(out)),
+    run = subprocess.run(bringup("--source", str(folder), "--fps", "3", "--output", str(out)),
                          env=ros_env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     frames = video_frames(out / VIDEO_NAME)
     described = int(run.stdout.split(f"{out / VIDEO_NAME} (")[1].split(" frames")[0])
-    # the first frame may go out before the emotion node listens: three or four of them
-    assert len(frames) == described >= 3, run.stdout
+    # the first frame may go out before the emotion node listens, and a busy node skips some
+    assert len(frames) == described >= 4, run.stdout
     width, height = frames[0].shape[1], frames[0].shape[0]
     assert f"frames of other sizes fitted into {width}x{height}" in run.stdout
     assert all(frame.shape == frames[0].shape for frame in frames)
