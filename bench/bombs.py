@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bombs.py          # about 1 minute, most of it building the bombs
 
-Three attacks from issue 10, each on a real process:
+Three attacks from issue 10 and the replay of MCAP chunk bombs from issue 27, each on a real
+process:
 
 - emotion_node, ``image_transport:=compressed``: a PNG claiming 32000x32000 pixels on
   ``image_raw/compressed``, then a good JPEG frame. Peak RSS (VmHWM) before and after the bomb,
@@ -10,6 +11,9 @@ Three attacks from issue 10, each on a real process:
 - camera_node playing a folder that holds a 30000x30000 PNG beside a real frame: its peak RSS,
   and the largest Image it published.
 - ``fer predict`` on a 30000x30000 PNG: the process's peak RSS (from wait4).
+- ``fer bringup --source`` on a 97 KB MCAP whose zstd chunk unpacks to 3 GiB, and on one whose
+  lz4 chunk unpacks to 2 GiB: peak RSS and the time to the refusal (before the fix 6.3 GB and
+  about 55 s, and a traceback).
 
 Before the fix the issue measured 6 GB (and 13 s to answer the next frame), 4.7 GB (and a 1.2 GB
 Image) and 5.3 GB. It prints a table and writes bench/results/bombs.json.
@@ -103,8 +107,25 @@ def predict_case(logs: Path, bomb: bytes) -> dict:
             "warning_names_size": "30000x30000" in stderr}
 
 
+def replay_case(ros: PrivateRos, name: str, bomb: bytes) -> dict:
+    """`fer bringup --source` on an MCAP file whose one chunk unpacks to gigabytes: peak RSS
+    (from wait4), time to the refusal, and whether the one line names the file."""
+    path = ros.logs / name
+    path.write_bytes(bomb)
+    started = time.monotonic()
+    process = subprocess.Popen([*executable("fer"), "bringup", "--source", str(path)],
+                               env=ros.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.monotonic() - started
+    stderr = process.stderr.read().decode(errors="replace")
+    return {"peak_rss_mb": usage.ru_maxrss / 1024, "seconds": seconds,
+            "exit_status": os.waitstatus_to_exitcode(status), "bytes": len(bomb),
+            "refused_naming_file": f"cannot read the bag {path}" in stderr
+            and "Traceback" not in stderr}
+
+
 def run(args: argparse.Namespace) -> Report:
-    from bombs import png_bomb  # fer_ros/test, on the path once harness is imported
+    from bombs import mcap_chunk_bomb, png_bomb  # fer_ros/test, on the path via harness
 
     started = time.monotonic()
     bomb32 = png_bomb(32000, 32000)
@@ -115,6 +136,9 @@ def run(args: argparse.Namespace) -> Report:
         emotion = emotion_node_case(ros, bomb32)
         camera = camera_node_case(ros, bomb30)
         predict = predict_case(ros.logs, bomb30)
+        replays = {f"{compression} chunk of {size >> 30} GiB": replay_case(
+            ros, f"{compression}.mcap", mcap_chunk_bomb(compression, size))
+            for compression, size in (("zstd", 3 << 30), ("lz4", 2 << 30))}
 
     report = Report("bombs", "Decompression bombs: peak RSS of the process under attack",
                     ["attack", "bomb", "peak RSS MB", "refused, size named", "other"])
@@ -130,11 +154,18 @@ def run(args: argparse.Namespace) -> Report:
         ["fer predict", f"30000x30000 PNG, {len(bomb30) // 1024} KB", predict["peak_rss_mb"],
          predict["warning_names_size"], f"exit status {predict['exit_status']}"],
     ]
+    for label, case in replays.items():
+        report.rows.append([f"fer bringup --source, MCAP {label}",
+                            f"{case['bytes'] // 1024} KB", case["peak_rss_mb"],
+                            case["refused_naming_file"],
+                            f"exit status {case['exit_status']} after {case['seconds']:.1f} s"])
     for name, case in (("emotion_node", emotion), ("camera_node", camera),
-                       ("fer predict", predict)):
+                       ("fer predict", predict),
+                       *((f"replay, {label}", case) for label, case in replays.items())):
         report.targets.append(Target(f"{name} peak RSS under a bomb", case["peak_rss_mb"],
                                      RSS_LIMIT_MB, "MB"))
-    report.data = {"emotion_node": emotion, "camera_node": camera, "fer_predict": predict}
+    report.data = {"emotion_node": emotion, "camera_node": camera, "fer_predict": predict,
+                   "replay": replays}
     report.notes.append(f"node logs: {ros.logs}")
     return report
 

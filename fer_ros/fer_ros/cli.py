@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("fer_ros.learning.evaluation", "accuracy, confusion matrix and export agreement"),
 }
 NEEDS_TENSORFLOW = {"train", "evaluate"}
+USES_ROS = {"bringup", "view"}
+"""Subcommands that join a ROS domain, so need a valid ROS_DOMAIN_ID."""
 NO_TENSORFLOW = """fer {command}: needs TensorFlow, which the runtime install leaves out
 (over a gigabyte that the nodes and `fer predict` never use). Install the training set, then run
 it again:
@@ -50,6 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in NEEDS_TENSORFLOW and not tensorflow_installed():
         print(NO_TENSORFLOW.format(command=args.command), file=sys.stderr)
         return 2
+    if args.command in USES_ROS:
+        from fer_ros.nodes.process.domain_id import domain_id_error
+
+        reason = domain_id_error()
+        if reason is not None:
+            print(f"fer {args.command}: cannot start: {reason}", file=sys.stderr)
+            return 1
     module = importlib.import_module(SUBCOMMANDS[args.command][0])
     try:
         return module.run(args)

@@ -154,3 +154,85 @@ def test_timed_video_holds_frames_across_gaps(tmp_path):
         means.append(round(float(frame.mean()) / 10))
     capture.release()
     assert means == [0, 12, 12, 12, 12, 24]
+
+
+def video_frames(path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
+def test_timed_video_fits_frames_of_other_sizes_into_the_first(tmp_path):
+    """OpenCV's writer drops frames of another size without a word: each is letterboxed into
+    the first frame's size instead (a wide one gets bars above and below, a tall one beside)."""
+    path = tmp_path / "v.mp4"
+    video = TimedVideo(path, fps=10.0)
+    sizes = [(64, 48), (128, 48), (32, 96), (640, 480), (64, 48)]
+    for index, (width, height) in enumerate(sizes):
+        video.add(np.full((height, width, 3), 200, np.uint8), 1.0 + index / 10)
+    video.close()
+    assert video.frames == 5 and video.letterboxed == 3
+    frames = video_frames(path)
+    assert len(frames) == 5 and all(f.shape == (48, 64, 3) for f in frames)
+    wide, tall = frames[1], frames[2]
+    assert wide[1:4].mean() < 20 and wide[20:28].mean() > 180
+    assert tall[:, 1:4].mean() < 20 and tall[:, 28:36].mean() > 180
+
+
+def test_a_folder_of_photos_of_different_sizes_makes_a_video_of_all_of_them(ros_env, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    sequence = SampleSequence(320, 240)
+    for index in range(9):
+        width, height = [(320, 240), (480, 240), (200, 300)][index % 3]
+        photo = cv2.resize(sequence.frame(index * 10), (width, height))
+        cv2.imwrite(str(folder / f"{index}.jpg"), photo)
+    out = tmp_path / "out"
+    run = subprocess.run(bringup("--source", str(folder), "--fps", "3", "--output", str(out)),
+                         env=ros_env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    frames = video_frames(out / VIDEO_NAME)
+    described = int(run.stdout.split(f"{out / VIDEO_NAME} (")[1].split(" frames")[0])
+    # the first frame may go out before the emotion node listens, and a busy node skips some
+    assert len(frames) == described >= 4, run.stdout
+    width, height = frames[0].shape[1], frames[0].shape[0]
+    assert f"frames of other sizes fitted into {width}x{height}" in run.stdout
+    assert all(frame.shape == frames[0].shape for frame in frames)
+
+
+@pytest.mark.parametrize("value,reason", [
+    ("233", "ROS_DOMAIN_ID=233 is out of range: DDS derives its UDP ports from it"),
+    ("300", "ROS_DOMAIN_ID=300 is out of range"),
+    ("abc", "ROS_DOMAIN_ID='abc' is not a domain id: give a whole number from 0 to 232"),
+    ("-1", "ROS_DOMAIN_ID='-1' is not a domain id"),
+])
+def test_an_invalid_domain_id_is_refused_by_every_executable(ros_env, value, reason):
+    env = dict(ros_env, ROS_DOMAIN_ID=value)
+    for command, name in ((bringup("--frames", "1"), "fer bringup"),
+                          ([*executable("fer"), "view"], "fer view"),
+                          (executable("camera_node"), "camera_node"),
+                          (executable("emotion_node"), "emotion_node")):
+        run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        assert run.returncode == 1, (name, run.stderr)
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"{name}: cannot start: {reason}"), (
+            name, run.stderr)
+
+
+def test_timed_video_gives_a_stamp_far_off_its_grid_one_frame_not_seconds(tmp_path):
+    """Hostile stamps (2038, 1901, back and forth) or a looping bag restart the grid: each such
+    frame is one frame of video, and frames after it are kept, never 5 s of filler each."""
+    video = TimedVideo(tmp_path / "v.mp4", fps=10.0)
+    frame = np.zeros((48, 64, 3), np.uint8)
+    stamps = [100.0, 100.1, 2**31 - 1.0, 100.2, -2.0**31, 100.3, 100.4, 50.0, 50.1]
+    for stamp in stamps:
+        video.add(frame, stamp)
+    video.close()
+    assert video.frames == len(stamps)
+    assert len(video_frames(tmp_path / "v.mp4")) == len(stamps)

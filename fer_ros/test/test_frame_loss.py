@@ -63,16 +63,17 @@ def test_pauses_and_stamps_going_back_restart_the_count():
 
 
 def test_emotion_node_reports_frames_a_default_dds_camera_lost(ros_domain, ros_env, tmp_path):
-    """A real publisher with Fast DDS's defaults (its own process, no profile) whose stamps
-    skip every 4th frame: the node says on /diagnostics how many were lost, and warns once,
-    naming the remedies."""
+    """A real publisher with Fast DDS's defaults (its own process, no profile) sending 640x480
+    raw frames best effort, of which DDS loses most on the way (docs/dds.md: a quarter to a
+    half arrive): the node counts them from the publisher's sequence numbers, says so on
+    /diagnostics, and warns once, in one line that points to the remedies."""
     name = "emotion_node: emotion recognition"
     node = NodeProcess([*executable("emotion_node")], ros_env, tmp_path / "emotion.log")
     camera_env = {k: v for k, v in ros_env.items()
                   if k not in ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTDDS_BUILTIN_TRANSPORTS")}
     camera = NodeProcess([sys.executable, str(Path(__file__).with_name("default_dds_camera.py")),
-                          "--width", "320", "--height", "240", "--frames", "120",
-                          "--skip-every", "4"], camera_env, tmp_path / "camera.log")
+                          "--width", "640", "--height", "480", "--frames", "120"],
+                         camera_env, tmp_path / "camera.log")
     peer = RosPeer(ros_domain)
     try:
         arrays = peer.collect(DiagnosticArray, "/diagnostics")
@@ -83,15 +84,18 @@ def test_emotion_node_reports_frames_a_default_dds_camera_lost(ros_domain, ros_e
             values = {kv.key: kv.value for kv in mine[-1].values} if mine else {}
             return int(values.get("frames lost in transport", 0))
 
-        # 30 stamps skipped (more only if DDS lost frames too).
-        assert wait_until(lambda: lost() >= 30, 5.0), (lost(), node.output)
+        assert wait_until(lambda: lost() >= 12, 5.0), (lost(), node.output)
         warned = [s for a in list(arrays) for s in a.status
                   if s.name == name and s.level == DiagnosticStatus.WARN
                   and "camera frames lost before reaching the node" in s.message]
         assert warned, [s.message for a in list(arrays) for s in a.status]
-        assert node.wait_for_output("net.core.rmem_max", 5.0), node.output
-        assert "image_transport:=compressed" in node.output
-        assert node.output.count("never reached the node") == 1, node.output
+        assert node.wait_for_output("were lost in DDS transport", 5.0), node.output
+        warnings = [line for line in node.output.splitlines() if "lost in DDS transport" in line]
+        assert len(warnings) == 1 and len(warnings[0]) < 300, warnings
+        assert "image_transport:=compressed" in warnings[0] and "docs/dds.md" in warnings[0]
+        # on a loaded machine the node may also be too busy for some frames: said apart, once
+        busy = [line for line in node.output.splitlines() if "replaced by newer ones" in line]
+        assert len(busy) <= 1 and all(len(line) < 300 for line in busy), busy
     finally:
         peer.close()
         camera.stop()
@@ -133,3 +137,55 @@ def test_input_reliability_reliable_matches_reliable_cameras_only(ros_domain, ro
         peer.close()
         code, _ = node.stop()
     assert code == 0 and "Traceback" not in node.output, node.output
+
+
+def test_a_gap_closed_by_a_frame_that_waited_is_the_node_being_busy():
+    """Frames replaced in the node's one-frame subscription while it was busy leave the same
+    gap as frames lost on the wire; the frame after them had waited, so they are counted apart
+    and are no transport loss."""
+    gaps = feed(np.arange(MIN_INTERVALS + 1) * PERIOD)
+    last = MIN_INTERVALS * PERIOD
+    assert gaps.add(last + 3 * PERIOD, waited_ns=PERIOD // 2) == 0
+    assert (gaps.lost, gaps.overwritten) == (0, 2)
+    assert gaps.add(last + 6 * PERIOD, waited_ns=200_000) == 2  # taken at once: the wire
+    assert (gaps.lost, gaps.overwritten) == (2, 2)
+
+
+def test_busy_and_wire_losses_are_told_apart_in_any_mix():
+    """Property over seeded mixes: the waits only split the count, never change it, and
+    wherever the count is right (nearly always) every gap lands in the count its closing
+    frame's wait says, also for the gaps seen while the period was still being learned."""
+    rng = np.random.default_rng(2)
+    exact = 0
+    for _ in range(20):
+        sent = np.arange(400) * PERIOD + rng.integers(-2_000_000, 2_000_000, 400)
+        kept = np.flatnonzero(rng.random(400) < 0.7)
+        busy = rng.random(len(kept)) < 0.5
+        waits = np.where(busy, rng.integers(PERIOD // 5, PERIOD, len(kept)),
+                         rng.integers(0, 1_000_000, len(kept)))
+        gaps, unsplit = StampGaps(), StampGaps()
+        for index, wait in zip(kept, waits):
+            gaps.add(int(sent[index]), int(wait))
+            unsplit.add(int(sent[index]))
+        assert gaps.lost + gaps.overwritten == unsplit.lost
+        missing = np.diff(kept) - 1
+        if unsplit.lost == int(np.sum(missing)):  # the count itself is right
+            assert gaps.overwritten == int(np.sum(missing[busy[1:]]))
+            assert gaps.lost == int(np.sum(missing[~busy[1:]]))
+            exact += 1
+    assert exact >= 15
+
+
+def test_sequence_numbers_tell_a_late_camera_from_a_lost_frame():
+    """A camera late for its slot (its thread short of CPU) leaves a gap in the stamps but sent
+    every frame: its sequence numbers run on, and nothing is counted. Frames it sent that did
+    not arrive are, as transport loss or as replaced while busy, by the wait."""
+    gaps = StampGaps()
+    for index in range(MIN_INTERVALS + 1):
+        gaps.add(index * PERIOD, 0, 0 if index else None)
+    last = MIN_INTERVALS * PERIOD
+    assert gaps.add(last + 3 * PERIOD, 100_000, sent_between=0) == 0
+    assert (gaps.lost, gaps.overwritten) == (0, 0)
+    assert gaps.add(last + 4 * PERIOD, 100_000, sent_between=2) == 2
+    assert gaps.add(last + 5 * PERIOD, PERIOD // 2, sent_between=3) == 0
+    assert (gaps.lost, gaps.overwritten) == (2, 3)

@@ -8,8 +8,10 @@ camera node, DDS and models.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
+import stat
 import subprocess
 import time
 from collections import Counter
@@ -31,6 +33,7 @@ from fer_ros.perception.tracking import box_iou
 from fer_ros.sources.bags import BagSource
 from fer_ros.sources.frame_sources import SourceError, make_source, parse_source
 from fer_ros.sources.sample import SampleSequence
+from full_disk import fill, small_disk
 from ros_harness import NodeProcess, executable
 
 RUN_TIMEOUT = 60
@@ -241,15 +244,104 @@ def test_an_existing_file_is_refused_and_kept(ros_env, tmp_path):
     assert bag.read_bytes() == b"precious"
 
 
-def test_a_full_disk_stops_the_recording_not_the_pipeline(ros_env):
-    run = subprocess.run(bringup("--frames", "10", "--record", "/dev/full", "--overwrite"),
-                         env=ros_env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+def test_a_full_disk_stops_the_recording_not_the_pipeline(ros_env, tmp_path):
+    with small_disk(tmp_path / "disk") as disk:
+        fill(disk)
+        bag = disk / "run.mcap"
+        run = subprocess.run(bringup("--frames", "10", "--record", str(bag)), env=ros_env,
+                             capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert run.returncode == 0, run.stdout + run.stderr
     errors = [line for line in run.stderr.splitlines() if "recording stopped" in line]
     assert len(errors) == 1, run.stderr
-    assert "cannot write /dev/full: No space left on device" in errors[0]
+    assert f"cannot write {bag}: No space left on device" in errors[0]
     assert "the pipeline goes on" in errors[0]
     assert "done: 10 frames classified" in run.stdout
+
+
+def test_only_a_regular_file_is_recorded_into(ros_env, tmp_path):
+    """A FIFO blocked open() for a reader that never came, deaf to Ctrl-C; a device is no
+    recording either. Both are refused at once, and what is there is left alone."""
+    fifo = tmp_path / "fifo.mcap"
+    os.mkfifo(fifo)
+    cases = [(fifo, "--overwrite", f"{fifo} is a named pipe (FIFO), not a regular file"),
+             (fifo, None, f"{fifo} already exists; choose another file or pass --overwrite"),
+             (Path("/dev/null"), "--overwrite",
+              "/dev/null is a character device, not a regular file")]
+    for path, overwrite, reason in cases:
+        run = subprocess.run(bringup("--frames", "1", "--record", str(path),
+                                     *([overwrite] if overwrite else [])),
+                             env=ros_env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        assert run.returncode == 1, run.stderr
+        assert run.stderr.startswith(f"fer bringup: cannot record: {reason}"), run.stderr
+        assert "Traceback" not in run.stderr
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def hostile_image(sec: int, nanosec: int) -> Image:
+    header = Header(frame_id="hostile")
+    header.stamp.sec, header.stamp.nanosec = sec, nanosec
+    return Image(header=header, height=1, width=2, encoding="mono8", step=2, data=b"ab")
+
+
+def test_any_stamp_leaves_a_recording_that_mcaps_reader_reads_whole(tmp_path):
+    """Property: whatever stamps arrive (any int32 sec, any uint32 nanosec, and any log time
+    a serialized message could bring), the file is finished with its summary, every message
+    is in it, and each keeps the header it was sent with."""
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import strategies as st
+    from mcap.reader import make_reader
+    from rclpy.serialization import deserialize_message
+
+    stamps = st.tuples(st.integers(-2**31, 2**31 - 1), st.integers(0, 2**32 - 1))
+
+    @hypothesis.settings(max_examples=60, deadline=None,
+                         suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
+    @hypothesis.given(sent=st.lists(stamps, min_size=1, max_size=6),
+                      raw_times=st.lists(st.integers(-2**80, 2**80), max_size=3))
+    def check(sent, raw_times):
+        bag = tmp_path / "any.mcap"
+        errors: list[str] = []
+        recording = McapRecording(bag, overwrite=True, on_error=errors.append)
+        for sec, nanosec in sent:
+            recording.write("/cam/image_raw", hostile_image(sec, nanosec))
+        data = serialize_message(hostile_image(1, 2))
+        for time_ns in raw_times:
+            recording.write_serialized("/cam/image_raw", "sensor_msgs/msg/Image", data, time_ns)
+        recording.close()
+        assert recording.error is None and recording.messages == len(sent) + len(raw_times)
+        assert all("recording stopped" not in e and "\n" not in e for e in errors)
+        with bag.open("rb") as stream:
+            reader = make_reader(stream)
+            assert reader.get_summary().statistics.message_count == recording.messages
+            read = [(m.log_time, deserialize_message(m.data, Image))
+                    for _, _, m in reader.iter_messages(log_time_order=False)]
+        headers = [(msg.header.stamp.sec, msg.header.stamp.nanosec) for _, msg in read]
+        assert headers == sent + [(1, 2)] * len(raw_times)
+        assert all(0 <= log_time < 2**64 for log_time, _ in read)
+        for (log_time, _), (sec, nanosec) in zip(read, sent):
+            assert log_time == max(sec * 10**9 + nanosec, 0)
+
+    check()
+
+
+def test_replaying_negative_stamps_while_recording_keeps_both_going(ros_env, tmp_path):
+    """A bag whose frames are stamped before 1970 (sec < 0): replayed and recorded again, the
+    run ends normally and the new file holds every frame with its stamp as recorded."""
+    source = tmp_path / "old.mcap"
+    messages = sample_messages(6)
+    for _, msg in messages:
+        msg.header.stamp.sec = -5
+    write_mcap(source, messages)
+    bag = tmp_path / "again.mcap"
+    run = subprocess.run(bringup("--source", str(source), "--record", str(bag)), env=ros_env,
+                         capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr and "recording stopped" not in run.stderr
+    assert "recorded at log time 0 with its header as sent" in run.stderr
+    frames = read_bag(bag)[COMPRESSED]
+    assert len(frames) == 6
+    assert [(m.header.stamp.sec, m.header.stamp.nanosec) for _, m in frames] == [
+        (-5, index * 33_333_333) for index in range(6)]
 
 
 def test_a_bag_that_is_not_one_is_refused_by_name(ros_env, tmp_path):

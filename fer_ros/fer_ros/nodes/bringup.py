@@ -286,7 +286,9 @@ def _run_nodes(args: argparse.Namespace, camera_params: Path, emotion_params: Pa
     nodes += recording_nodes
     started = time.monotonic()
     interrupted = _spin(nodes, recorder, camera, source_done, args, stop,
-                        [recorder.caught_up] + [node.caught_up for node in recording_nodes])
+                        [recorder.caught_up] + [
+                            lambda node=node: node.caught_up(camera.counts["published"])
+                            for node in recording_nodes])
     elapsed = time.monotonic() - started
     summary = recorder.summary
     if output is not None:

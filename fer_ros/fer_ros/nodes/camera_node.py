@@ -35,7 +35,10 @@ from std_msgs.msg import Header
 from fer_ros.nodes.diagnostics.camera_health import TASK, CameraHealth, hardware_id
 from fer_ros.nodes.diagnostics.stats_log import StatsLog
 from fer_ros.nodes.diagnostics.updater import DiagnosticsPublisher
-from fer_ros.nodes.messages.decoder_output import decoder_output_to
+from fer_ros.nodes.messages.decoder_output import (
+    decoder_output_to,
+    keep_python_stderr_apart,
+)
 from fer_ros.nodes.messages.image_conversion import compressed_to_bgr, raw_to_bgr
 from fer_ros.nodes.messages.image_messages import bgr_to_image
 from fer_ros.nodes.messages.publishing import publish_guarded
@@ -93,6 +96,7 @@ class CameraNode(Node):
     def __init__(self, on_finished: Callable[[], None] | None = None, **kwargs: Any):
         """``on_finished`` runs in the capture thread when the source ends or fails for good;
         by default it shuts the context down, which ends ``run_nodes``."""
+        keep_python_stderr_apart()
         super().__init__("camera_node", **kwargs)
         self._source_table = ParameterTable(self, (SOURCE,))
         try:

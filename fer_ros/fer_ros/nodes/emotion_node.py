@@ -46,7 +46,10 @@ from fer_ros.nodes.diagnostics.updater import DiagnosticsPublisher
 from fer_ros.nodes.hri.face_images import clipped_box
 from fer_ros.nodes.hri.face_topics import FaceTopics
 from fer_ros.nodes.latest_frame import Delivery, LatestFrame
-from fer_ros.nodes.messages.decoder_output import decoder_output_to
+from fer_ros.nodes.messages.decoder_output import (
+    decoder_output_to,
+    keep_python_stderr_apart,
+)
 from fer_ros.nodes.messages.emotion_records import stamp_ns
 from fer_ros.nodes.messages.image_conversion import ImageConversionError
 from fer_ros.nodes.messages.image_messages import (
@@ -124,6 +127,7 @@ class EmotionNode(LifecycleNode):
     """
 
     def __init__(self, **kwargs: Any):
+        keep_python_stderr_apart()
         super().__init__("emotion_node", **kwargs)
         self._params = ParameterTable(self, PARAMETERS)
         warn_unknown_overrides(self)
@@ -132,9 +136,10 @@ class EmotionNode(LifecycleNode):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.lifecycle_state = "unconfigured"
         self.counts = {"input": 0, "received": 0, "processed": 0, "bad_input": 0, "errors": 0,
-                       "publish_errors": 0, "lost": 0, "annotated": 0,
+                       "publish_errors": 0, "lost": 0, "overwritten": 0, "annotated": 0,
                        "annotated_compressed": 0}
         self._gaps = StampGaps()
+        self._last_sequence: tuple[Any, int | None] = (None, None)
         self._emotions_pub = self._annotated_pub = self._compressed_pub = None
         self._subscription = None
         self._hri: FaceTopics | None = None
@@ -204,6 +209,7 @@ class EmotionNode(LifecycleNode):
             qos = QoSProfile(history=qos.history, depth=qos.depth, durability=qos.durability,
                              reliability=ReliabilityPolicy.RELIABLE)
         self._gaps = StampGaps()
+        self._last_sequence: tuple[Any, int | None] = (None, None)
         if self._params.values["image_transport"] == "compressed":
             self._subscription = self.create_subscription(
                 CompressedImage, self._input_topic, self._on_image, qos)
@@ -289,7 +295,10 @@ class EmotionNode(LifecycleNode):
         self.get_logger().error(f"model {value!r} not loaded: {reason}; keeping {running!r}")
         self.set_parameters([Parameter("model", value=running)])
 
-    def _on_image(self, msg: bytes | CompressedImage) -> None:
+    def _on_image(self, msg: bytes | CompressedImage, info: Any) -> None:
+        """``info`` is rclpy's MessageInfo (rclpy passes it to a callback of two required
+        parameters): its ``received_timestamp`` (when DDS received the frame, on the system
+        clock) tells how long the frame waited for this callback."""
         self.counts["input"] += 1
         if isinstance(msg, CompressedImage):
             stamp = stamp_ns(msg.header.stamp)
@@ -299,8 +308,23 @@ class EmotionNode(LifecycleNode):
             except ImageConversionError:
                 stamp = None  # counted as bad input when the frame is processed
         if stamp is not None:
-            self.counts["lost"] += self._gaps.add(stamp)
+            info = info or {}
+            received = info.get("received_timestamp") or 0
+            waited = max(time.time_ns() - received, 0) if received else 0
+            self.counts["lost"] += self._gaps.add(stamp, waited, self._sent_between(info))
+            self.counts["overwritten"] = self._gaps.overwritten
         self._slot.put(msg)
+
+    def _sent_between(self, info: dict) -> int | None:
+        """Frames the publisher sent between this one and the last that arrived, from its
+        sequence numbers; None where they are not given or the publisher changed."""
+        sequence = info.get("publication_sequence_number")
+        publisher = (info.get("publisher_gid") or {}).get("data")
+        last, self._last_sequence = self._last_sequence, (publisher, sequence)
+        if sequence is None or publisher is None or last[0] != publisher or last[1] is None \
+                or sequence <= last[1]:
+            return None
+        return sequence - last[1] - 1
 
     def _work(self) -> None:
         while not self._slot.closed and self.context.ok():
@@ -377,11 +401,16 @@ class EmotionNode(LifecycleNode):
         if self._health.transport_loss is not None:
             lost, sent = self._health.transport_loss
             self.get_logger().warning(
-                f"{lost} of the last {sent} camera frames never reached the node (gaps in their "
-                f"stamps on {self._input_topic}): the camera's DDS transport loses them, or, "
-                "where this process is short of CPU, newer frames replace them in its "
-                "one-frame input queue before it takes them. Remedies for transport loss: "
-                f"{DRIVER_REMEDIES}", throttle_duration_sec=30.0)
+                f"{lost} of the last {sent} camera frames on {self._input_topic} were lost in "
+                "DDS transport (sent, never received: DDS settings, or a sender short of CPU); "
+                f"remedies: {DRIVER_REMEDIES}",
+                throttle_duration_sec=30.0)
+        if self._health.busy_loss is not None:
+            replaced, sent = self._health.busy_loss
+            self.get_logger().warning(
+                f"{replaced} of the last {sent} camera frames on {self._input_topic} were "
+                "replaced by newer ones before this node took them: its process is short of "
+                "CPU, not a transport loss (docs/dds.md)", throttle_duration_sec=30.0)
         return checked
 
     def _stats_totals(self) -> list[tuple[int, str]]:

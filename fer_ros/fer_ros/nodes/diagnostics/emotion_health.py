@@ -40,7 +40,7 @@ LOSS_FRACTION = 0.05
 """Share of the camera's frames lost in transport above which the node warns: a camera that
 skips one frame a second now and then stays OK."""
 COUNTERS = ("input", "processed", "dropped", "bad_input", "errors", "publish_errors", "lost",
-            "annotated", "annotated_compressed")
+            "overwritten", "annotated", "annotated_compressed")
 
 
 class EmotionHealth:
@@ -52,6 +52,11 @@ class EmotionHealth:
         self._watch = CounterWatch(clock)
         self.transport_loss: tuple[int, int] | None = None
         """(lost, sent) frames of the last report when it flagged a loss in transport."""
+        self.busy_loss: tuple[int, int] | None = None
+        """(replaced, sent) frames of the last report when more than LOSS_FRACTION of them were
+        replaced before the node, busy, took them (frame_loss.StampGaps.overwritten): a value
+        and a log line, not a WARN of its own, since the node being slow for its input is
+        judged by the processed rate already."""
 
     def frame_done(self, latency: float, faces: int) -> None:
         """Called by the worker for every published result."""
@@ -77,6 +82,7 @@ class EmotionHealth:
             "frames processed": str(totals["processed"]),
             "frames dropped": str(totals["dropped"]),
             "frames lost in transport": str(totals["lost"]),
+            "frames replaced while busy": str(totals["overwritten"]),
             "latency p50 (ms)": milliseconds(latency[0]),
             "latency p95 (ms)": milliseconds(latency[1]),
             "faces": str(self.faces),
@@ -88,10 +94,12 @@ class EmotionHealth:
             "model": model,
             "detector": detector,
         })
-        lost = interval.deltas["lost"]
-        sent = lost + interval.deltas["input"]
+        lost, replaced = interval.deltas["lost"], interval.deltas["overwritten"]
+        sent = lost + replaced + interval.deltas["input"]
         self.transport_loss = (
             (lost, sent) if state == "active" and lost > LOSS_FRACTION * sent else None)
+        self.busy_loss = (
+            (replaced, sent) if state == "active" and replaced > LOSS_FRACTION * sent else None)
         if state != "active":
             return report, f"{state}: not subscribed to {self.input_topic}"
         if interval.deltas["errors"]:

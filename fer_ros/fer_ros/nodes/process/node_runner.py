@@ -25,6 +25,7 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from fer_ros.nodes.process.dds_profile import PROFILE, use_bundled_dds_profile
+from fer_ros.nodes.process.domain_id import domain_id_error
 from fer_ros.nodes.process.stop_request import StopRequest
 from fer_ros.perception.file_limits import FileRefused, read_bounded
 
@@ -110,7 +111,7 @@ def node_main(name: str, make_node: Callable[[], Node],
     ``stop`` is the request the entry point installed before its imports; a signal that came
     during the imports or the node's construction makes the node close right after it."""
     stop = stop or StopRequest()
-    reason = params_file_error(sys.argv if args is None else args)
+    reason = domain_id_error() or params_file_error(sys.argv if args is None else args)
     if reason is not None:
         print(f"{name}: cannot start: {reason}", file=sys.stderr)
         return 1

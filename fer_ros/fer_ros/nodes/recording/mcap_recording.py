@@ -11,13 +11,19 @@ is complete (the Python buffer is flushed after every message), so a killed proc
 file whose complete chunks stay readable; an orderly end
 (the run's limit, SIGINT, SIGTERM or an error) writes the summary and footer that make it whole.
 Messages are logged at their header stamps, the source image's time, so a replay keeps the
-recorded pace and results line up with their frames.
+recorded pace and results line up with their frames. MCAP log times are unsigned 64-bit
+nanoseconds while a ROS stamp may be negative (any publisher on the domain can send
+``sec = -5``): such a message is recorded with its log time clamped to 0 and its header
+untouched, so the file stays whole and the message keeps what it said.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
+import struct
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +55,11 @@ OFFERED_QOS = ("- history: keep_last\n  depth: 10\n  reliability: reliable\n"
 """The ``offered_qos_profiles`` that the ros2 MCAP profile requires of every channel, in
 rosbag2's own YAML: reliable and volatile like the camera's and the emotion node's
 publishers, so ``ros2 bag play`` offers what every subscriber of these topics accepts."""
+BEFORE_ANY_STAMP = -(2**63)
+"""Below every ROS stamp in nanoseconds (the earliest, sec = -2^31, is about -2.1e18): stamps
+before 1970 are negative, so -1 cannot stand for "none yet"."""
+MAX_LOG_TIME = 2**64 - 1
+"""The largest log time an MCAP record can hold (unsigned 64-bit nanoseconds)."""
 PRIMITIVES = frozenset({"bool", "byte", "char", "float32", "float64", "int8", "uint8", "int16",
                         "uint16", "int32", "uint32", "int64", "uint64", "string", "wstring"})
 
@@ -123,26 +134,72 @@ def type_name_of(message_type: type) -> str:
     return f"{message_type.__module__.split('.')[0]}/msg/{message_type.__name__}"
 
 
+def log_time(stamp_ns: int) -> int:
+    """A stamp as an MCAP log time: clamped into the unsigned 64-bit range the format holds."""
+    return min(max(stamp_ns, 0), MAX_LOG_TIME)
+
+
 def open_output(path: Path, overwrite: bool) -> BinaryIO:
-    """The file opened for writing; an existing one is replaced only with ``overwrite``."""
+    """The file opened for writing; an existing one is replaced only with ``overwrite``, and
+    only if it is a regular file: opening a FIFO for writing blocks until a reader comes (and
+    ignores SIGINT meanwhile), and a device is no recording. ``O_NONBLOCK`` keeps a FIFO
+    swapped in after the check from blocking the open too."""
     try:
-        return open(path, "wb" if overwrite else "xb")
+        info = os.stat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise RecordingError(f"cannot create {path}: {exc.strerror}") from None
+    if info is not None and not overwrite:
+        raise RecordingError(f"{path} already exists; choose another file or pass "
+                             "--overwrite")
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise RecordingError(f"{path} is {_not_regular(info.st_mode)}, not a regular file: "
+                             "a recording is written only to a regular file")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC
+    flags |= os.O_TRUNC if overwrite else os.O_EXCL
+    try:
+        fd = os.open(path, flags, 0o666)
     except FileExistsError:
         raise RecordingError(f"{path} already exists; choose another file or pass "
                              "--overwrite") from None
     except OSError as exc:
-        raise RecordingError(f"cannot create {path}: {exc.strerror}") from None
+        reason = ("it is a named pipe (FIFO) with no reader" if exc.errno == errno.ENXIO
+                  else exc.strerror)
+        raise RecordingError(f"cannot create {path}: {reason}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # swapped in between the check and the open
+        os.close(fd)
+        raise RecordingError(f"{path} is {_not_regular(info.st_mode)}, not a regular file: "
+                             "a recording is written only to a regular file")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "wb")
+
+
+def _not_regular(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
 
 
 class McapRecording:
     """One MCAP file being written. ``write`` never raises: the first write error (a full
     disk, a removed drive) ends the recording with a one-line report through ``on_error``
-    while the caller's pipeline goes on."""
+    while the caller's pipeline goes on. A message the writer cannot encode is skipped
+    (counted in ``skipped``, reported once) and the recording goes on: one hostile message on
+    the domain must not end it."""
 
     def __init__(self, path: Path, overwrite: bool = False,
                  on_error: Callable[[str], None] | None = None):
         self.path = path
         self.messages = 0
+        self.skipped = 0
+        """Messages left out because the writer could not encode them."""
+        self.clamped = 0
+        """Messages whose stamp lay outside MCAP's log times, written at a clamped one."""
         self.error: str | None = None
         self._on_error = on_error or (lambda text: print(text, file=sys.stderr))
         self._file = open_output(path, overwrite)
@@ -170,11 +227,19 @@ class McapRecording:
         over: written as it came, never deserialized and serialized again)."""
         if not self.active:
             return
+        logged = log_time(time_ns)
+        if logged != time_ns:
+            self.clamped += 1
+            if self.clamped == 1:
+                self._on_error(f"recording: a message on {topic} is stamped {time_ns} ns, "
+                               "outside MCAP's log times (0 to 2^64-1 ns): recorded at log "
+                               f"time {logged} with its header as sent (such messages are "
+                               "counted, this is said once)")
         try:
             channel = self._channels.get(topic)
             if channel is None:
                 channel = self._register(topic, type_name)
-            self._writer.add_message(channel, log_time=time_ns, publish_time=time_ns,
+            self._writer.add_message(channel, log_time=logged, publish_time=logged,
                                      data=data)
             self._file.flush()
             self.messages += 1
@@ -182,6 +247,12 @@ class McapRecording:
             self._fail(exc)
         except RecordingError as exc:
             self._fail_with(str(exc))
+        except (struct.error, ValueError, OverflowError, TypeError) as exc:
+            self.skipped += 1
+            if self.skipped == 1:
+                self._on_error(f"recording: skipped a message on {topic} that the MCAP "
+                               f"writer cannot encode ({exc}); the recording goes on (such "
+                               "messages are counted, this is said once)")
 
     def _register(self, topic: str, type_name: str) -> int:
         schema = self._schemas.get(type_name)
@@ -217,6 +288,9 @@ class McapRecording:
         except OSError as exc:
             self.error = f"cannot finish {self.path}: {exc.strerror or exc}"
             self._on_error(f"recording: {self.error}")
+        except (struct.error, ValueError, OverflowError, TypeError) as exc:
+            self.error = f"cannot write the summary of {self.path}: {exc}"
+            self._on_error(f"recording: {self.error}; its complete chunks stay readable")
         finally:
             try:
                 self._file.close()
@@ -253,8 +327,10 @@ class RecordingNode(Node):
     def __init__(self, recording: McapRecording, namespace: str, raw: bool, **kwargs: Any):
         super().__init__("bringup_recording", namespace=namespace, **kwargs)
         self.recording = recording
-        self._last_image = self._last_result = -1
+        self._last_image = self._last_result = BEFORE_ANY_STAMP
         """Stamps (ns) of the newest frame and the newest result written."""
+        self.images = 0
+        """Frames written."""
         qos = QoSProfile(depth=self.DEPTH, reliability=ReliabilityPolicy.RELIABLE)
         self._subscribe(Image if raw else CompressedImage,
                         "image_raw" if raw else "image_raw/compressed", qos,
@@ -282,12 +358,15 @@ class RecordingNode(Node):
 
     def _image_written(self, time_ns: int) -> None:
         self._last_image = max(self._last_image, time_ns)
+        self.images += 1
 
     def _result_written(self, time_ns: int) -> None:
         self._last_result = max(self._last_result, time_ns)
 
-    def caught_up(self) -> bool:
-        """Whether the frame of the newest recorded result is recorded too. At the end of a
-        run the frames still queued for this node would otherwise be lost while the results
-        of those frames, which came later, are in the file."""
-        return not self.recording.active or self._last_image >= self._last_result
+    def caught_up(self, published: int = 0) -> bool:
+        """Whether the frame of the newest recorded result is recorded too, and (given the
+        camera's count of ``published`` frames, in the same process) every frame published.
+        At the end of a run the frames still queued for this node would otherwise be lost
+        while the results of those frames, which came later, are in the file."""
+        return not self.recording.active or (
+            self._last_image >= self._last_result and self.images >= published)

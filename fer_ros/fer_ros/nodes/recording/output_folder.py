@@ -27,12 +27,19 @@ class TimedVideo:
 
     Frames are placed by their stamps on the camera's frame grid; a gap (frames the emotion node
     skipped while busy) holds the previous frame, so the video keeps the scene's timing.
+
+    A video has one frame size, the first frame's, and OpenCV's writer silently drops frames of
+    any other (a folder of photos of different sizes gave a one-frame video): such a frame is
+    scaled to fit that size, keeping its aspect, and padded with black (``letterboxed``).
     """
 
     def __init__(self, path: Path, fps: float):
         self.path = path
         self.fps = fps
         self.frames = 0
+        self.letterboxed = 0
+        """Frames of another size than the first, scaled and padded to fit it."""
+        self.size: tuple[int, int] | None = None
         self._writer: Any = None
         self._start: float | None = None
         self._last: np.ndarray | None = None
@@ -45,10 +52,21 @@ class TimedVideo:
             if not self._writer.isOpened():
                 raise OSError(f"OpenCV cannot write {self.path} (mp4v)")
             self._start = stamp
+            self.size = (width, height)
+        elif frame.shape[1::-1] != self.size:
+            frame = letterbox(frame, *self.size)
+            self.letterboxed += 1
         slot = round((stamp - self._start) * self.fps)
+        longest = round(MAX_GAP_SECONDS * self.fps)
+        if not self.frames - longest <= slot <= self.frames + longest:
+            # A stamp far off the grid (a bag looping, a camera restarted, or anyone on the
+            # domain sending a frame stamped 2038) starts the grid again at this frame: one
+            # frame in the video, never seconds of filler for each such stamp.
+            self._start = stamp - self.frames / self.fps
+            slot = self.frames
         if slot < self.frames:
             return
-        fill = min(slot - self.frames, round(MAX_GAP_SECONDS * self.fps))
+        fill = min(slot - self.frames, longest)
         for _ in range(fill):
             self._writer.write(self._last)
         self._writer.write(frame)
@@ -58,6 +76,20 @@ class TimedVideo:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.release()
+
+
+def letterbox(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``frame`` scaled to fit ``width`` x ``height`` whole, keeping its aspect, centred on
+    black."""
+    scale = min(width / frame.shape[1], height / frame.shape[0])
+    fitted = (max(1, min(width, round(frame.shape[1] * scale))),
+              max(1, min(height, round(frame.shape[0] * scale))))
+    resized = cv2.resize(frame, fitted, interpolation=cv2.INTER_AREA if scale < 1
+                         else cv2.INTER_LINEAR)
+    canvas = np.zeros((height, width, 3), np.uint8)
+    left, top = (width - fitted[0]) // 2, (height - fitted[1]) // 2
+    canvas[top:top + fitted[1], left:left + fitted[0]] = resized
+    return canvas
 
 
 class JsonLines:
@@ -144,7 +176,10 @@ class Output:
             self.error = self.error or str(exc)
 
     def describe(self) -> str:
-        video = (f"{self.video.path} ({self.video.frames} frames at {self.video.fps:g} fps)"
+        clip = self.video
+        resized = (f"; {clip.letterboxed} frames of other sizes fitted into "
+                   f"{clip.size[0]}x{clip.size[1]}" if clip.letterboxed and clip.size else "")
+        video = (f"{clip.path} ({clip.frames} frames at {clip.fps:g} fps{resized})"
                  if self.video_error is None else f"no video ({self.video_error})")
         return (f"{video}, {self.pngs} PNG in {self.frames_dir}, "
                 f"{self.folder / RECORDS_NAME}, {self.folder / SUMMARY_NAME}")
