@@ -1,20 +1,29 @@
-"""Every open viewer connection, so that no client can take the process's descriptors or threads.
+"""The viewer's door: accepts connections and holds each, without a thread, until its request
+head is in, so that no number of slow or half-open clients takes the process's descriptors or
+threads or keeps a browser out.
 
-Each accepted connection holds a file descriptor and a thread. Their number is capped well below
-the process's descriptor limit (the camera, the models, DDS and a recording need theirs). A
-connection is either *reading* its request (from the connect, or from the end of its previous
-response on a kept-alive connection) or *serving* one. Reading has a deadline for the whole
-request head, not per byte, so a client that dribbles a byte now and then is dropped all the
-same; and when the cap is reached the connection that has been reading longest makes room for
-the new one, so that slow or half-open connections can never keep a browser out.
+One thread accepts every connection and watches all those still sending their request head
+with edge-triggered epoll, peeking at what has arrived (the bytes stay in the kernel for the
+handler to read). Only a complete head gets a thread, the standard library's handler. The
+connections open at once are capped well below the descriptor limit (the camera, the models, DDS
+and a recording need theirs); a head has a deadline for the whole of it, not per byte, so a
+client that dribbles a byte now and then is dropped all the same; and at the cap the connection
+that has been waiting longest makes room for the new one. A browser sends its head in one
+packet, so it is handed on at once whatever the others do. Out of descriptors, the door frees
+one and pauses instead of retrying at once (the listening socket stays readable: retrying
+would spin a core).
 """
 
 from __future__ import annotations
 
+import errno
 import resource
+import select
 import socket
+import sys
 import threading
 import time
+from collections.abc import Callable
 
 MAX_CONNECTIONS = 128
 """Connections at most, whatever the descriptor limit: 20 pages' two streams and their page
@@ -23,10 +32,15 @@ MIN_CONNECTIONS = 8
 DESCRIPTOR_SHARE = 8
 """The cap is at most the descriptor limit over this: 128 of the usual 1024."""
 REQUEST_DEADLINE = 5.0
-"""Seconds a connection may take to send a whole request head; a browser needs milliseconds."""
-OVERDRAFT = 2
-"""Hung-up connections whose threads have not yet closed them still hold descriptors: up to
-this many times the cap may be open at once, past that a new connection is closed at once."""
+"""Seconds a connection may take to send its whole request head; a browser needs milliseconds."""
+HEAD_LIMIT = 65536
+"""Bytes of a head at most; past them the handler reads it and refuses it with a reason."""
+POLL = 0.25
+"""Seconds between looks at the deadline (and at a request to stop)."""
+ACCEPT_PAUSE = 0.1
+"""Seconds the door waits after running out of descriptors."""
+OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+HANGUP = select.EPOLLHUP | select.EPOLLERR | select.EPOLLRDHUP
 
 
 def connection_cap() -> int:
@@ -37,83 +51,126 @@ def connection_cap() -> int:
     return max(MIN_CONNECTIONS, min(MAX_CONNECTIONS, soft // DESCRIPTOR_SHARE))
 
 
-class Connection:
-    """One accepted socket, what it is doing and since when."""
-
-    def __init__(self, sock: socket.socket):
-        self.sock = sock
-        self.reading = True
-        self.since = time.monotonic()
-        self.hung_up = False
-
-    def hang_up(self) -> None:
-        """Ends the connection from any thread: a read or write blocked on it returns at once,
-        and its own thread then closes the socket."""
-        self.hung_up = True
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # already gone
+def head_complete(data: bytes) -> bool:
+    return b"\r\n\r\n" in data or b"\n\n" in data or len(data) >= HEAD_LIMIT
 
 
-class Connections:
-    """The registry: admission under the cap, the request deadline, eviction."""
+class Door:
+    """Accepts on ``listener`` and calls ``dispatch(sock, address)`` once a head is complete;
+    the dispatched connection counts against the cap until ``released`` is called for it."""
 
-    def __init__(self, cap: int | None = None, deadline: float = REQUEST_DEADLINE):
+    def __init__(self, listener: socket.socket,
+                 dispatch: Callable[[socket.socket, tuple], None],
+                 cap: int | None = None, deadline: float = REQUEST_DEADLINE):
         self.cap = connection_cap() if cap is None else cap
         self.deadline = deadline
+        self._listener = listener
+        self._dispatch = dispatch
+        self._waiting: dict[int, tuple[socket.socket, tuple, float]] = {}
+        """Connections still sending their head, by descriptor, oldest first."""
+        self._serving = 0
         self._lock = threading.Lock()
-        self._open: dict[socket.socket, Connection] = {}
+        self._stopping = threading.Event()
+        self._warned_at = -float("inf")
 
-    def admit(self, sock: socket.socket) -> Connection | None:
-        """The new connection's record, room made by hanging up the longest-reading one when
-        the cap is reached; None when every connection is serving (the caller closes it)."""
+    def released(self) -> None:
+        """A dispatched connection was closed by its handler."""
         with self._lock:
-            live = [c for c in self._open.values() if not c.hung_up]
-            if len(live) >= self.cap:
-                reading = [c for c in live if c.reading]
-                if not reading or len(self._open) >= OVERDRAFT * self.cap:
-                    return None
-                min(reading, key=lambda c: c.since).hang_up()
-            connection = Connection(sock)
-            self._open[sock] = connection
-            return connection
+            self._serving -= 1
 
-    def find(self, sock: socket.socket) -> Connection:
+    def open_connections(self) -> int:
         with self._lock:
-            return self._open[sock]
+            return len(self._waiting) + self._serving
 
-    def release(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._open.pop(sock, None)
+    def stop(self) -> None:
+        self._stopping.set()
 
-    def reading(self, connection: Connection) -> None:
-        with self._lock:
-            connection.reading, connection.since = True, time.monotonic()
+    def run(self) -> None:
+        self._listener.setblocking(False)
+        epoll = select.epoll()
+        epoll.register(self._listener.fileno(), select.EPOLLIN)
+        try:
+            while not self._stopping.is_set():
+                for fd, events in epoll.poll(POLL):
+                    if fd == self._listener.fileno():
+                        self._accept(epoll)
+                    elif fd in self._waiting:
+                        self._look(epoll, fd, events)
+                self._sweep(epoll)
+        finally:
+            for fd in list(self._waiting):
+                self._drop(epoll, fd)
+            epoll.close()
 
-    def serving(self, connection: Connection) -> None:
-        with self._lock:
-            connection.reading, connection.since = False, time.monotonic()
+    def _accept(self, epoll: select.epoll) -> None:
+        """The connections waiting in the kernel's queue, at most half the cap at a time: a
+        connection accepted now is looked at before a flood of later ones could evict it.
+        A head that is in already (a browser sends it at once) is handed on right away."""
+        for _ in range(max(1, self.cap // 2)):
+            try:
+                sock, address = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in OUT_OF_DESCRIPTORS:
+                    self._out_of_descriptors(epoll, exc)
+                return  # anything else (a connection reset before it was accepted): next time
+            if not self._make_room(epoll):
+                sock.close()  # every connection is serving: this one is refused
+                continue
+            self._waiting[sock.fileno()] = (sock, address, time.monotonic())
+            epoll.register(sock.fileno(), select.EPOLLIN | select.EPOLLET | HANGUP)
+            self._look(epoll, sock.fileno(), 0)
 
-    def sweep(self) -> None:
-        """Hangs up every connection that has been reading its request past the deadline."""
-        now = time.monotonic()
+    def _make_room(self, epoll: select.epoll) -> bool:
         with self._lock:
-            late = [c for c in self._open.values()
-                    if c.reading and not c.hung_up and now - c.since > self.deadline]
-        for connection in late:
-            connection.hang_up()
-
-    def free_one(self) -> bool:
-        """Hangs up the longest-reading connection, for a descriptor when none is left."""
-        with self._lock:
-            reading = [c for c in self._open.values() if c.reading and not c.hung_up]
-            if not reading:
-                return False
-            victim = min(reading, key=lambda c: c.since)
-        victim.hang_up()
+            serving = self._serving
+        if len(self._waiting) + serving < self.cap:
+            return True
+        if not self._waiting:
+            return False
+        self._drop(epoll, next(iter(self._waiting)))  # the one waiting longest
         return True
 
-    def count(self) -> int:
-        with self._lock:
-            return len(self._open)
+    def _look(self, epoll: select.epoll, fd: int, events: int) -> None:
+        sock, address, _ = self._waiting[fd]
+        try:
+            data = sock.recv(HEAD_LIMIT, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            data = None
+        except OSError:
+            data = b""
+        if data and head_complete(data):
+            epoll.unregister(fd)
+            del self._waiting[fd]
+            with self._lock:
+                self._serving += 1
+            self._dispatch(sock, address)
+        elif data == b"" or events & HANGUP:
+            self._drop(epoll, fd)  # closed or reset before its head was in
+
+    def _drop(self, epoll: select.epoll, fd: int) -> None:
+        sock, _, _ = self._waiting.pop(fd)
+        try:
+            epoll.unregister(fd)
+        except OSError:
+            pass
+        sock.close()
+
+    def _sweep(self, epoll: select.epoll) -> None:
+        """Drops every connection whose head is later than the deadline."""
+        late = time.monotonic() - self.deadline
+        for fd, (_, _, since) in list(self._waiting.items()):
+            if since > late:
+                break  # oldest first: the rest are younger
+            self._drop(epoll, fd)
+
+    def _out_of_descriptors(self, epoll: select.epoll, exc: OSError) -> None:
+        if self._waiting:
+            self._drop(epoll, next(iter(self._waiting)))
+        now = time.monotonic()
+        if now - self._warned_at > 10.0:
+            self._warned_at = now
+            print(f"fer viewer: cannot accept connections: {exc.strerror}; "
+                  f"{self.open_connections()} open, waiting", file=sys.stderr, flush=True)
+        time.sleep(ACCEPT_PAUSE)

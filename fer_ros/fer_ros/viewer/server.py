@@ -1,14 +1,14 @@
 """The viewer's HTTP server: the page, the annotated image as MJPEG and the results as SSE.
 
-The standard library's ThreadingHTTPServer, one thread per connection, the connections capped
-and their request heads under a deadline (viewer.connections), so that no number of clients
-takes the descriptors the camera and a recording need. A stream is a long-lived response
+Connections come in through viewer.connections' door, which holds each without a thread until
+its request head is in, under a cap and a deadline; then the standard library's handler answers
+it on a thread of its own, one request per connection. A stream is a long-lived response
 written by its own thread from its client's mailbox (viewer.broadcast), so a stalled client
 blocks only itself, and after WRITE_TIMEOUT seconds without progress it is dropped; a stream's
-kernel send buffer is kept small, so that a client that does not read is noticed within
-seconds, not after megabytes. Out of descriptors, the accept loop waits instead of spinning.
-Only a fixed set of paths is answered; nothing is looked up on disk by a path a client sent.
-Only the Host names the viewer is served under are answered (viewer.host_check).
+kernel send buffer is kept small, so that the server sees within seconds, not megabytes, that
+a client does not read, and can evict it first. Only a fixed set of paths is answered; nothing
+is looked up on disk by a path a client sent. Only the Host names the viewer is served under
+are answered (viewer.host_check).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from importlib import resources
 from urllib.parse import urlsplit
 
 from fer_ros.viewer.broadcast import EVENTS, FRAMES, Broadcast, Subscription
-from fer_ros.viewer.connections import Connection, Connections
+from fer_ros.viewer.connections import Door
 from fer_ros.viewer.host_check import WILDCARDS, AllowedHosts
 
 DEFAULT_HOST = "127.0.0.1"
@@ -44,9 +44,6 @@ SEND_BUFFER = {FRAMES: 256 * 1024, EVENTS: 32 * 1024}
 """Kernel send buffer of a stream's socket: a few frames, or seconds of results."""
 DRAINED_BYTES = 16 * 1024
 """A client with less than this unsent or unacknowledged keeps up with its stream."""
-OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
-ACCEPT_PAUSE = 0.1
-"""Seconds the accept loop waits after running out of descriptors."""
 BOUNDARY = "fer-frame"
 PAGE_FILES: dict[str, tuple[str, str]] = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -93,25 +90,13 @@ class ViewerHandler(BaseHTTPRequestHandler):
     timeout = WRITE_TIMEOUT
     protocol_version = "HTTP/1.1"
     server_version = "fer-viewer"
-    record: Connection
-
-    def setup(self) -> None:
-        super().setup()
-        self.record = self.server.connections.find(self.request)
-
-    def handle_one_request(self) -> None:
-        self.server.connections.reading(self.record)
-        super().handle_one_request()
 
     def parse_request(self) -> bool:
         """The request head as the standard library reads it, then the Host and Origin
         checks; a foreign name is answered 421 and the connection closed."""
         if not super().parse_request():
             return False
-        self.server.connections.serving(self.record)
-        if self.record.hung_up:
-            self.close_connection = True
-            return False
+        self.close_connection = True  # one request per connection: none idles on a thread
         hosts = self.server.allowed_hosts
         if not hosts.allows(self.headers.get("Host")):
             self.close_connection = True
@@ -161,7 +146,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _stream(self, kind: str, write: Callable[[Subscription], None]) -> None:
-        subscription = self.server.broadcast.join(kind, self.record.hang_up)
+        subscription = self.server.broadcast.join(kind, self._hang_up)
         if subscription is None:
             self._answer(HTTPStatus.SERVICE_UNAVAILABLE, b"the viewer is stopping\n")
             return
@@ -173,6 +158,13 @@ class ViewerHandler(BaseHTTPRequestHandler):
             pass  # the client went away, stalled past WRITE_TIMEOUT or was evicted
         finally:
             self.server.broadcast.leave(subscription)
+
+    def _hang_up(self) -> None:
+        """Ends the stream from another thread: a write blocked on the client returns."""
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already gone
 
     def _next(self, subscription: Subscription) -> bytes | None:
         """The client's next item, or None after POLL seconds; notes whether it keeps up."""
@@ -222,51 +214,19 @@ class ViewerServer(ThreadingHTTPServer):
     """Connections the kernel holds until accepted: a browser's is not dropped while a burst of
     others waits."""
 
-    def __init__(self, address: tuple[str, int], broadcast: Broadcast,
-                 connections: Connections | None = None):
+    def __init__(self, address: tuple[str, int], broadcast: Broadcast, cap: int | None = None):
         self.broadcast = broadcast
         self.page_files = load_page_files()
-        self.connections = connections or Connections()
         if _is_ipv6(address[0]):
             self.address_family = socket.AF_INET6
         super().__init__(address, ViewerHandler)
         self.allowed_hosts = AllowedHosts(address[0], self.server_address[0])
+        self.door = Door(self.socket, self.process_request, cap)
         self._thread: threading.Thread | None = None
-        self._warned_at = -float("inf")
-
-    def get_request(self) -> tuple[socket.socket, object]:
-        """The next connection. Out of descriptors, the longest-reading connection is let go
-        and the loop pauses: the listening socket stays readable, and retrying at once would
-        spin a core without ever freeing one."""
-        try:
-            return super().get_request()
-        except OSError as exc:
-            if exc.errno in OUT_OF_DESCRIPTORS:
-                self._out_of_descriptors(exc)
-            raise
-
-    def _out_of_descriptors(self, exc: OSError) -> None:
-        self.connections.free_one()
-        now = time.monotonic()
-        if now - self._warned_at > 10.0:
-            self._warned_at = now
-            print(f"fer viewer: cannot accept connections: {exc.strerror}; "
-                  f"{self.connections.count()} open, waiting", file=sys.stderr, flush=True)
-        time.sleep(ACCEPT_PAUSE)
-
-    def process_request(self, request, client_address) -> None:
-        if self.connections.admit(request) is None:
-            self.shutdown_request(request)  # every connection busy serving: this one waits
-            return
-        super().process_request(request, client_address)
 
     def shutdown_request(self, request) -> None:
-        self.connections.release(request)
         super().shutdown_request(request)
-
-    def service_actions(self) -> None:
-        """Between accepts (at least every poll interval): drop requests past the deadline."""
-        self.connections.sweep()
+        self.door.released()
 
     def handle_error(self, request, client_address) -> None:
         """A browser that closes or resets its connection (a tab closed, a reload) is no
@@ -288,15 +248,14 @@ class ViewerServer(ThreadingHTTPServer):
         return self.server_address[0] in WILDCARDS
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, name="fer_viewer",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.door.run, name="fer_viewer", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         """End every stream, stop accepting and close the socket."""
         self.broadcast.close()
+        self.door.stop()
         if self._thread is not None:
-            self.shutdown()
             self._thread.join(timeout=2.0)
         self.server_close()
 
