@@ -43,6 +43,8 @@ OPTIONS = {
 }
 DESCRIPTORS = 1024
 DRIBBLE = 2.0
+CONNECTING = 32
+"""Connects under way at once."""
 PAGE_TIMEOUT = 10.0
 START_TIMEOUT = 60.0
 TARGET_S = 3.0
@@ -59,9 +61,9 @@ def free_port() -> int:
 
 
 class Slowloris:
-    """The attack: ``count`` connections dribbling a request head, the dropped ones reopened at
-    the next byte, as slowloris does (or, with ``flood``, at once: a connection flood). It
-    runs in a process of its own, so that its loop does not slow the page timings here."""
+    """The attack: ``count`` connections dribbling a request head (slowloris), or with
+    ``flood`` reopened as soon as dropped. It runs in a process of its own, so that its loop
+    does not slow the page timings here."""
 
     def __init__(self, port: int, count: int, flood: bool = False):
         self.port, self.count, self.flood = port, count, flood
@@ -81,12 +83,22 @@ class Slowloris:
         selector.register(sock, selectors.EVENT_WRITE)
 
     def _run(self) -> None:
+        """Keeps ``count`` connections open. At most CONNECTING connects are under way at a
+        time, as a tool that opens its connections steadily does: a burst of 1,100 would only
+        overflow the server's accept queue and have its kernel drop the rest. A connection the
+        server drops is reopened at the next byte (with ``flood``: at once)."""
         selector = selectors.DefaultSelector()  # epoll: 1,100 descriptors are past select()'s
-        for _ in range(self.count):
-            self._open(selector)
         next_byte = time.monotonic() + DRIBBLE
+        top_up = True
         while not self._stop.is_set():
-            for key, events in selector.select(0.1):
+            connections = selector.get_map().values()
+            connecting = sum(key.events == selectors.EVENT_WRITE for key in connections)
+            if top_up:
+                missing = self.count - len(connections)
+                for _ in range(min(missing, CONNECTING - connecting)):
+                    self._open(selector)
+                top_up = missing > CONNECTING - connecting
+            for key, events in selector.select(0.05):
                 sock = key.fileobj
                 if events & selectors.EVENT_WRITE:
                     try:
@@ -98,15 +110,12 @@ class Slowloris:
                 # Readable: only the server's close (or a refused connect) comes here.
                 selector.unregister(sock)
                 sock.close()
+                self._reconnects.value += 1
                 if self.flood:
                     self._open(selector)
-                    self._reconnects.value += 1
             if time.monotonic() >= next_byte:
                 next_byte += DRIBBLE
-                missing = self.count - len(selector.get_map())
-                for _ in range(missing):
-                    self._open(selector)
-                self._reconnects.value += missing
+                top_up = True
                 for key in list(selector.get_map().values()):
                     if key.events == selectors.EVENT_READ:
                         try:
@@ -197,8 +206,9 @@ def slow_connections(port: int, process: NodeProcess, args: argparse.Namespace,
             except (OSError, StopIteration):
                 break  # it has just ended
             peak_fds, peak_threads = max(peak_fds, fds), max(peak_threads, threads)
+            opened = time.monotonic()
             pages.append(fresh_page(port, content))
-            time.sleep(max(0.0, 2.0 - (pages[-1] or PAGE_TIMEOUT)))
+            time.sleep(max(0.0, 2.0 - (time.monotonic() - opened)))
         cpu = 100 * (stats.cpu_seconds() - cpu_before) / (time.monotonic() - wall_before) \
             if process.alive() else None
     finally:

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from fer_ros.viewer.broadcast import EVENTS, FRAMES, MAX_CLIENTS, Broadcast
+from fer_ros.viewer.connections import REQUEST_DEADLINE
 from fer_ros.viewer.server import ViewerServer, start_viewer
 from ros_harness import wait_until
 from viewer_client import TIMEOUT, MjpegReader, get, sse_messages
@@ -263,3 +264,24 @@ def test_the_client_that_falls_behind_is_the_one_that_makes_room(viewer):
         behind.close()
         for reader in readers:
             reader.response.close()
+
+
+def test_a_request_head_dribbled_a_byte_at_a_time_is_cut_off_at_the_deadline(viewer):
+    """A per-read timeout never ends a client that sends a byte now and then: the deadline is
+    for the whole head."""
+    head = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Slow: " + b"a" * 100
+    with socket.create_connection(("127.0.0.1", viewer.server_address[1]), TIMEOUT) as sock:
+        started = time.monotonic()
+        closed_after = None
+        for byte in head:
+            try:
+                sock.send(bytes([byte]))
+            except OSError:
+                closed_after = time.monotonic() - started
+                break
+            readable, _, _ = select.select([sock], [], [], 0.25)
+            if readable and sock.recv(100) == b"":
+                closed_after = time.monotonic() - started
+                break
+    assert closed_after is not None, "the server waited for the whole dribbled head"
+    assert closed_after < REQUEST_DEADLINE + 3.0

@@ -145,7 +145,11 @@ class Door:
             del self._waiting[fd]
             with self._lock:
                 self._serving += 1
-            self._dispatch(sock, address)
+            try:
+                self._dispatch(sock, address)
+            except RuntimeError:  # no thread to be had: this one is refused, the door goes on
+                sock.close()
+                self.released()
         elif data == b"" or events & HANGUP:
             self._drop(epoll, fd)  # closed or reset before its head was in
 

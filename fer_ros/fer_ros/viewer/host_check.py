@@ -58,8 +58,8 @@ class AllowedHosts:
         names = set(LOOPBACK_NAMES) | {host.lower().strip("[]").removesuffix("."),
                                         bound.lower()}
         if self.any_address:
-            hostname = socket.gethostname().lower()
-            names |= {hostname, f"{hostname}.local", socket.getfqdn().lower()}
+            hostname = socket.gethostname().lower()  # no DNS lookup: it could take seconds
+            names |= {hostname, f"{hostname}.local"}
         self.names = frozenset(names - WILDCARDS)
 
     def allows(self, header: str | None) -> bool:
