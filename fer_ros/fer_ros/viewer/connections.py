@@ -91,11 +91,14 @@ class Door:
         epoll.register(self._listener.fileno(), select.EPOLLIN)
         try:
             while not self._stopping.is_set():
-                for fd, events in epoll.poll(POLL):
-                    if fd == self._listener.fileno():
-                        self._accept(epoll)
-                    elif fd in self._waiting:
+                ready = epoll.poll(POLL)
+                # The heads that came in first, then new connections: no connection whose
+                # head is in is evicted by one accepted after it.
+                for fd, events in ready:
+                    if fd in self._waiting:
                         self._look(epoll, fd, events)
+                if any(fd == self._listener.fileno() for fd, _ in ready):
+                    self._accept(epoll)
                 self._sweep(epoll)
         finally:
             for fd in list(self._waiting):
@@ -103,10 +106,10 @@ class Door:
             epoll.close()
 
     def _accept(self, epoll: select.epoll) -> None:
-        """The connections waiting in the kernel's queue, at most half the cap at a time: a
-        connection accepted now is looked at before a flood of later ones could evict it.
-        A head that is in already (a browser sends it at once) is handed on right away."""
-        for _ in range(max(1, self.cap // 2)):
+        """The connections waiting in the kernel's queue, at most a quarter of the cap at a
+        time: a connection accepted now is looked at again before a flood of later ones could
+        evict it. A head that is in already (a browser sends it at once) is handed on at once."""
+        for _ in range(max(1, self.cap // 4)):
             try:
                 sock, address = self._listener.accept()
             except (BlockingIOError, InterruptedError):
@@ -123,16 +126,22 @@ class Door:
             self._look(epoll, sock.fileno(), 0)
 
     def _make_room(self, epoll: select.epoll) -> bool:
-        with self._lock:
-            serving = self._serving
-        if len(self._waiting) + serving < self.cap:
-            return True
-        if not self._waiting:
-            return False
-        self._drop(epoll, next(iter(self._waiting)))  # the one waiting longest
-        return True
+        """Room for one more: the connection waiting longest is dropped, unless its head has
+        just come in (then it is handed on, and the next one is looked at)."""
+        while True:
+            with self._lock:
+                serving = self._serving
+            if len(self._waiting) + serving < self.cap:
+                return True
+            if not self._waiting:
+                return False
+            oldest = next(iter(self._waiting))
+            if not self._look(epoll, oldest, 0) and oldest in self._waiting:
+                self._drop(epoll, oldest)
 
-    def _look(self, epoll: select.epoll, fd: int, events: int) -> None:
+    def _look(self, epoll: select.epoll, fd: int, events: int) -> bool:
+        """Hands the connection on if its head is in, drops it if it is closed; whether it
+        was handed on."""
         sock, address, _ = self._waiting[fd]
         try:
             data = sock.recv(HEAD_LIMIT, socket.MSG_PEEK | socket.MSG_DONTWAIT)
@@ -150,8 +159,10 @@ class Door:
             except RuntimeError:  # no thread to be had: this one is refused, the door goes on
                 sock.close()
                 self.released()
-        elif data == b"" or events & HANGUP:
+            return True
+        if data == b"" or events & HANGUP:
             self._drop(epoll, fd)  # closed or reset before its head was in
+        return False
 
     def _drop(self, epoll: select.epoll, fd: int) -> None:
         sock, _, _ = self._waiting.pop(fd)
