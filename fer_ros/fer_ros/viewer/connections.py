@@ -35,6 +35,8 @@ REQUEST_DEADLINE = 5.0
 """Seconds a connection may take to send its whole request head; a browser needs milliseconds."""
 HEAD_LIMIT = 65536
 """Bytes of a head at most; past them the handler reads it and refuses it with a reason."""
+GRACE = 1.0
+"""Seconds a new connection that has sent nothing yet is spared while slow ones can go."""
 POLL = 0.25
 """Seconds between looks at the deadline (and at a request to stop)."""
 ACCEPT_PAUSE = 0.1
@@ -68,6 +70,8 @@ class Door:
         self._dispatch = dispatch
         self._waiting: dict[int, tuple[socket.socket, tuple, float]] = {}
         """Connections still sending their head, by descriptor, oldest first."""
+        self._started: set[int] = set()
+        """Those of them that have sent part of their head."""
         self._serving = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -135,9 +139,19 @@ class Door:
                 return True
             if not self._waiting:
                 return False
-            oldest = next(iter(self._waiting))
-            if not self._look(epoll, oldest, 0) and oldest in self._waiting:
-                self._drop(epoll, oldest)
+            victim = self._victim()
+            if not self._look(epoll, victim, 0) and victim in self._waiting:
+                self._drop(epoll, victim)
+
+    def _victim(self) -> int:
+        """The connection to drop for room: the longest-waiting one that has sent part of a
+        head (a slow client), or has sent nothing for GRACE seconds; the longest-waiting of
+        all if none has. A browser that has not sent its head yet is spared for a moment."""
+        now = time.monotonic()
+        for fd, (_, _, since) in self._waiting.items():
+            if fd in self._started or now - since > GRACE:
+                return fd
+        return next(iter(self._waiting))
 
     def _look(self, epoll: select.epoll, fd: int, events: int) -> bool:
         """Hands the connection on if its head is in, drops it if it is closed; whether it
@@ -149,9 +163,12 @@ class Door:
             data = None
         except OSError:
             data = b""
+        if data:
+            self._started.add(fd)
         if data and head_complete(data):
             epoll.unregister(fd)
             del self._waiting[fd]
+            self._started.discard(fd)
             with self._lock:
                 self._serving += 1
             try:
@@ -166,6 +183,7 @@ class Door:
 
     def _drop(self, epoll: select.epoll, fd: int) -> None:
         sock, _, _ = self._waiting.pop(fd)
+        self._started.discard(fd)
         try:
             epoll.unregister(fd)
         except OSError:

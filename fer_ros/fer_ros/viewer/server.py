@@ -93,18 +93,16 @@ class ViewerHandler(BaseHTTPRequestHandler):
 
     def parse_request(self) -> bool:
         """The request head as the standard library reads it, then the Host and Origin
-        checks; a foreign name is answered 421 and the connection closed."""
+        checks: a foreign Host is answered 421, a foreign Origin 403."""
         if not super().parse_request():
             return False
         self.close_connection = True  # one request per connection: none idles on a thread
         hosts = self.server.allowed_hosts
         if not hosts.allows(self.headers.get("Host")):
-            self.close_connection = True
             self._answer(HTTPStatus.MISDIRECTED_REQUEST,
                          b"this viewer is not served under that Host name\n")
             return False
         if not hosts.allows_origin(self.headers.get("Origin")):
-            self.close_connection = True
             self._answer(HTTPStatus.FORBIDDEN, b"requests from other sites are refused\n")
             return False
         return True
