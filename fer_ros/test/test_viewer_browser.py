@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from fer_ros.perception.labels import EMOTIONS
+from fer_ros.viewer.broadcast import Broadcast
+from fer_ros.viewer.server import start_viewer
 from ros_harness import NodeProcess, executable, wait_until
 from viewer_client import answers, free_port, get, sse_events
 
@@ -97,3 +99,44 @@ def test_a_missing_browser_fails_in_ci_and_skips_elsewhere_saying_why(monkeypatc
         browser_or_skip()
     assert f"Debian's chromium ({tmp_path / 'chromium'}; apt-get install chromium)" \
         in str(caught.value)
+
+
+def test_a_new_page_starts_with_the_last_minute_and_survives_a_nan_result():
+    """The server alone (no ROS): a minute of results before the page opens fills its
+    timeline at once; a result whose numbers are NaN breaks nothing in the page."""
+    browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    broadcast = Broadcast()
+    scores = dict.fromkeys(EMOTIONS, 0.1)
+    for tenth in range(300):
+        broadcast.publish_event({"stamp": 100 + tenth / 10, "frame_id": "", "faces": [
+            {"face_id": 4, "label": "sad", "confidence": 0.8, "box": [1, 2, 3, 4],
+             "scores": scores}]})
+    server = start_viewer("127.0.0.1", 0, broadcast)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                                 args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.goto(server.url, wait_until="domcontentloaded")
+                label = page.locator("#faces li .label").first
+                label.wait_for(timeout=LABEL_TIMEOUT_MS)
+                assert label.inner_text().lower() == "sad", "the faces come from the history"
+                assert page.evaluate("history.get(4).length") == 300, \
+                    "the timeline holds the last minute"
+                broadcast.publish_event({"stamp": 131.0, "frame_id": "", "faces": [
+                    {"face_id": 4, "label": "happy", "confidence": float("nan"),
+                     "box": [1, 2, 3, 4], "scores": dict.fromkeys(EMOTIONS, float("nan"))}]})
+                page.locator("#faces li .label", has_text="happy").wait_for(
+                    timeout=LABEL_TIMEOUT_MS)
+                assert page.locator("#faces li .confidence").first.inner_text() == "? %"
+                page.wait_for_timeout(500)  # two timeline redraws with the NaN result
+                assert not errors, errors
+            finally:
+                browser.close()
+    finally:
+        server.stop()

@@ -98,6 +98,8 @@ def test_fer_view_serves_a_namespace_over_dds(ros_domain, ros_env, tmp_path, raw
     assert np.abs(decoded.astype(int) - frame).mean() < 5
     output = view.output
     assert "no authentication" in output and "0.0.0.0" in output
+    assert f"viewer at http://127.0.0.1:{port}/ (listening on every interface)" in output, \
+        "the address announced is one a browser can open"
     assert "/robot1/fer/emotions" in output
     assert code == 0 and "Traceback" not in output, output
 
@@ -115,6 +117,19 @@ def test_a_port_in_use_is_one_line_and_status_1(ros_env, command):
     assert run.stderr.strip().splitlines() == [
         f"fer {command[0]}: cannot serve on 127.0.0.1:{port}: the port is in use (another "
         "viewer or program); choose another port"], run.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["view", "--port", "70000"], ["view", "--port", "-1"], ["view", "--port", "http"],
+    ["view", "--namespace", "bad name!"], ["view", "--namespace", "/robot//fer"],
+    ["view", "--namespace", "1fer"], ["bringup", "--view", "65536"],
+    ["bringup", "--namespace", "bad name!"]], ids=" ".join)
+def test_bad_arguments_are_a_usage_error_naming_them(ros_env, args):
+    run = subprocess.run(fer(*args), env=ros_env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith(
+        f"fer {args[0]}: error: argument {args[1]}"), run.stderr
 
 
 def test_bringup_view_serves_its_own_results(ros_env, tmp_path):

@@ -7,6 +7,7 @@ dicts, as nodes/viewer_node.py does, and talks to the server as browsers and scr
 from __future__ import annotations
 
 import http.client
+import math
 import re
 import socket
 import threading
@@ -16,6 +17,8 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fer_ros.viewer.broadcast import EVENTS, FRAMES, MAX_CLIENTS, Broadcast
 from fer_ros.viewer.server import (
@@ -26,7 +29,7 @@ from fer_ros.viewer.server import (
     start_viewer,
 )
 from ros_harness import wait_until
-from viewer_client import TIMEOUT, MjpegReader, sse_events
+from viewer_client import TIMEOUT, MjpegReader, sse_events, sse_messages, strict_json
 
 
 def jpeg_of(value: int, size: tuple[int, int] = (64, 48)) -> bytes:
@@ -117,7 +120,7 @@ def test_a_stalled_client_never_holds_up_the_others_or_the_publisher(viewer):
     publisher goes on and another client sees every new frame."""
     stalled = socket.create_connection(("127.0.0.1", viewer.server_address[1]), TIMEOUT)
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stalled.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+    stalled.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert wait_until(lambda: viewer.broadcast.clients(FRAMES) == 1, TIMEOUT)
     big = [jpeg_of(v, (1280, 960)) for v in range(256)]  # noise-free but large frames
     noise = np.random.default_rng(0).integers(0, 255, (960, 1280, 3), np.uint8)
@@ -163,34 +166,37 @@ def test_clients_that_disconnect_mid_stream_are_let_go(viewer, camera):
     for path, kind in (("/stream.mjpg", FRAMES), ("/events", EVENTS)):
         for _ in range(5):
             sock = socket.create_connection(("127.0.0.1", viewer.server_address[1]), TIMEOUT)
-            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
             sock.recv(100)  # the headers have begun: the client now vanishes mid-stream
             sock.close()
         assert wait_until(lambda kind=kind: viewer.broadcast.clients(kind) == 0, TIMEOUT), kind
     assert get(viewer, "/").status == 200
 
 
-def test_more_than_the_most_clients_get_a_clear_503(viewer, camera):
+def test_a_full_stream_still_lets_a_new_client_in(viewer, camera):
+    """MAX_CLIENTS pages watch; one more gets the stream at once, and the stream stays at
+    its most: the client connected longest makes room."""
     watching = [get(viewer, "/stream.mjpg") for _ in range(MAX_CLIENTS)]
     assert all(r.status == 200 for r in watching)
     assert wait_until(lambda: viewer.broadcast.clients(FRAMES) == MAX_CLIENTS, TIMEOUT)
-    refused = get(viewer, "/stream.mjpg")
-    assert refused.status == 503
-    assert refused.getheader("Retry-After") == "5"
-    assert f"{MAX_CLIENTS} clients already watch" in refused.read().decode()
-    assert get(viewer, "/events").status == 200, "the other stream has its own limit"
+    newest = get(viewer, "/stream.mjpg")
+    assert newest.status == 200
+    assert grey_level(MjpegReader(newest).next_frame()) == 90
+    assert viewer.broadcast.clients(FRAMES) == MAX_CLIENTS
+    with pytest.raises(EOFError):
+        reader = MjpegReader(watching[0])
+        while True:
+            reader.next_frame()
+    assert get(viewer, "/events").status == 200, "the other stream has its own clients"
     assert get(viewer, "/").status == 200, "the page is still served"
-    watching.pop().close()
-    assert wait_until(lambda: viewer.broadcast.clients(FRAMES) < MAX_CLIENTS, TIMEOUT)
-    assert get(viewer, "/stream.mjpg").status == 200
-    for response in watching:
+    for response in [*watching, newest]:
         response.close()
 
 
 @pytest.mark.parametrize("path", ["/../../etc/passwd", "/static/../../../etc/passwd",
                                   "/%2e%2e/%2e%2e/etc/passwd", "/index.html", "/nothing"])
 def test_paths_outside_the_page_are_404(viewer, path):
-    answer = raw_request(viewer, f"GET {path} HTTP/1.1\r\nHost: x\r\n"
+    answer = raw_request(viewer, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                  "Connection: close\r\n\r\n".encode())
     assert answer.startswith(b"HTTP/1.1 404 "), answer[:200]
     assert b"root:" not in answer
@@ -249,3 +255,125 @@ def test_a_connection_reset_by_the_browser_prints_nothing(viewer, capfd):
     assert get(viewer, "/").status == 200, "the server goes on serving"
     time.sleep(0.5)
     assert "Traceback" not in capfd.readouterr().err
+
+
+ALLOWED = re.compile(r"(localhost\.?|127\.0\.0\.1\.?|\[::1\])(:[0-9]{1,5})?")
+"""The Host values a viewer on 127.0.0.1 answers, written independently of the server's code:
+its loopback names, any case, an optional root dot and port."""
+HEADER_TEXT = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7e), max_size=40)
+
+
+def status_for_host(server: ViewerServer, host: str | None, path: str = "/",
+                    origin: str | None = None) -> int:
+    lines = [f"GET {path} HTTP/1.1"]
+    if host is not None:
+        lines.append(f"Host: {host}")
+    if origin is not None:
+        lines.append(f"Origin: {origin}")
+    answer = raw_request(server, ("\r\n".join([*lines, "Connection: close"]) + "\r\n\r\n")
+                         .encode("latin-1"))
+    return int(answer.split(b" ", 2)[1])
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(host=st.one_of(
+    HEADER_TEXT,
+    st.builds(lambda name, case, dot, port: "".join(
+        c.upper() if flip else c for c, flip in zip(name, case * 20)) + dot + port,
+        st.sampled_from(["localhost", "127.0.0.1", "[::1]", "127.0.0.1.nip.io",
+                         "localhost.evil.example", "evil.example", "10.0.0.1", "[::2]",
+                         "127.0.0.2", "0.0.0.0", "localhost@evil.example", "::1"]),
+        st.lists(st.booleans(), min_size=1, max_size=3), st.sampled_from(["", "."]),
+        st.sampled_from(["", ":8080", ":1", ":", ":x", ":99999999"]))))
+def test_only_the_names_the_viewer_is_served_under_get_an_answer(viewer, host):
+    """DNS rebinding: a foreign site's name pointed at 127.0.0.1 sends its own name as Host."""
+    expected = 200 if ALLOWED.fullmatch(host.lower()) else 421
+    assert status_for_host(viewer, host) == expected, host
+
+
+@pytest.mark.parametrize("path", ["/", "/events", "/stream.mjpg", "/viewer.js", "/nothing"])
+@pytest.mark.parametrize("host", [None, "evil.example", "127.0.0.1.evil.example:8080", ""])
+def test_every_path_refuses_a_foreign_or_missing_host(viewer, path, host):
+    assert status_for_host(viewer, host, path) in (400, 421)
+    assert viewer.broadcast.clients(FRAMES) == viewer.broadcast.clients(EVENTS) == 0
+
+
+@pytest.mark.parametrize(("origin", "expected"), [
+    (None, 200), ("http://127.0.0.1:8080", 200), ("http://localhost", 200),
+    ("http://evil.example", 403), ("https://evil.example:8080", 403), ("null", 403),
+    ("file://", 403), ("http://127.0.0.1.evil.example", 403)])
+def test_the_streams_refuse_other_sites_origins(viewer, camera, origin, expected):
+    for path in ("/events", "/stream.mjpg"):
+        lines = ["GET " + path + " HTTP/1.1", "Host: 127.0.0.1"]
+        if origin is not None:
+            lines.append(f"Origin: {origin}")
+        with socket.create_connection(("127.0.0.1", viewer.server_address[1]),
+                                      TIMEOUT) as sock:
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+            status = int(sock.recv(100).split(b" ", 2)[1])
+        assert status == expected, (path, origin)
+
+
+def test_on_every_interface_the_machines_names_and_addresses_pass_and_the_url_is_usable():
+    server = start_viewer("0.0.0.0", 0, Broadcast())
+    try:
+        port = server.server_address[1]
+        assert server.url == f"http://127.0.0.1:{port}/"
+        for host, expected in ((f"127.0.0.1:{port}", 200), ("192.168.1.20", 200),
+                               (socket.gethostname(), 200), ("localhost", 200),
+                               ("evil.example", 421), ("192.168.1.20.nip.io", 421)):
+            assert status_for_host(server, host) == expected, host
+    finally:
+        server.stop()
+
+
+def test_a_new_events_client_gets_the_last_minute_first(viewer):
+    """The page's timeline starts full: the results of the last 60 s by their stamps, as one
+    history message, then the live ones."""
+    for second in range(100):
+        viewer.broadcast.publish_event({"stamp": 1000.0 + second, "frame_id": "", "faces": []})
+    messages = sse_messages(get(viewer, "/events"))
+    kind, history = next(messages)
+    assert kind == "history"
+    assert [e["stamp"] for e in history] == [1000.0 + s for s in range(39, 100)]
+    assert wait_until(lambda: viewer.broadcast.clients(EVENTS) == 1, TIMEOUT)
+    viewer.broadcast.publish_event({"stamp": 1100.0, "frame_id": "", "faces": []})
+    assert next(messages) == ("message", {"stamp": 1100.0, "frame_id": "", "faces": []})
+    # A replay started again: its time goes back, and the history starts over.
+    viewer.broadcast.publish_event({"stamp": 5.0, "frame_id": "", "faces": []})
+    kind, history = next(sse_messages(get(viewer, "/events")))
+    assert (kind, [e["stamp"] for e in history]) == ("history", [5.0])
+
+
+FLOATS = st.floats(allow_nan=True, allow_infinity=True)
+
+
+def finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+@settings(max_examples=200, deadline=None)
+@given(confidence=FLOATS, scores=st.lists(FLOATS, min_size=7, max_size=7))
+def test_results_are_json_whatever_numbers_a_model_gives(confidence, scores):
+    """A model that outputs NaN or infinity: every result is still JSON (which has no NaN),
+    the numbers that are not finite as null, the others as they were."""
+    broadcast = Broadcast()
+    subscription = broadcast.join(EVENTS)
+    face = {"face_id": 1, "label": "happy", "confidence": confidence, "box": [1, 2, 3, 4],
+            "scores": dict(zip("abcdefg", scores))}
+    broadcast.publish_event({"stamp": 2.0, "frame_id": "", "faces": [face]})
+    received = strict_json(subscription.next(0).removeprefix(b"data: "))["faces"][0]
+    assert received["confidence"] == finite_or_none(confidence)
+    assert received["scores"] == {k: finite_or_none(v) for k, v in zip("abcdefg", scores)}
+
+
+def test_a_nan_result_reaches_the_page_as_json(viewer):
+    response = get(viewer, "/events")
+    assert wait_until(lambda: viewer.broadcast.clients(EVENTS) == 1, TIMEOUT)
+    viewer.broadcast.publish_event({"stamp": 2.0, "frame_id": "", "faces": [
+        {"face_id": 1, "label": "happy", "confidence": float("nan"), "box": [1, 2, 3, 4],
+         "scores": {"happy": float("nan"), "sad": float("inf")}}]})
+    face = next(sse_events(response))["faces"][0]
+    assert face["confidence"] is None and face["scores"] == {"happy": None, "sad": None}
+    response.close()

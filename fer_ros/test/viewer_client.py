@@ -54,11 +54,29 @@ class MjpegReader:
         return self.response.read(int(headers["content-length"]))
 
 
-def sse_events(response: http.client.HTTPResponse) -> Iterator[dict]:
-    """The JSON objects of a Server-Sent Events stream, until it ends."""
+def strict_json(data: bytes):
+    """JSON as a browser's JSON.parse reads it: NaN and Infinity are no JSON."""
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(data, parse_constant=refuse)
+
+
+def sse_messages(response: http.client.HTTPResponse) -> Iterator[tuple[str, object]]:
+    """(event type, JSON data) of each message of a Server-Sent Events stream, until it ends;
+    the type is "message" unless the server named one."""
+    kind = "message"
     while True:
         line = response.readline()
         if not line:
             return
-        if line.startswith(b"data: "):
-            yield json.loads(line[len(b"data: "):])
+        if line.startswith(b"event: "):
+            kind = line[len(b"event: "):].strip().decode()
+        elif line.startswith(b"data: "):
+            yield kind, strict_json(line[len(b"data: "):])
+        elif line in (b"\n", b"\r\n"):
+            kind = "message"
+
+
+def sse_events(response: http.client.HTTPResponse) -> Iterator[dict]:
+    """The results of a Server-Sent Events stream, until it ends (the history left out)."""
+    return (data for kind, data in sse_messages(response) if kind == "message")

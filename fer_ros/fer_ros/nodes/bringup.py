@@ -45,7 +45,13 @@ from fer_ros.nodes.recording.output_folder import (
 )
 from fer_ros.nodes.recording.progress import Progress
 from fer_ros.nodes.recording.results_node import Recorder
-from fer_ros.nodes.viewer_node import ViewerNode, add_host_argument, open_viewer
+from fer_ros.nodes.viewer_node import (
+    ViewerNode,
+    add_host_argument,
+    open_viewer,
+    port_number,
+    ros_namespace,
+)
 from fer_ros.perception.classification import ModelLoadError
 from fer_ros.perception.detection import DETECTORS
 from fer_ros.perception.model_files import ModelFileMissing
@@ -91,7 +97,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--png-every", type=_at_least(0), default=10, metavar="N",
                         help="with --output, save every Nth annotated frame as PNG "
                         "(0 = none; default 10)")
-    parser.add_argument("--namespace", default="fer", help="ROS namespace of the nodes "
+    parser.add_argument("--namespace", type=ros_namespace, default="fer",
+                        help="ROS namespace of the nodes "
                         "(default fer: topics /fer/image_raw, /fer/emotions, ...)")
     parser.add_argument("--model", help="expression model file or export folder "
                         "(default: config/emotion.yaml)")
@@ -113,17 +120,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="camera_node parameter file instead of config/camera.yaml")
     parser.add_argument("--emotion-params", type=Path, metavar="YAML",
                         help="emotion_node parameter file instead of config/emotion.yaml")
-    parser.add_argument("--view", type=_port, metavar="PORT",
+    parser.add_argument("--view", type=port_number, metavar="PORT",
                         help="serve the live annotated image and results to a web browser on "
                         "PORT (see --host)")
     add_host_argument(parser)
-
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number 0..65535, got {value}")
-    return value
 
 
 def share_directory() -> Path:

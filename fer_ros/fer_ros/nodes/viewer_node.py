@@ -15,9 +15,11 @@ from typing import Any
 
 import rclpy
 from fer_msgs.msg import EmotionArray
+from rclpy.exceptions import InvalidNamespaceException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
+from rclpy.validate_namespace import validate_namespace
 from sensor_msgs.msg import CompressedImage, Image
 
 from fer_ros.nodes.messages.emotion_records import emotion_record
@@ -124,6 +126,29 @@ def add_host_argument(parser: argparse.ArgumentParser) -> None:
                         "authentication)")
 
 
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port (0: one the system picks), else a one-line error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number 0..65535, got {text!r}") \
+            from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0..65535, got {value}")
+    return value
+
+
+def ros_namespace(text: str) -> str:
+    """An argparse type: a ROS namespace, relative (``fer``) or absolute (``/robot1/fer``),
+    checked as rclpy checks it, so that a bad one is a usage error, not a traceback."""
+    try:
+        validate_namespace(text if text.startswith("/") else "/" + text)
+    except InvalidNamespaceException as exc:
+        reason = str(exc).splitlines()[0].removeprefix("Invalid namespace: ")
+        raise argparse.ArgumentTypeError(f"{text!r} is no ROS namespace: {reason}") from None
+    return text
+
+
 def open_viewer(host: str, port: int, program: str) -> ViewerServer | None:
     """A started server, its address and any exposure warning printed; None (with a one-line
     error) when it cannot bind."""
@@ -136,14 +161,16 @@ def open_viewer(host: str, port: int, program: str) -> ViewerServer | None:
     warning = exposure_warning(host)
     if warning:
         print(f"{program}: {warning}", file=sys.stderr)
-    print(f"{program}: viewer at {server.url}", file=sys.stderr, flush=True)
+    everywhere = " (listening on every interface)" if server.on_every_interface else ""
+    print(f"{program}: viewer at {server.url}{everywhere}", file=sys.stderr, flush=True)
     return server
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--namespace", default="fer", help="namespace of the emotion node "
-                        "to watch (default fer: /fer/emotions, /fer/image_annotated/compressed)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+    parser.add_argument("--namespace", type=ros_namespace, default="fer",
+                        help="namespace of the emotion node to watch (default fer: "
+                        "/fer/emotions, /fer/image_annotated/compressed)")
+    parser.add_argument("--port", type=port_number, default=DEFAULT_PORT,
                         help=f"port to serve on (default {DEFAULT_PORT})")
     add_host_argument(parser)
     parser.add_argument("--raw", action="store_true",

@@ -23,6 +23,8 @@ let latestStamp = null;
 let events = 0;
 
 function colour(label) { return COLOURS[label] || OTHER_COLOUR; }
+// A number the server could not send (a model's NaN arrives as null).
+function known(value) { return typeof value === "number" && Number.isFinite(value); }
 
 function setStatus(text, state) {
   statusEl.textContent = text;
@@ -55,7 +57,8 @@ function renderFaces(faces) {
     text.append(label, id);
     const confidence = document.createElement("span");
     confidence.className = "confidence";
-    confidence.textContent = Math.round(face.confidence * 100) + " %";
+    confidence.textContent = known(face.confidence)
+      ? Math.round(face.confidence * 100) + " %" : "? %";
     li.append(emoji, text, confidence);
     facesEl.append(li);
   }
@@ -66,7 +69,7 @@ function remember(event) {
   for (const face of event.faces) {
     if (!history.has(face.face_id)) history.set(face.face_id, []);
     history.get(face.face_id).push({ t: event.stamp, label: face.label,
-                                     confidence: face.confidence });
+                                     confidence: known(face.confidence) ? face.confidence : 0 });
   }
   for (const [id, points] of history) {
     while (points.length && points[0].t < latestStamp - WINDOW_S) points.shift();
@@ -160,6 +163,13 @@ function connect() {
     renderFaces(event.faces);
     setStatus("live: " + events + " results", "live");
   };
+  // The last minute's results, sent first on every (re)connection: the timeline starts full.
+  source.addEventListener("history", (message) => {
+    const past = JSON.parse(message.data);
+    history.clear();
+    for (const event of past) remember(event);
+    if (past.length) renderFaces(past[past.length - 1].faces);
+  });
 }
 
 live.addEventListener("error", () => {
