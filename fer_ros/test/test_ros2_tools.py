@@ -48,7 +48,8 @@ def test_ros2_pkg_executables_lists_the_console_scripts(ros_env):
     run = subprocess.run(ros2("pkg", "executables", "fer_ros"), env=ros_env,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
-    assert set(run.stdout.split()) == {"fer_ros", "camera_node", "emotion_node", "fer"}
+    assert set(run.stdout.split()) == {"fer_ros", "camera_node", "emotion_node",
+                                       "hri_expression_node", "fer"}
 
 
 def test_ros2_run_fer_runs_the_cli(ros_env):
