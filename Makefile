@@ -47,28 +47,20 @@ $(STAMPS)/deps: requirements.txt tools/fix_wheel_cmake.py
 	$(PY) tools/fix_wheel_cmake.py
 	@mkdir -p $(STAMPS) && touch $@
 
-$(STAMPS)/fer_msgs: $(STAMPS)/deps $(MSG_FILES)
+# The message packages, each built by CMake into the venv. hri_msgs holds the REP-155 messages
+# (ROS4HRI's, which no registry has); on a ROS 2 install the released hri_msgs is used instead
+# (hri_msgs/COLCON_IGNORE, docs/hri.md).
+$(STAMPS)/fer_msgs: $(MSG_FILES)
+$(STAMPS)/hri_msgs: $(HRI_MSG_FILES)
+$(STAMPS)/fer_msgs $(STAMPS)/hri_msgs: $(STAMPS)/%: $(STAMPS)/deps
 	@mkdir -p build
-	cmake -S fer_msgs -B build/fer_msgs -DCMAKE_PREFIX_PATH=$(abspath $(VENV)) \
+	cmake -S $* -B build/$* -DCMAKE_PREFIX_PATH=$(abspath $(VENV)) \
 	  -DCMAKE_INSTALL_PREFIX=$(abspath $(VENV)) -DPython3_EXECUTABLE=$(abspath $(PY)) \
-	  -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release > build/fer_msgs.log 2>&1 \
-	  || (cat build/fer_msgs.log; exit 1)
-	cmake --build build/fer_msgs -j2 --target install >> build/fer_msgs.log 2>&1 \
-	  || (tail -40 build/fer_msgs.log; exit 1)
-	@echo "fer_msgs built and installed into $(VENV)"
-	@touch $@
-
-# The REP-155 messages (ROS4HRI's hri_msgs, which no registry has): built as fer_msgs is. On a
-# ROS 2 install the released hri_msgs is used instead (hri_msgs/COLCON_IGNORE, docs/hri.md).
-$(STAMPS)/hri_msgs: $(STAMPS)/deps $(HRI_MSG_FILES)
-	@mkdir -p build
-	cmake -S hri_msgs -B build/hri_msgs -DCMAKE_PREFIX_PATH=$(abspath $(VENV)) \
-	  -DCMAKE_INSTALL_PREFIX=$(abspath $(VENV)) -DPython3_EXECUTABLE=$(abspath $(PY)) \
-	  -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release > build/hri_msgs.log 2>&1 \
-	  || (cat build/hri_msgs.log; exit 1)
-	cmake --build build/hri_msgs -j2 --target install >> build/hri_msgs.log 2>&1 \
-	  || (tail -40 build/hri_msgs.log; exit 1)
-	@echo "hri_msgs built and installed into $(VENV)"
+	  -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release > build/$*.log 2>&1 \
+	  || (cat build/$*.log; exit 1)
+	cmake --build build/$* -j2 --target install >> build/$*.log 2>&1 \
+	  || (tail -40 build/$*.log; exit 1)
+	@echo "$* built and installed into $(VENV)"
 	@touch $@
 
 models: $(MODEL_FILES) $(FEN_ONNX)

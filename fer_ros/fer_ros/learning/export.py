@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,27 +26,28 @@ REPRESENTATIVE_FACES = 200
 advice and more only slows the conversion."""
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write under a temporary name, then rename; on any failure (a full disk) the temporary
-    file is removed, so no ``.partial`` file is ever left behind."""
-    tmp = path.with_name(f".{path.name}.partial")
+@contextmanager
+def _replacing(path: Path, tmp: Path) -> Iterator[Path]:
+    """Yield ``tmp`` to be written, then rename it to ``path``; on any failure (a full disk)
+    ``tmp`` is removed, so no partial file is ever left behind."""
     try:
-        tmp.write_bytes(data)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write under a temporary name, then rename."""
+    with _replacing(path, path.with_name(f".{path.name}.partial")) as tmp:
+        tmp.write_bytes(data)
 
 
 def save_keras_atomic(model, path: Path) -> None:
     """``model.save`` to a temporary ``.keras`` name, then rename (Keras insists on the suffix)."""
-    tmp = path.with_name(f".{path.stem}.partial.keras")
-    try:
+    with _replacing(path, path.with_name(f".{path.stem}.partial.keras")) as tmp:
         model.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def load_keras(path: str | os.PathLike, compile: bool = True):
