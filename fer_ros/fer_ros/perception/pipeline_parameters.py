@@ -51,6 +51,14 @@ PIPELINE_PARAMETERS: tuple[ParameterSpec, ...] = (
                   "Higher saves more CPU before a still camera but may miss a face that "
                   "differs little from what it covers; 0 searches on the cadence whatever the "
                   "frame, as a moving camera does anyway.", 0.0, 255.0),
+    ParameterSpec("camera_motion", True, "Measure how the whole view moved since the last "
+                  "searched frame (a few corners followed on a 320 px grey thumbnail, about "
+                  "1 ms a frame) and undo it before the change gates compare: a panning or "
+                  "shaking camera then has only the strip that entered the view and what "
+                  "really changed searched, and still faces keep their detections, moved as "
+                  "the camera moved them; tracked faces are expected where the camera's and "
+                  "their own motion take them. Forward motion and zoom fall back to the "
+                  "cadence. Needs change_threshold above 0.", read_only=False),
     ParameterSpec("background_detection", False, "Run the full detections on a thread of "
                   "their own beside the following frames, so no frame waits for one; new "
                   "faces are then reported a frame or two later. Pays off only with a core to "

@@ -1,0 +1,158 @@
+"""How the whole view moved: the camera's pan, tilt and shake, from a few tracked corners.
+
+A robot's camera is rarely still while people are around it: the head turns to look at them,
+the base drives, the body sways. Every frame of a moving camera differs from the last one, so
+the change gates (perception/search_schedule.py, perception/unchanged_faces.py) would see
+change everywhere. Undoing the camera's motion first leaves what really changed: the strip
+that entered the view, a person who moved.
+
+The motion is a translation in frame pixels, measured on a grey thumbnail (``MOTION_SIDE`` px
+on its longer side, block means, so a camera's pixel noise mostly cancels) by following up to
+``CORNERS`` corners with pyramidal Lucas-Kanade optical flow from the last frame measured to
+this one; the median of their steps is the view's. Corners were chosen over phase correlation
+of the same thumbnails after measuring both (docs/performance.md): on a smooth, blurred scene
+phase correlation was off by up to 2.4 px at 40 px a frame, the corners by 0.2 px, for about
+1 ms a frame at 1280x720 (thumbnail included).
+
+Each frame gets a ``Position``: where the view is, in frame pixels, since the chain of
+measurements began. Two positions of one chain give the shift between their frames, so a
+detection or a thumbnail from an earlier frame is moved to where it is now. A measurement that
+cannot be trusted (too few corners followed, too few agreeing, or steps that grow with the
+distance from the centre: forward motion, a zoom) starts a new chain: positions of different
+chains have no shift between them, and whatever compares with an earlier frame counts it as
+changed everywhere, as without this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+MOTION_SIDE = 320
+"""Longer side of the thumbnail the corners are followed on: 4x4 frame pixels a block at
+1280x720, 6x6 at 1920x1080."""
+CORNERS = 60
+"""Corners followed at most; chosen again when fewer than half of them are left."""
+MIN_CORNERS = 8
+"""Fewer corners followed than this: the motion is unknown (a blank wall, a covered lens)."""
+AGREE_PX = 0.5
+"""A corner whose step differs from the median step by more than this (thumbnail pixels: 2 px
+of a 1280x720 frame) moved by itself (a person, a hand) or was lost."""
+MIN_AGREEING = 0.5
+"""Share of the followed corners that must agree with the median step."""
+MAX_ZOOM = 0.004
+"""Largest relative change of scale between two measured frames taken for a translation:
+larger, the view grows or shrinks (forward motion, a zoom) and no shift describes it. 0.004 is
+0.6 px at a 1280 px frame's edge, below the corners' agreement."""
+WINDOW = (15, 15)
+LEVELS = 3
+"""Lucas-Kanade's window and pyramid levels: steps up to about 50 thumbnail pixels (200 px of a
+1280x720 frame) between two measured frames are followed."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the view was in one frame: ``x``, ``y`` in frame pixels along ``chain``."""
+
+    chain: int
+    x: float
+    y: float
+
+    def shift_since(self, earlier: Position | None) -> tuple[float, float] | None:
+        """How far the content moved in the image from ``earlier``'s frame to this one's
+        (frame pixels), or None when the two cannot be compared (another chain, no earlier
+        frame)."""
+        if earlier is None or earlier.chain != self.chain:
+            return None
+        return self.x - earlier.x, self.y - earlier.y
+
+
+class CameraMotion:
+    """Measures each frame it is given against the last one; see the module. Not
+    thread-safe: one caller at a time."""
+
+    def __init__(self):
+        self._thumb: np.ndarray | None = None
+        self._corners: np.ndarray | None = None
+        self._shape: tuple[int, ...] = ()
+        self._scale = 1.0
+        self._chain = 0
+        self._position: Position | None = None
+        self.last_zoom = 0.0
+        """Relative scale change of the last measurement (for tests and benchmarks)."""
+
+    def update(self, gray: np.ndarray) -> Position:
+        """The position of this grey frame, measured against the last frame given."""
+        thumb, scale = motion_thumbnail(gray)
+        step = None
+        if self._thumb is not None and gray.shape[:2] == self._shape:
+            step = self._step(thumb)
+        if step is None:
+            self._chain += 1
+            self._position = Position(self._chain, 0.0, 0.0)
+        else:
+            self._position = Position(self._chain, self._position.x + step[0] / scale,
+                                      self._position.y + step[1] / scale)
+        self._thumb, self._shape, self._scale = thumb, gray.shape[:2], scale
+        if self._corners is None or len(self._corners) < CORNERS // 2:
+            self._corners = cv2.goodFeaturesToTrack(thumb, CORNERS, 0.01,
+                                                    max(thumb.shape) / 20)
+        return self._position
+
+    def forget(self) -> None:
+        """Start a new chain with the next frame: what came before is another scene."""
+        self._thumb = None
+        self._corners = None
+
+    def _step(self, thumb: np.ndarray) -> tuple[float, float] | None:
+        """The median step of the corners from the last thumbnail to this one, in thumbnail
+        pixels; None when it is not to be trusted. Keeps the corners that agreed, where they
+        are now."""
+        corners = self._corners
+        self._corners = None
+        self.last_zoom = 0.0
+        if corners is None or len(corners) < MIN_CORNERS:
+            return None
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(self._thumb, thumb, corners, None,
+                                                    winSize=WINDOW, maxLevel=LEVELS)
+        height, width = thumb.shape[:2]
+        ok = status[:, 0] == 1
+        ok &= ((moved[:, 0, 0] >= 0) & (moved[:, 0, 0] < width)
+               & (moved[:, 0, 1] >= 0) & (moved[:, 0, 1] < height))
+        if ok.sum() < MIN_CORNERS:
+            return None
+        start, end = corners[ok, 0], moved[ok, 0]
+        steps = end - start
+        median = np.median(steps, axis=0)
+        agree = np.abs(steps - median).max(axis=1) <= AGREE_PX
+        if agree.sum() < max(MIN_CORNERS, MIN_AGREEING * len(steps)):
+            return None
+        self.last_zoom = zoom(start[agree], steps[agree], (width / 2, height / 2))
+        if abs(self.last_zoom) > MAX_ZOOM:
+            return None
+        self._corners = end[agree].reshape(-1, 1, 2)
+        dx, dy = np.median(steps[agree], axis=0)
+        return float(dx), float(dy)
+
+
+def zoom(points: np.ndarray, steps: np.ndarray, centre: tuple[float, float]) -> float:
+    """The relative scale change that best explains ``steps`` beyond their mean, by least
+    squares: a zoom moves each point away from the centre in proportion to its distance."""
+    offsets = points - np.asarray(centre, np.float32)
+    offsets -= offsets.mean(axis=0)
+    spread = float((offsets ** 2).sum())
+    if spread <= 0:
+        return 0.0
+    return float(((steps - steps.mean(axis=0)) * offsets).sum() / spread)
+
+
+def motion_thumbnail(gray: np.ndarray) -> tuple[np.ndarray, float]:
+    """The grey frame shrunk to MOTION_SIDE on its longer side (block means), and the scale."""
+    height, width = gray.shape[:2]
+    scale = min(1.0, MOTION_SIDE / max(height, width))
+    if scale >= 1.0:
+        return gray, 1.0
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA), scale
