@@ -33,7 +33,7 @@ import numpy as np
 MOTION_SIDE = 320
 """Longer side of the thumbnail the corners are followed on: 4x4 frame pixels a block at
 1280x720, 6x6 at 1920x1080."""
-CORNERS = 60
+CORNERS = 30
 """Corners followed at most; chosen again when fewer than half of them are left."""
 MIN_CORNERS = 8
 """Fewer corners followed than this: the motion is unknown (a blank wall, a covered lens)."""
@@ -46,7 +46,7 @@ MAX_ZOOM = 0.004
 """Largest relative change of scale between two measured frames taken for a translation:
 larger, the view grows or shrinks (forward motion, a zoom) and no shift describes it. 0.004 is
 0.6 px at a 1280 px frame's edge, below the corners' agreement."""
-WINDOW = (15, 15)
+WINDOW = (11, 11)
 LEVELS = 3
 """Lucas-Kanade's window and pyramid levels: steps up to about 50 thumbnail pixels (200 px of a
 1280x720 frame) between two measured frames are followed."""

@@ -140,8 +140,11 @@ class EmotionPipeline:
                                        change_threshold)
         self.unchanged = UnchangedFaces(change_threshold)
         self.motion = CameraMotion() if camera_motion and change_threshold > 0 else None
-        self._last_position: Position | None = None
-        """The camera's position in the last frame measured."""
+        self._position: Position | None = None
+        """The camera's position in the last frame measured, and in the frames since then
+        that looked still (see ``_measure_camera``)."""
+        self._measured = -1
+        """Number of the last frame whose camera motion was measured."""
         self.background = (BackgroundDetection(background_detector)
                            if background_detector is not None else None)
         self.frame = 0
@@ -186,15 +189,16 @@ class EmotionPipeline:
             self._frame_shape = bgr.shape
             return []
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        position = self._follow_camera(gray)
         area = None
         if nobody:
-            area = self.search.area(gray, (), position)
+            area = self.search.area(gray, (), self._position)
+            if area and self._measure_camera(gray, frame):
+                area = self.search.area(gray, (), self._position)
             if not area:
                 # Nobody to follow, and the frame is as the last one searched in vain.
                 self._frame_shape = bgr.shape
                 return []
-        detections, searched, kept = self._detect(bgr, gray, frame, position, area)
+        detections, searched, kept = self._detect(bgr, gray, frame, area)
         detections = largest_faces(detections, self.max_faces)
         boxes = [d.box for d in detections]
         face_ids = self.tracker.associate(boxes)
@@ -203,7 +207,7 @@ class EmotionPipeline:
         self.unchanged.keep_only(live)
         kept_now = {id(d) for d in kept}
         self.unchanged.found(gray, frame, {f: d for f, d in zip(face_ids, detections)
-                                           if id(d) not in kept_now}, position)
+                                           if id(d) not in kept_now}, self._position)
         due = self.schedule.due(frame, face_ids, searching=searched)
         chosen = [i for i, now in enumerate(due) if now]
         if chosen:
@@ -220,20 +224,25 @@ class EmotionPipeline:
             for det, track, row in zip(detections, tracks, scores)
         ]
 
-    def _follow_camera(self, gray: np.ndarray) -> Position | None:
-        """The camera's position in this frame (None without ``camera_motion``), with the
-        tracked faces moved as the camera moved them since the last frame measured."""
-        if self.motion is None:
-            return None
+    def _measure_camera(self, gray: np.ndarray, frame: int) -> bool:
+        """Measure the camera's motion in this frame (frame number ``frame``), once, and move
+        the tracked faces as it moved them since the last measurement; whether it was measured
+        now (not without ``camera_motion``, nor twice). Measured only where a change gate
+        found the frame changed at the camera's last position: a still camera costs nothing
+        more, and the frames before a measurement, which looked still, share the last
+        position."""
+        if self.motion is None or self._measured == frame:
+            return False
+        self._measured = frame
         position = self.motion.update(gray)
-        step = position.shift_since(self._last_position)
+        step = position.shift_since(self._position)
         if step is not None:
             self.tracker.camera_moved(*step)
-        self._last_position = position
-        return position
+        self._position = position
+        return True
 
     def _detect(self, bgr: np.ndarray, gray: np.ndarray, frame: int,
-                position: Position | None = None, area: SearchArea | None = None
+                area: SearchArea | None = None
                 ) -> tuple[list[Detection], bool, list[Detection]]:
         """The frame's faces, whether the whole frame was searched in this frame's turn, and
         which of the faces kept their last detection (perception/unchanged_faces.py).
@@ -256,9 +265,16 @@ class EmotionPipeline:
             return *self._detect_beside(bgr, gray, tracked, same_size), []
         if tracked and same_size:
             if self.search.due(bgr.shape, tracked):
-                area = self.search.area(gray, tracked, position)
+                area = self.search.area(gray, tracked, self._position)
+                if area and self._measure_camera(gray, frame):
+                    live = self.tracker.live_boxes()
+                    area = self.search.area(gray, list(live.values()), self._position)
             if not (area and area.whole_frame):
-                kept = self.unchanged.kept(gray, frame, live, position)
+                kept = self.unchanged.kept(gray, frame, live, self._position)
+                if self.unchanged.changed and self._measure_camera(gray, frame):
+                    live = self.tracker.live_boxes()
+                    kept.update(self.unchanged.kept(
+                        gray, frame, [f for f in live if f not in kept], self._position))
                 sought = [f for f in live if f not in kept]
                 again = dict(zip(sought,
                                  self.redetector.redetect(bgr, [live[f] for f in sought])))
@@ -268,14 +284,15 @@ class EmotionPipeline:
                     entered = self._search_regions(bgr, gray, area.regions)
                     found += [d for d, new in zip(entered, overlapping_none(
                         [d.box for d in entered], [d.box for d in found])) if new]
-                    self.search.searched(gray, [d.box for d in found], position, whole=False)
+                    self.search.searched(gray, [d.box for d in found], self._position,
+                                         whole=False)
                 if found:
                     return found, False, list(kept.values())
         elif not tracked and area and not area.whole_frame:
             found = self._search_regions(bgr, gray, area.regions)
-            self.search.searched(gray, [d.box for d in found], position, whole=False)
+            self.search.searched(gray, [d.box for d in found], self._position, whole=False)
             return found, False, []
-        return self._search(bgr, gray, position), True, []
+        return self._search(bgr, gray, self._position), True, []
 
     def _detect_beside(self, bgr: np.ndarray, gray: np.ndarray, tracked: list[Box],
                        same_size: bool) -> tuple[list[Detection], bool]:

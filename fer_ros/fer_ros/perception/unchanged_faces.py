@@ -58,6 +58,9 @@ class UnchangedFaces:
         which a region counts as unchanged; 0 finds every face again in every frame."""
         self.change_threshold = change_threshold
         self._found: dict[int, _Found] = {}
+        self.changed: set[int] = set()
+        """The faces of the last ``kept`` call whose region changed (not those due to be
+        found again by age, or never found): where a moving camera may be the cause."""
 
     def kept(self, gray: np.ndarray, frame: int, face_ids: Iterable[int],
              position: Position | None = None) -> dict[int, Detection]:
@@ -65,6 +68,7 @@ class UnchangedFaces:
         ``position``; None: a still camera) is as when they were last found, once the
         camera's motion since then is undone, with that detection moved as the camera moved
         it."""
+        self.changed = set()
         if self.change_threshold <= 0:
             return {}
         kept = {}
@@ -76,10 +80,11 @@ class UnchangedFaces:
             if shift is None:
                 continue
             thumb = _thumbnail(gray, found.region, shift)
-            if thumb is None:
-                continue
-            if float(cv2.absdiff(thumb, found.thumb).max()) < self.change_threshold:
+            if thumb is not None and float(cv2.absdiff(thumb, found.thumb).max()) \
+                    < self.change_threshold:
                 kept[face_id] = moved(found.detection, round(shift[0]), round(shift[1]))
+            else:
+                self.changed.add(face_id)
         return kept
 
     def found(self, gray: np.ndarray, frame: int, detections: Mapping[int, Detection],
