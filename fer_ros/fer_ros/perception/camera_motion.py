@@ -33,8 +33,12 @@ import numpy as np
 MOTION_SIDE = 320
 """Longer side of the thumbnail the corners are followed on: 4x4 frame pixels a block at
 1280x720, 6x6 at 1920x1080."""
-CORNERS = 30
+CORNERS = 36
 """Corners followed at most; chosen again when fewer than half of them are left."""
+GRID = (4, 3)
+"""Columns and rows of cells that each give CORNERS / 12 corners."""
+CORNER_QUALITY = 0.01
+"""Weakest corner taken in a cell, relative to the cell's strongest."""
 MIN_CORNERS = 8
 """Fewer corners followed than this: the motion is unknown (a blank wall, a covered lens)."""
 AGREE_PX = 0.5
@@ -97,8 +101,7 @@ class CameraMotion:
                                       self._position.y + step[1] / scale)
         self._thumb, self._shape, self._scale = thumb, gray.shape[:2], scale
         if self._corners is None or len(self._corners) < CORNERS // 2:
-            self._corners = cv2.goodFeaturesToTrack(thumb, CORNERS, 0.01,
-                                                    max(thumb.shape) / 20)
+            self._corners = spread_corners(thumb)
         return self._position
 
     def forget(self) -> None:
@@ -126,26 +129,47 @@ class CameraMotion:
         start, end = corners[ok, 0], moved[ok, 0]
         steps = end - start
         median = np.median(steps, axis=0)
+        self.last_zoom = zoom(start, steps - median, (width / 2, height / 2))
+        if abs(self.last_zoom) > MAX_ZOOM:
+            return None
         agree = np.abs(steps - median).max(axis=1) <= AGREE_PX
         if agree.sum() < max(MIN_CORNERS, MIN_AGREEING * len(steps)):
-            return None
-        self.last_zoom = zoom(start[agree], steps[agree], (width / 2, height / 2))
-        if abs(self.last_zoom) > MAX_ZOOM:
             return None
         self._corners = end[agree].reshape(-1, 1, 2)
         dx, dy = np.median(steps[agree], axis=0)
         return float(dx), float(dy)
 
 
-def zoom(points: np.ndarray, steps: np.ndarray, centre: tuple[float, float]) -> float:
-    """The relative scale change that best explains ``steps`` beyond their mean, by least
-    squares: a zoom moves each point away from the centre in proportion to its distance."""
+def spread_corners(thumb: np.ndarray) -> np.ndarray | None:
+    """Up to CORNERS corners, as many in each cell of a GRID over the thumbnail: corners
+    picked over the whole view gather on its most textured part, often a face, and a person
+    who moves would then carry the median with them."""
+    height, width = thumb.shape[:2]
+    columns, rows = GRID
+    each = max(1, CORNERS // (columns * rows))
+    found = []
+    for row in range(rows):
+        for column in range(columns):
+            x0, x1 = column * width // columns, (column + 1) * width // columns
+            y0, y1 = row * height // rows, (row + 1) * height // rows
+            corners = cv2.goodFeaturesToTrack(thumb[y0:y1, x0:x1], each, CORNER_QUALITY,
+                                              max(3.0, (x1 - x0) / (2 * each)))
+            if corners is not None:
+                found.append(corners + np.float32([x0, y0]))
+    return np.concatenate(found) if found else None
+
+
+def zoom(points: np.ndarray, residuals: np.ndarray, centre: tuple[float, float]) -> float:
+    """The relative change of scale that the corners' steps beyond the median step show: a
+    zoom moves each point away from the centre in proportion to its distance. The median of
+    the corners away from the centre, each one's own estimate, so that a person moving does
+    not count as a zoom."""
     offsets = points - np.asarray(centre, np.float32)
-    offsets -= offsets.mean(axis=0)
-    spread = float((offsets ** 2).sum())
-    if spread <= 0:
+    distance = (offsets ** 2).sum(axis=1)
+    far = distance >= (min(centre) / 2) ** 2
+    if far.sum() < MIN_CORNERS // 2:
         return 0.0
-    return float(((steps - steps.mean(axis=0)) * offsets).sum() / spread)
+    return float(np.median((residuals[far] * offsets[far]).sum(axis=1) / distance[far]))
 
 
 def motion_thumbnail(gray: np.ndarray) -> tuple[np.ndarray, float]:

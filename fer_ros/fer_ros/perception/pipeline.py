@@ -227,10 +227,11 @@ class EmotionPipeline:
     def _measure_camera(self, gray: np.ndarray, frame: int) -> bool:
         """Measure the camera's motion in this frame (frame number ``frame``), once, and move
         the tracked faces as it moved them since the last measurement; whether it was measured
-        now (not without ``camera_motion``, nor twice). Measured only where a change gate
-        found the frame changed at the camera's last position: a still camera costs nothing
-        more, and the frames before a measurement, which looked still, share the last
-        position."""
+        now (not without ``camera_motion``, nor twice). Measured only in the frames that keep
+        something to compare later frames with (a search, a face found anew) and where a
+        change gate found the frame changed at the camera's last position: the frames in
+        between, whose faces all looked as before at that position, share it, and a still
+        camera costs a measurement every few frames."""
         if self.motion is None or self._measured == frame:
             return False
         self._measured = frame
@@ -262,7 +263,7 @@ class EmotionPipeline:
         if not same_size:
             self.unchanged.forget()
         if self.background is not None:
-            return *self._detect_beside(bgr, gray, tracked, same_size), []
+            return *self._detect_beside(bgr, gray, frame, tracked, same_size), []
         if tracked and same_size:
             if self.search.due(bgr.shape, tracked):
                 area = self.search.area(gray, tracked, self._position)
@@ -271,7 +272,7 @@ class EmotionPipeline:
                     area = self.search.area(gray, list(live.values()), self._position)
             if not (area and area.whole_frame):
                 kept = self.unchanged.kept(gray, frame, live, self._position)
-                if self.unchanged.changed and self._measure_camera(gray, frame):
+                if len(kept) < len(live) and self._measure_camera(gray, frame):
                     live = self.tracker.live_boxes()
                     kept.update(self.unchanged.kept(
                         gray, frame, [f for f in live if f not in kept], self._position))
@@ -292,9 +293,9 @@ class EmotionPipeline:
             found = self._search_regions(bgr, gray, area.regions)
             self.search.searched(gray, [d.box for d in found], self._position, whole=False)
             return found, False, []
-        return self._search(bgr, gray, self._position), True, []
+        return self._search(bgr, gray, frame), True, []
 
-    def _detect_beside(self, bgr: np.ndarray, gray: np.ndarray, tracked: list[Box],
+    def _detect_beside(self, bgr: np.ndarray, gray: np.ndarray, frame: int, tracked: list[Box],
                        same_size: bool) -> tuple[list[Detection], bool]:
         """``_detect`` with the whole-frame search in the background: the tracked faces and
         the faces of the last finished search that the last frame did not show are sought near
@@ -318,15 +319,15 @@ class EmotionPipeline:
                 self._frames_to_full = self.detection_interval - 1
         searched = not found
         if searched:
-            found = self._search(bgr, gray)
+            found = self._search(bgr, gray, frame)
         self._found_last = [d.box for d in found]
         return found, searched
 
-    def _search(self, bgr: np.ndarray, gray: np.ndarray,
-                position: Position | None = None) -> list[Detection]:
-        """The whole frame searched in its own turn."""
+    def _search(self, bgr: np.ndarray, gray: np.ndarray, frame: int) -> list[Detection]:
+        """The whole frame (frame number ``frame``) searched in its own turn."""
+        self._measure_camera(gray, frame)
         found = self.detector.detect(bgr, gray)
-        self.search.searched(gray, [d.box for d in found], position)
+        self.search.searched(gray, [d.box for d in found], self._position)
         return found
 
     def _search_regions(self, bgr: np.ndarray, gray: np.ndarray,
