@@ -137,7 +137,7 @@ class WholeFrameSearch:
         for box in (*self._searched_faces, *faces):
             _blank(difference, widened(box), block, (left, top))
         changed = np.argwhere(difference >= self.change_threshold)
-        strips = entering_strips(dx, dy, width, height)
+        strips = entering_strips(dx, dy, width, height, block)
         margin = ENTERING_MARGIN * height
         regions = [_clip((x0 - margin if x0 > 0 else x0, y0 - margin if y0 > 0 else y0,
                           x1 + margin if x1 < width else x1, y1 + margin if y1 < height else y1),
@@ -209,18 +209,22 @@ class SearchArea:
         return self.whole_frame or bool(self.regions)
 
 
-def entering_strips(dx: float, dy: float, width: int,
-                    height: int) -> list[tuple[float, float, float, float]]:
+def entering_strips(dx: float, dy: float, width: int, height: int,
+                    block: tuple[float, float] = (0.0, 0.0)
+                    ) -> list[tuple[float, float, float, float]]:
     """The strips of a frame that a view moved by ``dx``, ``dy`` (frame pixels, the content's
-    motion in the image) did not show: on the left when the content moved right, and so on."""
+    motion in the image) did not show: on the left when the content moved right, and so on.
+    None narrower than a ``block`` (width, height): a shaking camera shows a few pixels more
+    on one side, then on the other, and a face cut by the edge that little is whole in view
+    only in passing; a steady pan gives a strip a block wide within a few frames."""
     strips = []
-    if dx >= MIN_SHIFT:
+    if dx >= max(MIN_SHIFT, block[0]):
         strips.append((0.0, 0.0, dx, float(height)))
-    elif dx <= -MIN_SHIFT:
+    elif dx <= -max(MIN_SHIFT, block[0]):
         strips.append((width + dx, 0.0, float(width), float(height)))
-    if dy >= MIN_SHIFT:
+    if dy >= max(MIN_SHIFT, block[1]):
         strips.append((0.0, 0.0, float(width), dy))
-    elif dy <= -MIN_SHIFT:
+    elif dy <= -max(MIN_SHIFT, block[1]):
         strips.append((0.0, height + dy, float(width), float(height)))
     return strips
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from fer_ros.perception.camera_motion import Position
 from fer_ros.perception.detection_types import Detection
-from fer_ros.perception.search_schedule import widened
+from fer_ros.perception.search_schedule import MIN_SHIFT, widened
 
 THUMB_CELLS = 16
 """Blocks per side of a face region's thumbnail: about 12 px blocks for a 100 px face with its
@@ -79,6 +79,8 @@ class UnchangedFaces:
             shift = (0.0, 0.0) if position is None else position.shift_since(found.position)
             if shift is None:
                 continue
+            if abs(shift[0]) < MIN_SHIFT and abs(shift[1]) < MIN_SHIFT:
+                shift = (0.0, 0.0)  # a still camera: compared as it is, as without motion
             thumb = _thumbnail(gray, found.region, shift)
             if thumb is not None and float(cv2.absdiff(thumb, found.thumb).max()) \
                     < self.change_threshold:
