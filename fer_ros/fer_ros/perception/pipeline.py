@@ -20,6 +20,15 @@ keeps a tracked face where it was found while its region did not change either
 (perception/unchanged_faces.py): before a still background and still people the cost follows
 what moves.
 
+A robot's camera moves, though: the head turns to the people it looks at. With
+``camera_motion`` the pipeline measures how the whole view moved (perception/camera_motion.py)
+in the frames where a gate found a change at the camera's last position or that keep
+something to compare with, and both gates undo that motion before they compare: a panning
+camera has only the strip that entered the view searched (and what changed within it, a
+person walking), faces whose region did not change keep their detections moved as the camera
+moved them, and the tracker expects each face where the camera's motion and its own take it.
+Forward motion and zoom leave no position to compare with and fall back to the cadence.
+
 With ``background_detection`` the whole-frame search runs on a thread of its own
 (perception/background_detection.py) while the following frames follow the tracked faces; its
 new faces are sought in the frame at hand once it has finished, so they are reported a frame or

@@ -11,8 +11,8 @@ is still reported within a fifth of a second at 30 Hz:
   ``empty_interval``-th while none is, so a new face is reported at most that many frames - 1
   late. The frames in between of an empty scene report no face without looking, as they would
   have after a search that found none;
-- a change gate: a frame due for a search is searched only if it differs from the last frame
-  searched, outside the faces that search found and the faces tracked now. A search is a
+- a change gate: a frame due for a search is searched only where it differs from the last
+  frame searched, outside the faces that search found and the faces tracked now. A search is a
   function of the frame: where the frame is the same, it finds the same. The frames are
   compared as thumbnails (``THUMB_SIDE`` px on the longer side): each thumbnail pixel averages
   a block of the frame, so a camera's pixel noise mostly cancels while a face, at least
@@ -24,6 +24,17 @@ is still reported within a fifth of a second at 30 Hz:
 While faces are tracked, a search also comes at least every ``MOST_FRAMES_UNSEARCHED`` frames
 whatever the gate says: a face that appears inside a tracked face's margin, or one the
 re-detection lost while its region looked unchanged, is found within a second.
+
+A frame that changed is searched where it changed: the blocks that differ, with a margin
+(``ENTERING_MARGIN``), searched at the whole frame's scale, and the whole frame only when
+those regions would cover half of it. A camera that pans, tilts or shakes moves every block;
+given the camera's position (perception/camera_motion.py) the gate undoes that motion first,
+comparing each block of the last searched frame that is still in view with the same patch of
+this frame, shrunk on the same block grid, and adds the strips that entered the view, each
+widened inwards by ``ENTERING_MARGIN`` of the frame's height so that a face the edge cut
+before lies whole in it. A panning camera then pays for the strip that is new to it, not for
+the whole frame. Where the motion is unknown (a zoom, forward motion, a blank view: no
+position to compare with) the whole frame is searched on the cadence, as without.
 """
 
 from __future__ import annotations
