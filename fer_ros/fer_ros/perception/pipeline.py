@@ -57,7 +57,7 @@ from fer_ros.perception.pipeline_parameters import PIPELINE_DEFAULTS as _DEFAULT
 from fer_ros.perception.preprocessing import Box
 from fer_ros.perception.roi_redetection import RoiRedetector
 from fer_ros.perception.scheduling import ClassificationSchedule, interval_value
-from fer_ros.perception.search_schedule import SearchArea, WholeFrameSearch
+from fer_ros.perception.search_schedule import MIN_SHIFT, SearchArea, WholeFrameSearch
 from fer_ros.perception.tracking import FaceTracker, iou_matrix
 from fer_ros.perception.unchanged_faces import UnchangedFaces, moved
 
@@ -154,6 +154,8 @@ class EmotionPipeline:
         that looked still (see ``_measure_camera``)."""
         self._measured = -1
         """Number of the last frame whose camera motion was measured."""
+        self._camera_moving = False
+        """Whether the camera moved (or its motion was unknown) at the last measurement."""
         self.background = (BackgroundDetection(background_detector)
                            if background_detector is not None else None)
         self.frame = 0
@@ -198,6 +200,10 @@ class EmotionPipeline:
             self._frame_shape = bgr.shape
             return []
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        if self._camera_moving:
+            # A camera that moved at the last measurement most likely still moves: measured
+            # at once rather than after every gate has failed at its last position.
+            self._measure_camera(gray, frame)
         area = None
         if nobody:
             area = self.search.area(gray, (), self._position)
@@ -248,6 +254,7 @@ class EmotionPipeline:
         step = position.shift_since(self._position)
         if step is not None:
             self.tracker.camera_moved(*step)
+        self._camera_moving = step is None or max(abs(step[0]), abs(step[1])) >= MIN_SHIFT
         self._position = position
         return True
 
