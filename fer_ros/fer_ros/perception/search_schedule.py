@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fer_ros.perception.camera_motion import Position
+from fer_ros.perception.camera_motion import Position, block_means
 from fer_ros.perception.preprocessing import Box
 from fer_ros.perception.scheduling import interval_value
 
@@ -186,8 +186,7 @@ class WholeFrameSearch:
             return None, (0, 0), block
         x0, y0 = round(left * block[0]) + dx, round(top * block[1]) + dy
         x1, y1 = round(right * block[0]) + dx, round(bottom * block[1]) + dy
-        patch = cv2.resize(gray[y0:y1, x0:x1], (right - left, bottom - top),
-                           interpolation=cv2.INTER_AREA)
+        patch = block_means(gray[y0:y1, x0:x1], (right - left, bottom - top))
         return cv2.absdiff(patch, reference[top:bottom, left:right]), (left, top), block
 
     def searched(self, gray: np.ndarray, faces: Sequence[Box],
@@ -253,7 +252,7 @@ def thumbnail(gray: np.ndarray) -> np.ndarray:
     if scale >= 1:
         return gray
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    return block_means(gray, size)
 
 
 def widened(box: Box) -> tuple[float, float, float, float]:
