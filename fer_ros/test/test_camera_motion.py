@@ -112,12 +112,18 @@ def panorama() -> tuple[np.ndarray, list]:
     wall with some texture (skimage-free: the photos' own backgrounds around each head)."""
     frame, boxes = crowd_frame(SCENE_WIDTHS * 1280, 720,
                                [90, 100, 80, 110, 95, 85, 105, 90, 100], seed=3)
+    return textured(frame), boxes
+
+
+def textured(frame: np.ndarray) -> np.ndarray:
+    """``frame`` with its flat grey wall (crowd_frame's) given a blurred random texture, as a
+    room has: a flat wall has no corners to follow."""
     rng = np.random.default_rng(3)
     texture = cv2.GaussianBlur(rng.integers(0, 255, frame.shape[:2], np.uint8), (0, 0), 4)
     wall = (frame == 70).all(axis=2)
     frame[wall] = np.stack([cv2.normalize(texture, None, 40, 160, cv2.NORM_MINMAX)] * 3,
                            axis=2)[wall]
-    return frame, boxes
+    return frame
 
 
 def pan(panorama, frames: int) -> tuple[list[np.ndarray], list[list[tuple[int, tuple]]]]:
@@ -191,3 +197,27 @@ def test_the_same_frames_give_the_same_results(classifier, panorama):
     assert [[(f.face_id, f.box, f.label) for f in faces] for faces in a] == \
         [[(f.face_id, f.box, f.label) for f in faces] for faces in b]
     assert first_count.region_frames == second_count.region_frames
+
+
+def test_a_face_too_large_for_the_strips_margin_is_found_within_a_second(classifier):
+    """A face of 260 px (a person close to the robot) enters an empty view by a pan, wider
+    than the entering strip's margin: it is reported within a second of being whole in view
+    (RetinaFace finds it cut by the frame's edge once most of it is in the strip, and a
+    whole-frame search follows a second of region searches in any case), then in every
+    frame."""
+    crowd, boxes = crowd_frame(2 * 1280, 720, [260], seed=1)
+    crowd = textured(np.ascontiguousarray(crowd[:, ::-1]))  # the face on the right
+    x, _, w, _ = boxes[0]
+    x = crowd.shape[1] - x - w
+    start = x - 1280 - 12  # the face just beyond the view's right edge
+    frames, whole = [], []
+    for t in range(100):
+        left = start + PAN_PX * t
+        frames.append(noisy(crowd[:, left:left + 1280], t))
+        whole.append(left <= x and x + w <= left + 1280)
+    pipeline, counting = pipeline_with(classifier)
+    results = run(pipeline, counting, frames)
+    entered = whole.index(True)
+    found = next(t for t, faces in enumerate(results) if faces)
+    assert found <= entered + 30 + PipelineConfig().empty_detection_interval, (entered, found)
+    assert all(len(faces) == 1 for faces in results[found:])

@@ -23,7 +23,9 @@ is still reported within a fifth of a second at 30 Hz:
 
 While faces are tracked, a search also comes at least every ``MOST_FRAMES_UNSEARCHED`` frames
 whatever the gate says: a face that appears inside a tracked face's margin, or one the
-re-detection lost while its region looked unchanged, is found within a second.
+re-detection lost while its region looked unchanged, is found within a second. So it does
+after searches of regions only (below): a face larger than their margins is found within a
+second too.
 
 A frame that changed is searched where it changed: the blocks that differ, with a margin
 (``ENTERING_MARGIN``), searched at the whole frame's scale, and the whole frame only when
@@ -88,6 +90,9 @@ class WholeFrameSearch:
         self._frames_to_search = 0
         """Frames left before the next frame due for a search."""
         self._frames_since_search = 0
+        """Frames since the last search of the whole frame."""
+        self._regions_only = False
+        """Whether only regions of the frame were searched since then."""
         self._searched_thumb: np.ndarray | None = None
         """Thumbnail of the last searched frame (with the gate on)."""
         self._searched_faces: list[Box] = []
@@ -130,7 +135,8 @@ class WholeFrameSearch:
         if (self.change_threshold <= 0 or self._searched_thumb is None
                 or gray.shape[:2] != self._searched_shape):
             return whole
-        if tracked and self._frames_since_search >= MOST_FRAMES_UNSEARCHED:
+        if ((tracked or self._regions_only)
+                and self._frames_since_search >= MOST_FRAMES_UNSEARCHED):
             return whole
         shift = (0.0, 0.0) if position is None else position.shift_since(self._searched_at)
         if shift is None:
@@ -197,6 +203,7 @@ class WholeFrameSearch:
         self._frames_to_search = (self.interval if faces else self.empty_interval) - 1
         if whole:
             self._frames_since_search = 0
+        self._regions_only = not whole
         self._searched_shape = gray.shape[:2]
         self._searched_faces = list(faces)
         self._searched_at = position
