@@ -18,6 +18,7 @@ from face_photos import crowd_frame, head_patch, needs_photos, photo
 from fer_ros.perception.camera_motion import CameraMotion, Position
 from fer_ros.perception.classification import load_classifier
 from fer_ros.perception.pipeline import PipelineConfig
+from fer_ros.perception.search_schedule import ENTERING_MARGIN, WholeFrameSearch
 from fer_ros.perception.tracking import iou_matrix
 from test_search_schedule import noisy, pipeline_with, run
 
@@ -221,3 +222,24 @@ def test_a_face_too_large_for_the_strips_margin_is_found_within_a_second(classif
     found = next(t for t, faces in enumerate(results) if faces)
     assert found <= entered + 30 + PipelineConfig().empty_detection_interval, (entered, found)
     assert all(len(faces) == 1 for faces in results[found:])
+
+
+def test_the_gate_searches_only_the_strip_that_entered_the_view(world):
+    """The search gate given the camera's positions: a view moved 24 px left is, once the
+    motion is undone, the last searched frame plus a 24 px strip on the right, and only that
+    strip (widened inwards by ENTERING_MARGIN of the height) is to be searched; taken as
+    still, the same frame has changed everywhere and is searched whole."""
+    search = WholeFrameSearch(1, 1, 12.0)
+    before = window(world, 100, 100, 0)
+    after = window(world, 124, 100, 1)
+    search.searched(before, [], Position(1, 0.0, 0.0))
+    moved = search.area(after, (), Position(1, -24.0, 0.0))
+    assert not moved.whole_frame and len(moved.regions) == 1
+    x0, y0, x1, y1 = moved.regions[0]
+    assert (x1, y0, y1) == (WIDTH, 0, HEIGHT)
+    assert x0 == pytest.approx(WIDTH - 24 - ENTERING_MARGIN * HEIGHT)
+    assert search.area(after, (), Position(1, 0.0, 0.0)).whole_frame
+    assert search.area(after, (), Position(2, 0.0, 0.0)).whole_frame  # another chain
+    assert not search.area(window(world, 100, 100, 2), (), Position(1, 0.0, 0.0))
+    shaken = search.area(window(world, 103, 98, 3), (), Position(1, -3.0, 2.0))
+    assert not shaken, "a shake of a few pixels is no strip to search"
