@@ -104,11 +104,6 @@ class CameraMotion:
             self._corners = spread_corners(thumb)
         return self._position
 
-    def forget(self) -> None:
-        """Start a new chain with the next frame: what came before is another scene."""
-        self._thumb = None
-        self._corners = None
-
     def _step(self, thumb: np.ndarray) -> tuple[float, float] | None:
         """The median step of the corners from the last thumbnail to this one, in thumbnail
         pixels; None when it is not to be trusted. Keeps the corners that agreed, where they

@@ -105,20 +105,13 @@ class WholeFrameSearch:
         """Whether a frame of ``shape`` is due for a search on the cadence, with ``tracked``
         the boxes of the faces tracked now. A frame of another size than the last searched
         one is due at once: it comes from another camera. Called once per frame; ask
-        ``changed`` next for a frame that is due."""
+        ``area`` next for a frame that is due."""
         self._frames_since_search += 1
         if self._frames_to_search > 0 and shape[:2] == self._searched_shape:
             self._frames_to_search -= 1
             return False
         self._frames_to_search = (self.interval if tracked else self.empty_interval) - 1
         return True
-
-    def changed(self, gray: np.ndarray, tracked: Sequence[Box] = ()) -> bool:
-        """For a frame due for a search, in grey: whether it differs from the last frame
-        searched outside the faces (or the gate is off, or the frame is of another size, or,
-        with faces tracked, the last search is MOST_FRAMES_UNSEARCHED frames old). The
-        camera is taken as still: ``area`` undoes its motion."""
-        return bool(self.area(gray, tracked))
 
     def area(self, gray: np.ndarray, tracked: Sequence[Box] = (),
              position: Position | None = None) -> SearchArea:
