@@ -10,9 +10,10 @@ The motion is a translation in frame pixels, measured on a grey thumbnail (``MOT
 on its longer side, block means, so a camera's pixel noise mostly cancels) by following up to
 ``CORNERS`` corners with pyramidal Lucas-Kanade optical flow from the last frame measured to
 this one; the median of their steps is the view's. Corners were chosen over phase correlation
-of the same thumbnails after measuring both (docs/performance.md): on a smooth, blurred scene
-phase correlation was off by up to 2.4 px at 40 px a frame, the corners by 0.2 px, for about
-1 ms a frame at 1280x720 (thumbnail included).
+of the change gate's 160 px thumbnails after measuring both (bench/camera_motion.py): chained
+over 40 frames of pans of 1 to 40 px a frame with camera noise and blur, phase correlation
+drifted by up to 27 px and followed a person who crossed the view, the corners stayed within
+half a pixel, for 1-1.5 ms a frame at 1280x720 (the thumbnail included).
 
 Each frame gets a ``Position``: where the view is, in frame pixels, since the chain of
 measurements began. Two positions of one chain give the shift between their frames, so a
@@ -48,8 +49,9 @@ MIN_AGREEING = 0.5
 """Share of the followed corners that must agree with the median step."""
 MAX_ZOOM = 0.004
 """Largest relative change of scale between two measured frames taken for a translation:
-larger, the view grows or shrinks (forward motion, a zoom) and no shift describes it. 0.004 is
-0.6 px at a 1280 px frame's edge, below the corners' agreement."""
+larger, the view grows or shrinks (forward motion, a zoom) and no shift describes it. 0.004
+moves the edges of a 1280 px frame by 2.6 px against its centre: a face there would no longer
+match its region moved by one shift."""
 WINDOW = (11, 11)
 LEVELS = 3
 """Lucas-Kanade's window and pyramid levels: steps up to about 50 thumbnail pixels (200 px of a
@@ -81,7 +83,6 @@ class CameraMotion:
         self._thumb: np.ndarray | None = None
         self._corners: np.ndarray | None = None
         self._shape: tuple[int, ...] = ()
-        self._scale = 1.0
         self._chain = 0
         self._position: Position | None = None
         self.last_zoom = 0.0
@@ -99,7 +100,7 @@ class CameraMotion:
         else:
             self._position = Position(self._chain, self._position.x + step[0] / scale,
                                       self._position.y + step[1] / scale)
-        self._thumb, self._shape, self._scale = thumb, gray.shape[:2], scale
+        self._thumb, self._shape = thumb, gray.shape[:2]
         if self._corners is None or len(self._corners) < CORNERS // 2:
             self._corners = spread_corners(thumb)
         return self._position
