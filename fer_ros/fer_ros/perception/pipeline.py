@@ -155,7 +155,12 @@ class EmotionPipeline:
         self._measured = -1
         """Number of the last frame whose camera motion was measured."""
         self._camera_moving = False
-        """Whether the camera moved (or its motion was unknown) at the last measurement."""
+        """Whether the camera moved at the last measurement."""
+        self._unknown_until = 0
+        """Number of the first frame to measure again after a measurement that failed."""
+        self._still_at = -1_000_000
+        """Number of the last frame measured to be where the one before it was: faces whose
+        region changed soon after moved by themselves (a person, a zoom)."""
         self.background = (BackgroundDetection(background_detector)
                            if background_detector is not None else None)
         self.frame = 0
@@ -242,19 +247,30 @@ class EmotionPipeline:
     def _measure_camera(self, gray: np.ndarray, frame: int) -> bool:
         """Measure the camera's motion in this frame (frame number ``frame``), once, and move
         the tracked faces as it moved them since the last measurement; whether it was measured
-        now (not without ``camera_motion``, nor twice). Measured only in the frames that keep
-        something to compare later frames with (a search, a face found anew) and where a
-        change gate found the frame changed at the camera's last position: the frames in
-        between, whose faces all looked as before at that position, share it, and a still
-        camera costs a measurement every few frames."""
-        if self.motion is None or self._measured == frame:
+        now (not without ``camera_motion``, nor twice). Measured in every frame while the camera
+        moves; otherwise where a search is due and the gate found the frame changed at the
+        camera's last position, and where a tracked face's region changed, at most once every
+        ``detection_interval`` frames after a measurement found the camera still: a still
+        camera before people who move, or one that zooms (no shift describes it), costs a
+        measurement every few frames, and a camera that starts to move is followed within
+        that many frames."""
+        if self.motion is None or self._measured == frame or frame < self._unknown_until:
             return False
         self._measured = frame
         position = self.motion.update(gray)
         step = position.shift_since(self._position)
+        if step is None and self._position is not None:
+            # No shift describes this frame (a zoom, forward motion, a jolt): until the next
+            # search is due, the camera is taken as still, as without camera_motion, rather
+            # than measured again in every frame in vain.
+            self._position, self._camera_moving = None, False
+            self._unknown_until = frame + self.detection_interval
+            return True
         if step is not None:
             self.tracker.camera_moved(*step)
-        self._camera_moving = step is None or max(abs(step[0]), abs(step[1])) >= MIN_SHIFT
+        self._camera_moving = step is not None and max(abs(step[0]), abs(step[1])) >= MIN_SHIFT
+        if not self._camera_moving:
+            self._still_at = frame
         self._position = position
         return True
 
@@ -288,7 +304,8 @@ class EmotionPipeline:
                     area = self.search.area(gray, list(live.values()), self._position)
             if not (area and area.whole_frame):
                 kept = self.unchanged.kept(gray, frame, live, self._position)
-                if len(kept) < len(live) and self._measure_camera(gray, frame):
+                if (len(kept) < len(live) and frame - self._still_at >= self.detection_interval
+                        and self._measure_camera(gray, frame)):
                     live = self.tracker.live_boxes()
                     kept.update(self.unchanged.kept(
                         gray, frame, [f for f in live if f not in kept], self._position))
