@@ -22,8 +22,8 @@ what moves.
 
 A robot's camera moves, though: the head turns to the people it looks at. With
 ``camera_motion`` the pipeline measures how the whole view moved (perception/camera_motion.py)
-in the frames where a gate found a change at the camera's last position or that keep
-something to compare with, and both gates undo that motion before they compare: a panning
+in every frame while the camera moves and every few frames otherwise
+(``_measure_camera``), and both gates undo that motion before they compare: a panning
 camera has only the strip that entered the view searched (and what changed within it, a
 person walking), faces whose region did not change keep their detections moved as the camera
 moved them, and the tracker expects each face where the camera's motion and its own take it.
