@@ -26,6 +26,7 @@ changed everywhere, as without this module.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -88,11 +89,21 @@ class CameraMotion:
         self.last_zoom = 0.0
         """Relative scale change of the last measurement (for tests and benchmarks)."""
 
-    def update(self, gray: np.ndarray) -> Position:
-        """The position of this grey frame, measured against the last frame given."""
+    def update(self, gray: np.ndarray,
+               faces: Sequence[tuple[int, int, int, int]] = ()) -> Position:
+        """The position of this grey frame, measured against the last frame given. No corner
+        is followed within ``faces`` (boxes in frame pixels, widened by half a side): people
+        move by themselves, and a view that holds little else would move with them."""
         thumb, scale = motion_thumbnail(gray)
+        mask = face_mask(thumb.shape, faces, scale)
         step = None
         if self._thumb is not None and gray.shape[:2] == self._shape:
+            if mask is not None and self._corners is not None:
+                x, y = self._corners[:, 0, 0].astype(int), self._corners[:, 0, 1].astype(int)
+                inside = (x >= 0) & (y >= 0) & (x < mask.shape[1]) & (y < mask.shape[0])
+                outside = np.ones(len(x), bool)
+                outside[inside] = mask[y[inside], x[inside]] > 0
+                self._corners = self._corners[outside]
             step = self._step(thumb)
         if step is None:
             self._chain += 1
@@ -102,7 +113,7 @@ class CameraMotion:
                                       self._position.y + step[1] / scale)
         self._thumb, self._shape = thumb, gray.shape[:2]
         if self._corners is None or len(self._corners) < CORNERS // 2:
-            self._corners = spread_corners(thumb)
+            self._corners = spread_corners(thumb, mask)
         return self._position
 
     def _step(self, thumb: np.ndarray) -> tuple[float, float] | None:
@@ -136,7 +147,22 @@ class CameraMotion:
         return float(dx), float(dy)
 
 
-def spread_corners(thumb: np.ndarray) -> np.ndarray | None:
+def face_mask(shape: tuple[int, ...], faces: Sequence[tuple[int, int, int, int]],
+              scale: float) -> np.ndarray | None:
+    """A thumbnail mask, 0 over ``faces`` (frame pixels) widened by half a side, 255 elsewhere;
+    None without faces."""
+    if not faces:
+        return None
+    mask = np.full(shape[:2], 255, np.uint8)
+    for x, y, w, h in faces:
+        margin = max(w, h) / 2
+        x0, y0 = max(0, int((x - margin) * scale)), max(0, int((y - margin) * scale))
+        x1, y1 = int(np.ceil((x + w + margin) * scale)), int(np.ceil((y + h + margin) * scale))
+        mask[y0:max(y0, y1), x0:max(x0, x1)] = 0
+    return mask
+
+
+def spread_corners(thumb: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray | None:
     """Up to CORNERS corners, as many in each cell of a GRID over the thumbnail: corners
     picked over the whole view gather on its most textured part, often a face, and a person
     who moves would then carry the median with them."""
@@ -148,8 +174,9 @@ def spread_corners(thumb: np.ndarray) -> np.ndarray | None:
         for column in range(columns):
             x0, x1 = column * width // columns, (column + 1) * width // columns
             y0, y1 = row * height // rows, (row + 1) * height // rows
-            corners = cv2.goodFeaturesToTrack(thumb[y0:y1, x0:x1], each, CORNER_QUALITY,
-                                              max(3.0, (x1 - x0) / (2 * each)))
+            corners = cv2.goodFeaturesToTrack(
+                thumb[y0:y1, x0:x1], each, CORNER_QUALITY, max(3.0, (x1 - x0) / (2 * each)),
+                mask=None if mask is None else mask[y0:y1, x0:x1])
             if corners is not None:
                 found.append(corners + np.float32([x0, y0]))
     return np.concatenate(found) if found else None

@@ -257,7 +257,7 @@ class EmotionPipeline:
         if self.motion is None or self._measured == frame or frame < self._unknown_until:
             return False
         self._measured = frame
-        position = self.motion.update(gray)
+        position = self.motion.update(gray, list(self.tracker.live_boxes().values()))
         step = position.shift_since(self._position)
         if step is None and self._position is not None:
             # No shift describes this frame (a zoom, forward motion, a jolt): until the next
