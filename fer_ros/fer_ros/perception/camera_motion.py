@@ -13,7 +13,7 @@ this one; the median of their steps is the view's. Corners were chosen over phas
 of the change gate's 160 px thumbnails after measuring both (bench/camera_motion.py): chained
 over 40 frames of pans of 1 to 40 px a frame with camera noise and blur, phase correlation
 drifted by up to 27 px and followed a person who crossed the view, the corners stayed within
-half a pixel, for 1-1.5 ms a frame at 1280x720 (the thumbnail included).
+half a pixel, for 1-2 ms a frame at 1280x720 (the thumbnail included).
 
 Each frame gets a ``Position``: where the view is, in frame pixels, since the chain of
 measurements began. Two positions of one chain give the shift between their frames, so a
