@@ -54,7 +54,7 @@ PIPELINE_PARAMETERS: tuple[ParameterSpec, ...] = (
                   "camera's motion is undone, the strips that entered the view) are searched, "
                   "with a margin, while they cover less than half the frame.", 0.0, 255.0),
     ParameterSpec("camera_motion", True, "Measure how the whole view moved (corners "
-                  "followed on a 320 px grey thumbnail, about 1 ms at 1280x720, in every frame "
+                  "followed on a 320 px grey thumbnail, 1-2 ms at 1280x720, in every frame "
                   "while the camera moves, every few frames otherwise) and undo it "
                   "before both change gates compare: a panning or shaking camera then has only "
                   "the strip that entered the view and what really changed searched, and faces "
