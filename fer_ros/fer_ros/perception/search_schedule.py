@@ -121,8 +121,8 @@ class WholeFrameSearch:
         camera's motion since then is undone; the strips that entered the view and the blocks
         that changed, each widened (``regions``), when they are a small part of the frame;
         the whole frame otherwise, and when the gate is off, the frame is of another size,
-        the camera's motion is unknown, or, with faces tracked, the last whole-frame search is
-        MOST_FRAMES_UNSEARCHED frames old."""
+        the camera's motion is unknown, or, with faces tracked or after searches of regions
+        only, the last whole-frame search is MOST_FRAMES_UNSEARCHED frames old."""
         height, width = gray.shape[:2]
         whole = SearchArea.whole(width, height)
         if (self.change_threshold <= 0 or self._searched_thumb is None
