@@ -26,7 +26,9 @@ Variants, each a node of its own, run in turn in every run:
 - ``after, no gate``: ``change_threshold`` 0, the cadence alone: what a moving camera,
   whose every frame differs, pays.
 
-Figures are medians over ``--edge-runs`` runs. Stage times are wall time in % of the window,
+Figures are medians over ``--edge-runs`` runs; CPU per answer also in yardsticks (u), one
+whole-frame RetinaFace search at 960x544 on one onnxruntime thread measured in this process
+before each run (bench/yardstick.py). Stage times are wall time in % of the window,
 that is % of one core with a model's second onnxruntime thread not counted (bench/staged_node.py
 says what each stage holds); the node's CPU % is its whole process's, from /proc.
 """
@@ -63,6 +65,7 @@ from harness import (
 from hd import HD_FACE_SIZES
 from run import Report, Target, format_table
 from staged_node import STAGES
+from yardstick import yardstick_ms
 
 SCENES: dict[str, tuple[int, int, int]] = {
     "1280x720, no face": (1280, 720, 0),
@@ -189,27 +192,32 @@ def run_variant(variant: str, args: argparse.Namespace, messages: dict, ros: Pri
 def run(args: argparse.Namespace) -> Report:
     messages = scene_messages(args.edge_noise)
     runs: dict[str, list[dict]] = {v: [] for v in args.edge_variants}
-    loads = []
+    loads, yardsticks = [], []
     with PrivateRos("bench-edge", "bench_edge_feeder") as ros:
         feed = Feed(ros.peer, ros.namespace)
         for _ in range(args.edge_runs):
+            yardsticks.append(yardstick_ms())
             for variant in args.edge_variants:
                 loads.append(os.getloadavg()[0])
-                runs[variant].append(run_variant(variant, args, messages, ros, feed))
+                figures = run_variant(variant, args, messages, ros, feed)
+                for scene in figures["scenes"].values():
+                    scene["u_per_answer"] = scene["cpu_ms_per_answer"] / yardsticks[-1]
+                runs[variant].append(figures)
 
     rows, stage_rows, summary = [], [], {}
     for scene in args.edge_scenes:
         for variant in args.edge_variants:
             figures = [r["scenes"][scene] for r in runs[variant]]
             med = {key: median([f[key] for f in figures])
-                   for key in ("cpu_percent", "cpu_ms_per_answer", "latency_ms_p50",
+                   for key in ("cpu_percent", "cpu_ms_per_answer", "u_per_answer",
+                               "latency_ms_p50",
                                "latency_ms_p99",
                                "answers_per_second", "all_faces_share", "rss_mb")}
             stages = {stage: median([f["stage_percent"][stage] for f in figures])
                       for stage in ("frame", *STAGES)}
             summary.setdefault(scene, {})[variant] = {**med, "stage_percent": stages}
             rows.append([scene, variant, med["cpu_percent"], med["cpu_ms_per_answer"],
-                         med["latency_ms_p50"],
+                         med["u_per_answer"], med["latency_ms_p50"],
                          med["latency_ms_p99"], med["answers_per_second"],
                          100 * med["all_faces_share"], med["rss_mb"]])
             stage_rows.append([scene, variant, *(stages[s] for s in ("frame", *STAGES))])
@@ -231,7 +239,8 @@ def run(args: argparse.Namespace) -> Report:
     report = Report(
         "edge", f"edge: emotion_node over DDS at 30 Hz, camera noise {args.edge_noise:g}, "
         f"medians of {args.edge_runs} runs",
-        ["scene", "variant", "node CPU % of a core", "CPU ms/answer", "p50 ms", "p99 ms",
+        ["scene", "variant", "node CPU % of a core", "CPU ms/answer", "u per answer",
+         "p50 ms", "p99 ms",
          "answers/s", "answers with every face %", "RSS MB"], rows)
     report.notes = [
         "stages, wall time in % of the window (% of one core, a model's 2nd thread not counted; "
@@ -242,6 +251,8 @@ def run(args: argparse.Namespace) -> Report:
         format_table(["variant", "within limit per run", "worst ms", "median ms",
                       "most frames late (first face frame answered with it)"],
                      appear_rows),
+        "u: one whole-frame RetinaFace search at 960x544 on one onnxruntime thread, CPU ms, "
+        f"measured before each run: {', '.join(f'{y:.1f}' for y in yardsticks)}",
         "node peak RSS (VmHWM) MB: " + ", ".join(f"{v} {p:.0f}" for v, p in peak.items()),
         f"load average (1 min) at each node start: {', '.join(f'{x:.2f}' for x in loads)}",
         "errors or tracebacks in the nodes' logs: "
@@ -271,6 +282,7 @@ def run(args: argparse.Namespace) -> Report:
                 higher_is_better=True))
         report.targets.append(Target("after: peak RSS (VmHWM)", peak["after"], 300, "MB"))
     report.data.update({"summary": summary, "runs": runs, "peak_rss_mb": peak,
+                        "yardstick_ms": yardsticks,
                         "load_average_1min_at_starts": loads,
                         "settings": {"seconds": args.edge_seconds,
                                      "warm_up": args.edge_warm_up, "runs": args.edge_runs,

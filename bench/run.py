@@ -7,6 +7,7 @@
     .venv/bin/python bench/run.py viewer       # CPU cost of one browser viewer (fer view)
     .venv/bin/python bench/run.py recording    # CPU and MB per minute of fer bringup --record
     .venv/bin/python bench/run.py edge         # CPU per scene at 30 Hz, ms per stage, before/after
+    .venv/bin/python bench/run.py motion       # a moving camera: CPU per answer, recall, ids
     .venv/bin/python bench/run.py all          # components, pipeline, hd and the table of targets
 
 Results go to ``bench/results/<name>.json`` (``--out`` to change). bench/README.md says what each
@@ -39,7 +40,7 @@ from harness import REPO, add_options
 DEFAULT_OUT = REPO / "bench" / "results"
 
 BENCHMARKS: tuple[str, ...] = ("components", "baseline", "pipeline", "hd", "realtime", "viewer",
-                               "recording", "edge")
+                               "recording", "edge", "motion")
 """Subcommands, each a module in bench/ with ``run(args) -> Report`` and its options
 (``add_benchmark_arguments``)."""
 

@@ -116,11 +116,18 @@ def instrument(watch: Stopwatch) -> None:
         watch.wrap(search_schedule.WholeFrameSearch, "due", "change gates")
         watch.wrap(search_schedule.WholeFrameSearch, "changed", "change gates")
         watch.wrap(search_schedule.WholeFrameSearch, "searched", "change gates")
+        watch.wrap(search_schedule.WholeFrameSearch, "area", "change gates")
         from fer_ros.perception import unchanged_faces
         watch.wrap(unchanged_faces.UnchangedFaces, "kept", "change gates")
         watch.wrap(unchanged_faces.UnchangedFaces, "found", "change gates")
     except ImportError:
         pass  # a checkout from before the search schedule
+    try:
+        from fer_ros.perception import camera_motion
+        # Measuring the camera's motion is part of what the gates cost.
+        watch.wrap(camera_motion.CameraMotion, "update", "change gates")
+    except ImportError:
+        pass  # a checkout from before camera motion
     watch.wrap(retinaface.RetinaFaceDetector, "detect", "full search",
                skip_inside="ROI re-detection")
     watch.wrap(roi_redetection.RoiRedetector, "redetect", "ROI re-detection")

@@ -42,12 +42,14 @@ def noisy(frame: np.ndarray, seed: int) -> np.ndarray:
 
 
 class CountingDetector:
-    """The pipeline's real detector, noting the frames it searches whole and those in which it
-    is run on a re-detection mosaic (any other image than the frame)."""
+    """The pipeline's real detector, noting the frames it searches whole, those in which it
+    searches regions of the frame at the frame's scale, and those in which it is run on a
+    re-detection mosaic (any other image than the frame)."""
 
     def __init__(self, detector):
         self.detector = detector
         self.whole_frames: list[int] = []
+        self.region_frames: list[int] = []
         self.mosaic_frames: list[int] = []
         self.frame = 0
         self.current: np.ndarray | None = None
@@ -56,7 +58,8 @@ class CountingDetector:
         return getattr(self.detector, name)
 
     def detect(self, bgr: np.ndarray, gray: np.ndarray, **kwargs) -> list[Detection]:
-        (self.whole_frames if bgr is self.current else self.mosaic_frames).append(self.frame)
+        (self.whole_frames if bgr is self.current else self.region_frames if "scale" in kwargs
+         else self.mosaic_frames).append(self.frame)
         return self.detector.detect(bgr, gray, **kwargs)
 
 
@@ -145,14 +148,15 @@ def shifted(frame: np.ndarray, dx: int) -> np.ndarray:
 
 def test_a_still_face_keeps_its_detection_and_a_moving_one_is_found_again(classifier,
                                                                            scenes):
-    """Before a still camera the face is found again only every MOST_FRAMES_KEPT frames and
-    keeps its box in between; once the camera pans (3 px a frame) it is found again in every
-    frame not searched whole, and its box follows the face as with the gate off."""
+    """Without camera_motion: before a still camera the face is found again only every
+    MOST_FRAMES_KEPT frames and keeps its box in between; once the camera pans (3 px a frame)
+    it is found again in every frame not searched whole, and its box follows the face as with
+    the gate off."""
     _, one, box = scenes
     still = [noisy(one, t) for t in range(12)]
     panning = [noisy(shifted(one, 3 * (t - 11)), t) for t in range(12, 24)]
     frames = still + panning
-    gated, gated_count = pipeline_with(classifier)
+    gated, gated_count = pipeline_with(classifier, camera_motion=False)
     open_, open_count = pipeline_with(classifier, change_threshold=0.0)
     ours, theirs = run(gated, gated_count, frames), run(open_, open_count, frames)
     assert gated_count.mosaic_frames[:1] == [MOST_FRAMES_KEPT]
@@ -165,6 +169,31 @@ def test_a_still_face_keeps_its_detection_and_a_moving_one_is_found_again(classi
         assert box_iou(a[0].box, b[0].box) > (0.85 if t > 12 else 0.7), t
     x = ours[-1][0].box[0]
     assert abs(x - (box[0] + 3 * 12)) <= 6
+
+
+def test_a_face_before_a_panning_camera_keeps_its_detection_moved_with_the_camera(
+        classifier, scenes):
+    """With camera_motion (the default) the pan is undone before the face's region is
+    compared: once the pan is followed (within detection_interval frames of its start) the
+    face is found again only every MOST_FRAMES_KEPT frames, as before a still camera, and in
+    between its box moves with the camera, as the boxes of a pipeline that finds it anew in
+    every frame (the gate off) do."""
+    _, one, box = scenes
+    frames = [noisy(one, t) for t in range(12)] + [
+        noisy(shifted(one, 3 * (t - 11)), t) for t in range(12, 32)]
+    gated, gated_count = pipeline_with(classifier)
+    open_, open_count = pipeline_with(classifier, change_threshold=0.0)
+    ours, theirs = run(gated, gated_count, frames), run(open_, open_count, frames)
+    interval = PipelineConfig().detection_interval
+    followed = [t for t in gated_count.mosaic_frames if t >= 12 + interval]
+    assert all(b - a >= MOST_FRAMES_KEPT for a, b in zip(followed, followed[1:])), \
+        gated_count.mosaic_frames
+    assert len(gated_count.mosaic_frames) <= 1 + interval + len(frames) // MOST_FRAMES_KEPT
+    assert gated_count.whole_frames == [0, MOST_FRAMES_UNSEARCHED]
+    for t, (a, b) in enumerate(zip(ours, theirs)):
+        assert len(a) == len(b) == 1 and a[0].face_id == b[0].face_id
+        assert box_iou(a[0].box, b[0].box) > 0.7, t
+    assert abs(ours[-1][0].box[0] - (box[0] + 3 * 20)) <= 6
 
 
 def one_of_two(scenes_two: tuple[np.ndarray, list], empty: np.ndarray) -> np.ndarray:
@@ -200,8 +229,9 @@ def test_a_face_joining_a_tracked_one_is_reported_within_the_cadence(classifier,
 
 
 def test_a_change_outside_the_faces_costs_a_search_and_inside_none(classifier, scenes):
-    """A light switched on in a corner (outside the face) trips the gate on the next frame due;
-    the face itself changing (a grimace, here its pixels brightened) does not."""
+    """A light switched on in a corner (outside the face) trips the gate on the next frame due,
+    which searches that corner and its surroundings, not the whole frame; the face itself
+    changing (a grimace, here its pixels brightened) does not."""
     _, one, box = scenes
     x, y, w, h = box
     face_changed = one.copy()
@@ -213,7 +243,7 @@ def test_a_change_outside_the_faces_costs_a_search_and_inside_none(classifier, s
     pipeline, counting = pipeline_with(classifier)
     results = run(pipeline, counting, frames)
     assert all(len(faces) == 1 for faces in results)
-    assert counting.whole_frames == [0, 12]
+    assert counting.whole_frames == [0] and counting.region_frames == [12]
 
 
 def test_a_face_that_leaves_is_followed_by_searches_on_the_cadence(classifier, scenes):

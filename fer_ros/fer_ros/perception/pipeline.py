@@ -20,6 +20,15 @@ keeps a tracked face where it was found while its region did not change either
 (perception/unchanged_faces.py): before a still background and still people the cost follows
 what moves.
 
+A robot's camera moves, though: the head turns to the people it looks at. With
+``camera_motion`` the pipeline measures how the whole view moved (perception/camera_motion.py)
+in every frame while the camera moves and every few frames otherwise
+(``_measure_camera``), and both gates undo that motion before they compare: a panning
+camera has only the strip that entered the view searched (and what changed within it, a
+person walking), faces whose region did not change keep their detections moved as the camera
+moved them, and the tracker expects each face where the camera's motion and its own take it.
+Forward motion and zoom leave no position to compare with and fall back to the cadence.
+
 With ``background_detection`` the whole-frame search runs on a thread of its own
 (perception/background_detection.py) while the following frames follow the tracked faces; its
 new faces are sought in the frame at hand once it has finished, so they are reported a frame or
@@ -31,6 +40,8 @@ over DDS while its second detector costs memory (docs/performance.md).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -38,6 +49,7 @@ import numpy as np
 
 from fer_ros.perception.alignment import level_rolls
 from fer_ros.perception.background_detection import BackgroundDetection
+from fer_ros.perception.camera_motion import CameraMotion, Position
 from fer_ros.perception.classification import ExpressionClassifier, load_classifier
 from fer_ros.perception.detection import create_detector
 from fer_ros.perception.detection_types import Detection, FaceDetector, Landmarks
@@ -45,12 +57,17 @@ from fer_ros.perception.pipeline_parameters import PIPELINE_DEFAULTS as _DEFAULT
 from fer_ros.perception.preprocessing import Box
 from fer_ros.perception.roi_redetection import RoiRedetector
 from fer_ros.perception.scheduling import ClassificationSchedule, interval_value
-from fer_ros.perception.search_schedule import WholeFrameSearch
+from fer_ros.perception.search_schedule import MIN_SHIFT, SearchArea, WholeFrameSearch
 from fer_ros.perception.tracking import FaceTracker, iou_matrix
-from fer_ros.perception.unchanged_faces import UnchangedFaces
+from fer_ros.perception.unchanged_faces import UnchangedFaces, moved
 
 NEW_FACE_IOU = 0.3
 """A face of a background search whose box overlaps no tracked face's this much is new."""
+CUT_MARGIN = 0.25
+"""Around a face's box, in face sides, what must lie inside a searched region for the face to
+count as whole in it: the box covers brows to chin, the head reaches beyond it."""
+MIN_REGION_SIDE = 16
+"""Regions narrower than this (frame pixels) hold no face and are not searched."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +109,7 @@ class PipelineConfig:
     classification_interval: int = _DEFAULTS["classification_interval"]
     empty_detection_interval: int = _DEFAULTS["empty_detection_interval"]
     change_threshold: float = _DEFAULTS["change_threshold"]
+    camera_motion: bool = _DEFAULTS["camera_motion"]
     background_detection: bool = _DEFAULTS["background_detection"]
     level_tilted_faces: bool = _DEFAULTS["level_tilted_faces"]
 
@@ -107,13 +125,16 @@ class EmotionPipeline:
                  background_detector: FaceDetector | None = None,
                  level_tilted_faces: bool = _DEFAULTS["level_tilted_faces"],
                  empty_detection_interval: int = _DEFAULTS["empty_detection_interval"],
-                 change_threshold: float = _DEFAULTS["change_threshold"]):
+                 change_threshold: float = _DEFAULTS["change_threshold"],
+                 camera_motion: bool = _DEFAULTS["camera_motion"]):
         """``background_detector``, a second instance of ``detector``'s kind (one per thread),
         runs the whole-frame searches beside the frames that follow; see the module.
         ``level_tilted_faces``: classify faces rolled by more than
         perception/alignment.py's ``LEVEL_ABOVE_DEGREES`` from a level crop.
         ``empty_detection_interval`` and ``change_threshold``: when to search the whole
-        frame (perception/search_schedule.py)."""
+        frame (perception/search_schedule.py). ``camera_motion``: measure how the view moved
+        (perception/camera_motion.py) and undo it before both change gates compare frames;
+        only with ``change_threshold`` above 0, which the gates need."""
         self.detector = detector
         self.classifier = classifier
         self.tracker = tracker
@@ -127,6 +148,19 @@ class EmotionPipeline:
         self.search = WholeFrameSearch(self.detection_interval, empty_detection_interval,
                                        change_threshold)
         self.unchanged = UnchangedFaces(change_threshold)
+        self.motion = CameraMotion() if camera_motion and change_threshold > 0 else None
+        self._position: Position | None = None
+        """The camera's position in the last frame measured, and in the frames since then
+        that looked still (see ``_measure_camera``)."""
+        self._measured = -1
+        """Number of the last frame whose camera motion was measured."""
+        self._camera_moving = False
+        """Whether the camera moved at the last measurement."""
+        self._unknown_until = 0
+        """Number of the first frame to measure again after a measurement that failed."""
+        self._still_at = -1_000_000
+        """Number of the last frame measured to be where the one before it was: faces whose
+        region changed soon after moved by themselves (a person, a zoom)."""
         self.background = (BackgroundDetection(background_detector)
                            if background_detector is not None else None)
         self.frame = 0
@@ -155,7 +189,8 @@ class EmotionPipeline:
                    min_face_size=config.min_face_size, background_detector=background,
                    level_tilted_faces=config.level_tilted_faces,
                    empty_detection_interval=config.empty_detection_interval,
-                   change_threshold=config.change_threshold)
+                   change_threshold=config.change_threshold,
+                   camera_motion=config.camera_motion)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -170,11 +205,20 @@ class EmotionPipeline:
             self._frame_shape = bgr.shape
             return []
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        if nobody and not self.search.changed(gray):
-            # Nobody to follow, and the frame is as the last one searched in vain.
-            self._frame_shape = bgr.shape
-            return []
-        detections, searched, kept = self._detect(bgr, gray, frame)
+        if self._camera_moving:
+            # A camera that moved at the last measurement most likely still moves: measured
+            # at once rather than after every gate has failed at its last position.
+            self._measure_camera(gray, frame)
+        area = None
+        if nobody:
+            area = self.search.area(gray, (), self._position)
+            if area and self._measure_camera(gray, frame):
+                area = self.search.area(gray, (), self._position)
+            if not area:
+                # Nobody to follow, and the frame is as the last one searched in vain.
+                self._frame_shape = bgr.shape
+                return []
+        detections, searched, kept = self._detect(bgr, gray, frame, area)
         detections = largest_faces(detections, self.max_faces)
         boxes = [d.box for d in detections]
         face_ids = self.tracker.associate(boxes)
@@ -183,7 +227,7 @@ class EmotionPipeline:
         self.unchanged.keep_only(live)
         kept_now = {id(d) for d in kept}
         self.unchanged.found(gray, frame, {f: d for f, d in zip(face_ids, detections)
-                                           if id(d) not in kept_now})
+                                           if id(d) not in kept_now}, self._position)
         due = self.schedule.due(frame, face_ids, searching=searched)
         chosen = [i for i, now in enumerate(due) if now]
         if chosen:
@@ -200,37 +244,91 @@ class EmotionPipeline:
             for det, track, row in zip(detections, tracks, scores)
         ]
 
-    def _detect(self, bgr: np.ndarray, gray: np.ndarray,
-                frame: int) -> tuple[list[Detection], bool, list[Detection]]:
+    def _measure_camera(self, gray: np.ndarray, frame: int) -> bool:
+        """Measure the camera's motion in this frame (frame number ``frame``), once, and move
+        the tracked faces as it moved them since the last measurement; whether it was measured
+        now (not without ``camera_motion``, nor twice). Measured in every frame while the camera
+        moves; otherwise where a search is due and the gate found the frame changed at the
+        camera's last position, and where a tracked face's region changed, at most once every
+        ``detection_interval`` frames after a measurement found the camera still: a still
+        camera before people who move, or one that zooms (no shift describes it), costs a
+        measurement every few frames, and a camera that starts to move is followed within
+        that many frames."""
+        if self.motion is None or self._measured == frame or frame < self._unknown_until:
+            return False
+        self._measured = frame
+        position = self.motion.update(gray, list(self.tracker.live_boxes().values()))
+        step = position.shift_since(self._position)
+        if step is None and self._position is not None:
+            # No shift describes this frame (a zoom, forward motion, a jolt): until the next
+            # search is due, the camera is taken as still, as without camera_motion, rather
+            # than measured again in every frame in vain.
+            self._position, self._camera_moving = None, False
+            self._unknown_until = frame + self.detection_interval
+            return True
+        if step is not None:
+            self.tracker.camera_moved(*step)
+        self._camera_moving = step is not None and max(abs(step[0]), abs(step[1])) >= MIN_SHIFT
+        if not self._camera_moving:
+            self._still_at = frame
+        self._position = position
+        return True
+
+    def _detect(self, bgr: np.ndarray, gray: np.ndarray, frame: int,
+                area: SearchArea | None = None
+                ) -> tuple[list[Detection], bool, list[Detection]]:
         """The frame's faces, whether the whole frame was searched in this frame's turn, and
         which of the faces kept their last detection (perception/unchanged_faces.py).
 
         The whole frame when the search schedule says so (perception/search_schedule.py), and
-        in every frame handed here while no face is tracked (``process`` hands over only the
-        empty scene's frames due for a search); near the tracked faces in between. When none
-        of the tracked faces is found
-        near its box, the scene has changed (another camera, a cut, a turn of the head
-        camera): the whole frame is searched at once rather than up to k-1 frames later; so it
-        is when the frame size changes, as the tracked boxes are in the old frame's pixels."""
+        in every frame handed here while no face is tracked with the ``area`` the schedule
+        gave (``process`` hands over only the empty scene's frames due for a search); near the
+        tracked faces in between, and in the regions of the frame that entered the view or
+        changed since the last search when the schedule names them. When none of the tracked
+        faces is found near its box, the scene has changed (another camera, a cut, a turn of
+        the head camera that was too fast to follow): the whole frame is searched at once
+        rather than up to k-1 frames later; so it is when the frame size changes, as the
+        tracked boxes are in the old frame's pixels."""
         live = self.tracker.live_boxes()
         tracked = list(live.values())
         same_size, self._frame_shape = bgr.shape == self._frame_shape, bgr.shape
         if not same_size:
             self.unchanged.forget()
         if self.background is not None:
-            return *self._detect_beside(bgr, gray, tracked, same_size), []
-        if tracked and same_size and not (self.search.due(bgr.shape, tracked)
-                                          and self.search.changed(gray, tracked)):
-            kept = self.unchanged.kept(gray, frame, live)
-            sought = [f for f in live if f not in kept]
-            again = dict(zip(sought, self.redetector.redetect(bgr, [live[f] for f in sought])))
-            again = apart_from(again, list(kept.values()))
-            found = [d for d in (kept.get(f) or again.get(f) for f in live) if d is not None]
-            if found:
-                return found, False, list(kept.values())
-        return self._search(bgr, gray), True, []
+            return *self._detect_beside(bgr, gray, frame, tracked, same_size), []
+        if tracked and same_size:
+            if self.search.due(bgr.shape, tracked):
+                area = self.search.area(gray, tracked, self._position)
+                if area and self._measure_camera(gray, frame):
+                    live = self.tracker.live_boxes()
+                    area = self.search.area(gray, list(live.values()), self._position)
+            if not (area and area.whole_frame):
+                kept = self.unchanged.kept(gray, frame, live, self._position)
+                if (len(kept) < len(live) and frame - self._still_at >= self.detection_interval
+                        and self._measure_camera(gray, frame)):
+                    live = self.tracker.live_boxes()
+                    kept.update(self.unchanged.kept(
+                        gray, frame, [f for f in live if f not in kept], self._position))
+                sought = [f for f in live if f not in kept]
+                again = dict(zip(sought,
+                                 self.redetector.redetect(bgr, [live[f] for f in sought])))
+                again = apart_from(again, list(kept.values()))
+                found = [d for d in (kept.get(f) or again.get(f) for f in live) if d is not None]
+                if found and area:
+                    entered = self._search_regions(bgr, gray, area.regions)
+                    found += [d for d, new in zip(entered, overlapping_none(
+                        [d.box for d in entered], [d.box for d in found])) if new]
+                    self.search.searched(gray, [d.box for d in found], self._position,
+                                         whole=False)
+                if found:
+                    return found, False, list(kept.values())
+        elif not tracked and area and not area.whole_frame:
+            found = self._search_regions(bgr, gray, area.regions)
+            self.search.searched(gray, [d.box for d in found], self._position, whole=False)
+            return found, False, []
+        return self._search(bgr, gray, frame), True, []
 
-    def _detect_beside(self, bgr: np.ndarray, gray: np.ndarray, tracked: list[Box],
+    def _detect_beside(self, bgr: np.ndarray, gray: np.ndarray, frame: int, tracked: list[Box],
                        same_size: bool) -> tuple[list[Detection], bool]:
         """``_detect`` with the whole-frame search in the background: the tracked faces and
         the faces of the last finished search that the last frame did not show are sought near
@@ -254,15 +352,43 @@ class EmotionPipeline:
                 self._frames_to_full = self.detection_interval - 1
         searched = not found
         if searched:
-            found = self._search(bgr, gray)
+            found = self._search(bgr, gray, frame)
         self._found_last = [d.box for d in found]
         return found, searched
 
-    def _search(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
-        """The whole frame searched in its own turn."""
+    def _search(self, bgr: np.ndarray, gray: np.ndarray, frame: int) -> list[Detection]:
+        """The whole frame (frame number ``frame``) searched in its own turn."""
+        self._measure_camera(gray, frame)
         found = self.detector.detect(bgr, gray)
-        self.search.searched(gray, [d.box for d in found])
+        self.search.searched(gray, [d.box for d in found], self._position)
         return found
+
+    def _search_regions(self, bgr: np.ndarray, gray: np.ndarray,
+                        regions: Sequence[tuple[float, float, float, float]]
+                        ) -> list[Detection]:
+        """The faces in ``regions`` of the frame (x0, y0, x1, y1), each searched at the scale
+        the whole frame would be (detectors with ``frame_scale``; others search the whole
+        frame). A face cut by a region's edge inside the frame is left out: it lay whole in
+        the last searched frame or is larger than the regions' margins
+        (search_schedule.ENTERING_MARGIN), and its cut box would count as a new face."""
+        height, width = gray.shape[:2]
+        frame_scale = getattr(self.detector, "frame_scale", None)
+        if frame_scale is None:
+            return self.detector.detect(bgr, gray)
+        scale = frame_scale(width, height)
+        found: list[Detection] = []
+        for region in regions:
+            x0, y0 = max(0, math.floor(region[0])), max(0, math.floor(region[1]))
+            x1, y1 = min(width, math.ceil(region[2])), min(height, math.ceil(region[3]))
+            if x1 - x0 < MIN_REGION_SIDE or y1 - y0 < MIN_REGION_SIDE:
+                continue
+            for detection in self.detector.detect(bgr[y0:y1, x0:x1], gray[y0:y1, x0:x1],
+                                                  scale=scale):
+                detection = moved(detection, x0, y0)
+                if within_region(detection.box, (x0, y0, x1, y1), width, height):
+                    found.append(detection)
+        return [d for k, d in enumerate(found)
+                if overlapping_none([d.box], [e.box for e in found[:k]])[0]]
 
     def close(self) -> None:
         """Wait for a background search in progress; the pipeline stays usable."""
@@ -294,6 +420,18 @@ def apart_from(found: dict[int, Detection | None],
     present = {f: d for f, d in found.items() if d is not None}
     apart = overlapping_none([d.box for d in present.values()], [d.box for d in kept])
     return {f: d for (f, d), keep in zip(present.items(), apart) if keep}
+
+
+def within_region(box: Box, region: tuple[int, int, int, int], width: int,
+                  height: int) -> bool:
+    """Whether ``box``, widened by CUT_MARGIN of its side, stays off the edges of ``region``
+    that lie inside the frame (``width`` x ``height``): a face the region's edge cut is
+    found with a box of its part."""
+    x, y, w, h = box
+    margin = CUT_MARGIN * max(w, h)
+    x0, y0, x1, y1 = region
+    return ((x0 == 0 or x - margin >= x0) and (y0 == 0 or y - margin >= y0)
+            and (x1 == width or x + w + margin <= x1) and (y1 == height or y + h + margin <= y1))
 
 
 def largest_faces(detections: list[Detection], max_faces: int) -> list[Detection]:

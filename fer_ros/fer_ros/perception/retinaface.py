@@ -133,8 +133,11 @@ class RetinaFaceDetector:
         a 960x544 set at each switch cost its allocation and its anchors every other frame."""
 
     def detect(self, bgr: np.ndarray, gray: np.ndarray,
-               min_score: float | None = None) -> list[Detection]:
-        boxes, scores, landmarks = self.detect_native(bgr, min_score)
+               min_score: float | None = None, scale: float | None = None) -> list[Detection]:
+        """See ``FaceDetector.detect``. ``scale``: shrink the input by this instead of to
+        ``detection_size``, so a region of a frame is searched at its frame's scale
+        (``frame_scale``) and finds what a search of the whole frame finds there."""
+        boxes, scores, landmarks = self.detect_native(bgr, min_score, scale)
         detections = []
         for (x0, y0, x1, y1), score, points in zip(boxes, scores, landmarks):
             w, h = x1 - x0, y1 - y0
@@ -165,15 +168,19 @@ class RetinaFaceDetector:
         self._buffers[key] = buffers
         return buffers
 
-    def detect_native(self, bgr: np.ndarray, min_score: float | None = None
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def frame_scale(self, width: int, height: int) -> float:
+        """The scale a whole frame of this size is searched at."""
+        return min(1.0, self.detection_size / max(height, width))
+
+    def detect_native(self, bgr: np.ndarray, min_score: float | None = None,
+                      scale: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """RetinaFace's own output in frame pixels: corner boxes (n, 4) as x0, y0, x1, y1,
         scores (n,) and landmarks (n, 5, 2), after non-maximum suppression, before the Haar
         correction and the size filter. Calibrating the correction needs these."""
         if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
             raise ValueError(f"expected an 8-bit BGR frame, got {bgr.dtype} {bgr.shape}")
         height, width = bgr.shape[:2]
-        scale = min(1.0, self.detection_size / max(height, width))
+        scale = self.frame_scale(width, height) if scale is None else min(1.0, scale)
         new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
         pad_h, pad_w = -(-new_h // PAD_TO) * PAD_TO, -(-new_w // PAD_TO) * PAD_TO
         buffers = self._buffers_for(pad_h, pad_w)

@@ -261,6 +261,18 @@ class FaceTracker:
                              state.gap))
         return out
 
+    def camera_moved(self, dx: float, dy: float) -> None:
+        """The camera moved the view's content by ``dx``, ``dy`` pixels since the last frame
+        (perception/camera_motion.py): each face is expected there plus its own motion, and
+        its velocity stays its own, so a face that stands still while the head turns is
+        expected where the turn takes it, not where it drifted before."""
+        step = round(dx), round(dy)
+        if step == (0, 0):
+            return
+        for state in self._tracks:
+            x, y, w, h = state.box
+            state.box = (x + step[0], y + step[1], w, h)
+
     def live_boxes(self) -> dict[int, Box]:
         """Expected box in the next frame of every face still remembered, seen in the last frame
         or not: where to look for each face again between full detections."""

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from fer_ros.perception.camera_motion import Position
 from fer_ros.perception.detection_types import Detection
-from fer_ros.perception.search_schedule import widened
+from fer_ros.perception.search_schedule import MIN_SHIFT, widened
 
 THUMB_CELLS = 16
 """Blocks per side of a face region's thumbnail: about 12 px blocks for a 100 px face with its
@@ -45,6 +46,8 @@ class _Found:
     region: tuple[int, int, int, int]
     thumb: np.ndarray
     frame: int
+    position: Position | None
+    """The camera's position in that frame (perception/camera_motion.py)."""
 
 
 class UnchangedFaces:
@@ -55,10 +58,17 @@ class UnchangedFaces:
         which a region counts as unchanged; 0 finds every face again in every frame."""
         self.change_threshold = change_threshold
         self._found: dict[int, _Found] = {}
+        self.changed: set[int] = set()
+        """The faces of the last ``kept`` call whose region changed (not those due to be
+        found again by age, or never found): where a moving camera may be the cause."""
 
-    def kept(self, gray: np.ndarray, frame: int, face_ids: Iterable[int]) -> dict[int, Detection]:
-        """Of ``face_ids``, those whose region in ``gray`` (frame number ``frame``) is as when
-        they were last found, with that detection."""
+    def kept(self, gray: np.ndarray, frame: int, face_ids: Iterable[int],
+             position: Position | None = None) -> dict[int, Detection]:
+        """Of ``face_ids``, those whose region in ``gray`` (frame number ``frame``, camera
+        ``position``; None: a still camera) is as when they were last found, once the
+        camera's motion since then is undone, with that detection moved as the camera moved
+        it."""
+        self.changed = set()
         if self.change_threshold <= 0:
             return {}
         kept = {}
@@ -66,16 +76,24 @@ class UnchangedFaces:
             found = self._found.get(face_id)
             if found is None or frame - found.frame >= MOST_FRAMES_KEPT:
                 continue
-            thumb = _thumbnail(gray, found.region)
-            if thumb is None:
+            shift = (0.0, 0.0) if position is None else position.shift_since(found.position)
+            if shift is None:
                 continue
-            if float(cv2.absdiff(thumb, found.thumb).max()) < self.change_threshold:
-                kept[face_id] = found.detection
+            if abs(shift[0]) < MIN_SHIFT and abs(shift[1]) < MIN_SHIFT:
+                shift = (0.0, 0.0)  # a still camera: compared as it is, as without motion
+            thumb = _thumbnail(gray, found.region, shift)
+            if thumb is not None and float(cv2.absdiff(thumb, found.thumb).max()) \
+                    < self.change_threshold:
+                kept[face_id] = moved(found.detection, round(shift[0]), round(shift[1]))
+            else:
+                self.changed.add(face_id)
         return kept
 
-    def found(self, gray: np.ndarray, frame: int, detections: Mapping[int, Detection]) -> None:
-        """The faces found (searched or found again, not kept) in frame number ``frame``,
-        by id; every other face is forgotten unless ``keep_only`` keeps it."""
+    def found(self, gray: np.ndarray, frame: int, detections: Mapping[int, Detection],
+              position: Position | None = None) -> None:
+        """The faces found (searched or found again, not kept) in frame number ``frame``
+        at the camera ``position``, by id; every other face is forgotten unless ``keep_only``
+        keeps it."""
         if self.change_threshold <= 0:
             return
         for face_id, detection in detections.items():
@@ -84,7 +102,7 @@ class UnchangedFaces:
             if thumb is None:
                 self._found.pop(face_id, None)
             else:
-                self._found[face_id] = _Found(detection, region, thumb, frame)
+                self._found[face_id] = _Found(detection, region, thumb, frame, position)
 
     def keep_only(self, face_ids: Iterable[int]) -> None:
         """Forget faces the tracker forgot, so memory stays bounded by the live faces."""
@@ -97,6 +115,15 @@ class UnchangedFaces:
         self._found.clear()
 
 
+def moved(detection: Detection, dx: int, dy: int) -> Detection:
+    """``detection`` moved by ``dx``, ``dy`` pixels, box and landmarks."""
+    if not dx and not dy:
+        return detection
+    x, y, w, h = detection.box
+    return Detection((x + dx, y + dy, w, h), detection.score,
+                     tuple((px + dx, py + dy) for px, py in detection.landmarks))
+
+
 def _region(box: tuple[int, int, int, int],
             shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     """The whole pixels of ``box`` widened (search_schedule.widened) within the frame: x0,
@@ -106,11 +133,21 @@ def _region(box: tuple[int, int, int, int],
             min(shape[1], math.ceil(right)), min(shape[0], math.ceil(bottom)))
 
 
-def _thumbnail(gray: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray | None:
-    """The region of ``gray`` as THUMB_CELLS x THUMB_CELLS block means; None when the region
-    is too small to have blocks."""
+def _thumbnail(gray: np.ndarray, region: tuple[int, int, int, int],
+               shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray | None:
+    """The region of ``gray`` as THUMB_CELLS x THUMB_CELLS block means, moved by ``shift``
+    (frame pixels, to a fraction of a pixel: half a pixel off made a sharp edge differ by the
+    whole threshold); None when the region is too small to have blocks or, moved, leaves the
+    frame."""
     x0, y0, x1, y1 = region
     if x1 - x0 < THUMB_CELLS or y1 - y0 < THUMB_CELLS:
         return None
-    return cv2.resize(gray[y0:y1, x0:x1], (THUMB_CELLS, THUMB_CELLS),
-                      interpolation=cv2.INTER_AREA)
+    dx, dy = shift
+    if dx == 0 and dy == 0:
+        patch = gray[y0:y1, x0:x1]
+    else:
+        if x0 + dx < 0 or y0 + dy < 0 or x1 + dx > gray.shape[1] or y1 + dy > gray.shape[0]:
+            return None
+        patch = cv2.getRectSubPix(gray, (x1 - x0, y1 - y0),
+                                  ((x0 + x1 - 1) / 2 + dx, (y0 + y1 - 1) / 2 + dy))
+    return cv2.resize(patch, (THUMB_CELLS, THUMB_CELLS), interpolation=cv2.INTER_AREA)
