@@ -24,7 +24,7 @@ from face_photos import all_faces, needs_photos, photo
 from fer_ros.nodes.hri.expressions import TO_EXPRESSION
 from fer_ros.nodes.hri.face_images import cropped_face
 from fer_ros.nodes.hri.ids import is_valid_id
-from fer_ros.nodes.hri_expression_node import HriExpressionNode
+from fer_ros.nodes.hri_expression_node import MAX_FACES, HriExpressionNode
 from fer_ros.perception.classification import load_classifier
 from fer_ros.perception.crop_classification import classify_crops
 from frames import header, image_msg
@@ -175,4 +175,27 @@ def test_bad_input_is_skipped_and_the_node_keeps_answering(node, detector):
     assert "skipping id 'not valid/id'" in output
     # One warning per 5 s (throttled); the statistics line counts every crop skipped.
     assert node.wait_for_output("3 bad crops", 5.0), node.output
+    assert node.alive()
+
+
+def test_a_detector_listing_a_thousand_ids_is_served_for_the_first_64(node, detector):
+    """A faulty detector listing 1000 ids: the node subscribes to the first MAX_FACES only,
+    warns once (throttled), and keeps answering the faces it serves."""
+    crop = detector_crops(1)[0]
+    stamp = 1_700_000_000_000_000_000
+    ids = [f"f{i}" for i in range(1000)]
+    assert wait_until(lambda: (detector.track([ids[0]], stamp), detector.connected([ids[0]]))[1],
+                      START_TIMEOUT, interval=0.5)
+    graph = detector.peer.node
+    last_served = f"/humans/faces/{ids[MAX_FACES - 1]}/cropped"
+    assert wait_until(lambda: (detector.tracked.publish(IdsList(header=header(stamp), ids=ids)),
+                               graph.count_subscribers(last_served) == 1)[1], 20.0, interval=0.5)
+    assert node.wait_for_output(f"1000 ids on /humans/faces/tracked: serving the first "
+                                f"{MAX_FACES}", 10.0), node.output
+    for beyond in (ids[MAX_FACES], ids[100], ids[-1]):
+        assert graph.count_subscribers(f"/humans/faces/{beyond}/cropped") == 0
+    detector.send(ids[0], image_msg(crop, stamp + 1))
+    assert wait_until(lambda: detector.answers[ids[0]], 10.0), node.output
+    warnings = [line for line in node.output.splitlines() if "1000 ids on" in line]
+    assert len(warnings) == 1, warnings
     assert node.alive()
