@@ -18,12 +18,12 @@ the variants a robot's camera sees:
 - close-up: one face filling a 640x480 frame, the head's outline cut off by the frame;
 - face-free: skimage scenes with no face at 640x480 and 1920x1080: every detection is false.
 
-For each detector (``DETECTORS`` of perception/detection.py, and "labelled boxes", which feeds
-the classifiers the true boxes to measure them apart from detection) and each classifier: face
-recall, false positives, expression accuracy per class on the faces found, and the median
-ms per frame of detection plus classification. A detection is a hit when its box overlaps a
-true box with IoU >= 0.3. Faces labelled ``null`` (expression not readable) count for recall
-only. ``+flip`` classifiers average each face with its mirror image (test-time augmentation).
+For each detector (``DETECTORS`` of perception/detection/detectors.py, and "labelled boxes", which
+feeds the classifiers the true boxes to measure them apart from detection) and each classifier: face
+recall, false positives, expression accuracy per class on the faces found, and the median ms per
+frame of detection plus classification. A detection is a hit when its box overlaps a true box with
+IoU >= 0.3. Faces labelled ``null`` (expression not readable) count for recall only. ``+flip``
+classifiers average each face with its mirror image (test-time augmentation).
 ``+rep155`` classifiers read each found face as hri_expression_node does: its box cut out and
 fitted into 128 x 128, as a REP-155 detector publishes it (``--classifiers ensemble
 ensemble+rep155`` compares the two nodes on the same faces).
@@ -47,21 +47,19 @@ import numpy as np
 import skimage.data
 
 from fer_ros.nodes.hri.face_images import cropped_face
-from fer_ros.perception.alignment import LEVEL_ABOVE_DEGREES
-from fer_ros.perception.classification import (
-    BUNDLED_MODELS,
-    ENSEMBLES,
+from fer_ros.perception.detection.detections import Box, Detection
+from fer_ros.perception.detection.detectors import DETECTORS, create_detector
+from fer_ros.perception.expressions.alignment import LEVEL_ABOVE_DEGREES
+from fer_ros.perception.expressions.classification import (
     ExpressionClassifier,
     load_classifier,
     load_single_model,
 )
-from fer_ros.perception.crop_classification import classify_crops
-from fer_ros.perception.detection import DETECTORS, create_detector
-from fer_ros.perception.detection_types import Detection
-from fer_ros.perception.ensemble import fer_order
-from fer_ros.perception.labels import EMOTIONS
-from fer_ros.perception.model_metadata import CropSpec
-from fer_ros.perception.preprocessing import Box
+from fer_ros.perception.expressions.crop_classification import classify_crops
+from fer_ros.perception.expressions.ensemble import fer_order
+from fer_ros.perception.expressions.labels import EMOTIONS
+from fer_ros.perception.expressions.model_metadata import CropSpec
+from fer_ros.perception.model_files import BUNDLED_MODELS, ENSEMBLES
 from fer_ros.perception.stills import StillImageAnalyser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -278,7 +276,7 @@ class FlipAveraged:
 class Rep155Crops:
     """hri_expression_node's view of the faces: each face box cut out and fitted into a 128 x
     128 image, as a REP-155 detector publishes it (nodes/hri/face_images.py), then classified
-    as that node classifies crops (perception/crop_classification.py)."""
+    as that node classifies crops (perception/expressions/crop_classification.py)."""
 
     def __init__(self, classifier: ExpressionClassifier):
         self.classifier = classifier

@@ -8,7 +8,7 @@ people moving in view. Both candidates run on the same frames: bench/motion.py's
 blur (sigma 1.5) on every third, and, in the "walker" rows, a person crossing the view at
 12 px a frame:
 
-- ``corners``: perception/camera_motion.py, the pipeline's (Lucas-Kanade on a 320 px grey
+- ``corners``: perception/tracking/camera_motion.py, the pipeline's (Lucas-Kanade on a 320 px grey
   thumbnail, positions chained from frame to frame);
 - ``phase correlation``: OpenCV's phaseCorrelate of the 160 px grey thumbnails the change gate
   already makes, with a Hanning window, chained the same way.
@@ -27,7 +27,7 @@ import time
 import cv2
 import numpy as np
 
-from fer_ros.perception.camera_motion import CameraMotion, block_means
+from fer_ros.perception.tracking.camera_motion import CameraMotion, block_means
 from harness import median
 from motion import NOISE_COPIES, world
 from run import Report, standalone

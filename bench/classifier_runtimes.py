@@ -22,9 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.perception.classification import load_classifier, load_single_model
+from fer_ros.perception.expressions.classification import load_classifier, load_single_model
+from fer_ros.perception.expressions.preprocessing import prepare_frame_faces
 from fer_ros.perception.model_files import bundled_model
-from fer_ros.perception.preprocessing import prepare_frame_faces
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import build_frames, load_labels  # noqa: E402

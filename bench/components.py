@@ -15,11 +15,11 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from fer_ros.perception.classification import load_classifier
-from fer_ros.perception.detection import DEFAULT_DETECTOR, create_detector
+from fer_ros.perception.detection.detectors import DEFAULT_DETECTOR, create_detector
+from fer_ros.perception.expressions.classification import load_classifier
+from fer_ros.perception.expressions.preprocessing import prepare_faces
 from fer_ros.perception.model_files import bundled_model
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
-from fer_ros.perception.preprocessing import prepare_faces
 from fer_ros.sources.sample import sample_faces_frame
 from harness import FACE_COUNTS, percentiles
 from run import Report, Target

@@ -28,7 +28,8 @@ A detection is a hit when its box overlaps a face's true box with IoU >= 0.3 (ea
 at most once); every other detection is a false positive. True boxes follow the Haar convention
 (brows to chin, cheek to cheek): the pasted LFW square, and hand-checked boxes for the astronaut
 and the cameraman. ``--calibrate`` measures how BlazeFace's own boxes relate to Haar's on the
-faces both find: the source of the correction constants in ``fer_ros/perception/blazeface.py``.
+faces both find: the source of the correction constants in
+``fer_ros/perception/detection/blazeface.py``.
 """
 
 from __future__ import annotations
@@ -46,11 +47,11 @@ import cv2
 import numpy as np
 import skimage.data
 
-from fer_ros.perception.blazeface import BLAZEFACE_MODELS, BlazeFaceDetector
-from fer_ros.perception.detection import create_detector
-from fer_ros.perception.preprocessing import Box
-from fer_ros.perception.retinaface import RetinaFaceDetector
-from fer_ros.perception.tracking import box_iou
+from fer_ros.perception.detection.blazeface import BLAZEFACE_MODELS, BlazeFaceDetector
+from fer_ros.perception.detection.detections import Box
+from fer_ros.perception.detection.detectors import create_detector
+from fer_ros.perception.detection.retinaface import RetinaFaceDetector
+from fer_ros.perception.tracking.tracks import box_iou
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fer_ros" / "test"))
 from skimage_pictures import (  # noqa: E402

@@ -75,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def yardstick_s() -> float:
     """CPU seconds of one whole-frame RetinaFace search at 960x544 on one thread (median of 9)."""
-    from fer_ros.perception.detection import create_detector
+    from fer_ros.perception.detection.detectors import create_detector
 
     detector = create_detector("retinaface", num_threads=1, detection_size=960)
     frame, _ = sample_faces_frame(4, 960, 544)

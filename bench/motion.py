@@ -56,7 +56,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
 from face_photos import all_faces, head_patch
-from fer_ros.perception.tracking import iou_matrix
+from fer_ros.perception.tracking.tracks import iou_matrix
 from harness import (
     ANSWER_GRACE_S,
     RATE_HZ,

@@ -25,12 +25,12 @@ import cv2
 import numpy as np
 
 from face_photos import crowd_frame
-from fer_ros.perception.classification import load_classifier
+from fer_ros.perception.detection.retinaface import MEAN_BGR, MODEL_FILE
+from fer_ros.perception.expressions.classification import load_classifier
+from fer_ros.perception.expressions.preprocessing import prepare_frame_faces
 from fer_ros.perception.model_files import bundled_model
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
-from fer_ros.perception.preprocessing import prepare_frame_faces
-from fer_ros.perception.retinaface import MEAN_BGR, MODEL_FILE
-from fer_ros.perception.tracking import box_iou
+from fer_ros.perception.tracking.tracks import box_iou
 from harness import RATE_HZ, percentiles
 from hd import HD_FACE_SIZES
 from run import Report

@@ -18,12 +18,14 @@ counters).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import threading
 import time
 from collections import defaultdict
 from pathlib import Path
+from types import ModuleType
 
 WRITE_PERIOD_S = 0.1
 STAGES = ("receive", "conversion", "gray", "change gates", "full search",
@@ -92,18 +94,25 @@ class GrayOnly:
         return getattr(self._cv2, name)
 
 
+def perception_module(name: str, before_subpackages: str) -> ModuleType:
+    """A perception module by its path in this checkout, or by the flat name it had in a
+    baseline checkout from before perception/ was grouped into subpackages."""
+    try:
+        return importlib.import_module(f"fer_ros.perception.{name}")
+    except ImportError:
+        return importlib.import_module(f"fer_ros.perception.{before_subpackages}")
+
+
 def instrument(watch: Stopwatch) -> None:
     import rclpy.executors
 
     from fer_ros.nodes import emotion_node
-    from fer_ros.perception import (
-        classification,
-        pipeline,
-        retinaface,
-        roi_redetection,
-        scheduling,
-        tracking,
-    )
+    classification = perception_module("expressions.classification", "classification")
+    pipeline = perception_module("pipeline", "pipeline")
+    retinaface = perception_module("detection.retinaface", "retinaface")
+    roi_redetection = perception_module("tracking.roi_redetection", "roi_redetection")
+    scheduling = perception_module("tracking.scheduling", "scheduling")
+    tracking = perception_module("tracking.tracks", "tracking")
 
     watch.wrap(rclpy.executors.Executor, "_take_subscription", "receive")
     watch.wrap(emotion_node.EmotionNode, "_process", "frame")
@@ -112,18 +121,18 @@ def instrument(watch: Stopwatch) -> None:
     watch.wrap(emotion_node, "compressed_image_to_bgr", "conversion")
     pipeline.cv2 = GrayOnly(pipeline.cv2, watch)
     try:
-        from fer_ros.perception import search_schedule
+        search_schedule = perception_module("tracking.search_schedule", "search_schedule")
         watch.wrap(search_schedule.WholeFrameSearch, "due", "change gates")
         watch.wrap(search_schedule.WholeFrameSearch, "changed", "change gates")
         watch.wrap(search_schedule.WholeFrameSearch, "searched", "change gates")
         watch.wrap(search_schedule.WholeFrameSearch, "area", "change gates")
-        from fer_ros.perception import unchanged_faces
+        unchanged_faces = perception_module("tracking.unchanged_faces", "unchanged_faces")
         watch.wrap(unchanged_faces.UnchangedFaces, "kept", "change gates")
         watch.wrap(unchanged_faces.UnchangedFaces, "found", "change gates")
     except ImportError:
         pass  # a checkout from before the search schedule
     try:
-        from fer_ros.perception import camera_motion
+        camera_motion = perception_module("tracking.camera_motion", "camera_motion")
         # Measuring the camera's motion is part of what the gates cost.
         watch.wrap(camera_motion.CameraMotion, "update", "change gates")
     except ImportError:

@@ -26,7 +26,7 @@ import numpy as np
 from fer_ros.learning.architectures import ARCHITECTURES, build
 from fer_ros.learning.datasets import FaceSet
 from fer_ros.learning.training import compile_for_training, make_dataset
-from fer_ros.perception.model_metadata import ModelMetadata
+from fer_ros.perception.expressions.model_metadata import ModelMetadata
 from run import Report, standalone
 
 FER2013_TRAINING_FACES = 28_709

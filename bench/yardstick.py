@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 
 from face_photos import crowd_frame
+from fer_ros.perception.detection.retinaface import MEAN_BGR, MODEL_FILE
 from fer_ros.perception.model_files import bundled_model
-from fer_ros.perception.retinaface import MEAN_BGR, MODEL_FILE
 
 RUNS = 12
 WARM_UP = 3

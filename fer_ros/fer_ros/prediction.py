@@ -18,17 +18,16 @@ from pathlib import Path
 import cv2
 
 from fer_ros.nodes.process.stop_request import StopRequest
+from fer_ros.output_files import OutputFileError, check_output_path, write_atomically
 from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
-from fer_ros.perception.classification import DEFAULT_MODEL, ModelLoadError
-from fer_ros.perception.detection import DETECTORS
-from fer_ros.perception.image_limits import (
+from fer_ros.perception.detection.detectors import DETECTORS
+from fer_ros.perception.limits.images import (
     DEFAULT_MAX_PIXELS,
     ImageHeaderError,
     ImageTooLarge,
     read_image,
 )
-from fer_ros.perception.model_files import ModelFileMissing
-from fer_ros.perception.output_files import OutputFileError, check_output_path, write_atomically
+from fer_ros.perception.model_files import DEFAULT_MODEL, ModelFileMissing, ModelLoadError
 from fer_ros.perception.pipeline import FaceResult, PipelineConfig
 from fer_ros.perception.pipeline_parameters import PIPELINE_DEFAULTS, PIPELINE_PARAMETERS
 from fer_ros.perception.stills import StillImageAnalyser

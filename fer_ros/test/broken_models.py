@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_ros.perception.labels import EMOTIONS
-from fer_ros.perception.model_metadata import METADATA_FILENAME, ModelMetadata
+from fer_ros.perception.expressions.labels import EMOTIONS
+from fer_ros.perception.expressions.model_metadata import METADATA_FILENAME, ModelMetadata
 
 
 def tiny_model(outputs: int, seed: int = 0):

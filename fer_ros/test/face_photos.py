@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_ros.perception.preprocessing import Box
+from fer_ros.perception.detection.detections import Box
 
 PHOTOS_DIR = Path(__file__).resolve().parent / "photos" / "face-api"
 FACES: dict[str, tuple[Box, ...]] = {

@@ -8,7 +8,7 @@ from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from fer_ros.perception.preprocessing import Box
+from fer_ros.perception.detection.detections import Box
 from fer_ros.sources.sample import SOURCE_FACE
 
 

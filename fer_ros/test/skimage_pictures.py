@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fer_ros.perception.preprocessing import Box
+from fer_ros.perception.detection.detections import Box
 
 ASTRONAUT_FACE: Box = (177, 66, 95, 95)
 """Brows-forehead to chin, cheek to cheek in ``astronaut()``; checked by eye on a 4x zoom."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.perception.labels import EMOTIONS
+from fer_ros.perception.expressions.labels import EMOTIONS
 
 _SCALE = 4
 """Faces are drawn at four times their size and shrunk, which anti-aliases the thin strokes."""

@@ -1,4 +1,4 @@
-"""Tilted faces levelled before their expression is read (perception/alignment.py, the
+"""Tilted faces levelled before their expression is read (perception/expressions/alignment.py, the
 ``level_tilted_faces`` option): the roll of the eye line from RetinaFace's landmarks, a level
 crop, and the pipeline using both when asked."""
 
@@ -10,12 +10,12 @@ import pytest
 from rcl_interfaces.msg import ParameterType, ParameterValue
 
 from emotion_session import Session, set_parameter
-from fer_ros.perception.alignment import LEVEL_ABOVE_DEGREES, eye_line_roll, level_rolls
-from fer_ros.perception.classification import load_classifier
-from fer_ros.perception.detection import create_detector
-from fer_ros.perception.model_metadata import CropSpec
+from fer_ros.perception.detection.detectors import create_detector
+from fer_ros.perception.expressions.alignment import LEVEL_ABOVE_DEGREES, eye_line_roll, level_rolls
+from fer_ros.perception.expressions.classification import load_classifier
+from fer_ros.perception.expressions.model_metadata import CropSpec
+from fer_ros.perception.expressions.preprocessing import crop_face
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
-from fer_ros.perception.preprocessing import crop_face
 from frames import astronaut_frame, image_msg
 
 TILT = 25.0

@@ -12,7 +12,7 @@ from fer_ros.perception.annotation import (
     emoji_size,
     render_emoji,
 )
-from fer_ros.perception.labels import EMOTIONS
+from fer_ros.perception.expressions.labels import EMOTIONS
 
 
 @pytest.mark.parametrize("label", EMOTIONS)

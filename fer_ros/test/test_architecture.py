@@ -39,6 +39,21 @@ NODE_MODULES = ("camera_node", "emotion_node", "bringup", "viewer_node")
 a subpackage of nodes/ (process, diagnostics, messages, parameters, recording, ...) sits below
 them: the nodes call into it and hand it what it needs (counters, callbacks, tables), it never
 imports a node, so data and control flow one way."""
+PERCEPTION_STAGES: dict[str, tuple[str, ...]] = {
+    "limits": ("limits",),
+    "detection": ("detection", "limits", "model_files"),
+    "expressions": ("expressions", "detection", "limits", "model_files"),
+    "tracking": ("tracking", "detection", "expressions", "limits"),
+}
+"""What each subpackage of perception/ may import from perception/: the stages a frame goes
+through build on the ones before (a face box is detection's, an expression model's description
+is expressions'), never on the ones after; the modules at perception/'s top (the pipeline, stills,
+drawing, model resolution, the parameter table) put them together."""
+MOST_PERCEPTION_TOP_MODULES = 8
+"""perception/'s top holds what puts the stages together; everything else lives in a stage."""
+STANDALONE_TOP_MODULES = ("output_files.py",)
+"""Modules at the package's top beside the command line that the command line and the nodes
+both use (the files they write); they import nothing of the package."""
 LOADS_ITS_NODE = ("nodes/process/entry_points.py",)
 """The executables' entry points import their node, inside a function, once they have taken the
 stop signals: that import is the point of them. Nothing else below the nodes may, lazily or not."""
@@ -155,7 +170,100 @@ def test_every_part_exists_and_holds_modules():
 
 def test_no_module_lies_outside_the_parts_but_the_command_line():
     top_level = sorted(p.name for p in PACKAGE_DIR.glob("*.py"))
-    assert top_level == ["__init__.py", "cli.py", "prediction.py"]
+    assert top_level == ["__init__.py", "cli.py", *STANDALONE_TOP_MODULES, "prediction.py"]
+
+
+def test_the_standalone_top_modules_import_nothing_of_the_package():
+    for name in STANDALONE_TOP_MODULES:
+        inside = [imp.module for imp in imports_of(PACKAGE_DIR / name, PACKAGE_DIR)
+                  if imp.module.split(".")[0] == "fer_ros"]
+        assert inside == [], f"{name} imports {inside}"
+
+
+def copy_with_line(tmp_path: Path, module: str, line: str) -> Path:
+    """A copy of the package (models left out) with ``line`` put at the top of ``module``."""
+    copy = tmp_path / "fer_ros"
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "models"))
+    victim = copy / module
+    victim.write_text(line + "\n" + victim.read_text(encoding="utf-8"), encoding="utf-8")
+    return copy
+
+
+def perception_stage_violations(package_root: Path) -> list[str]:
+    """Imports between perception/'s subpackages that PERCEPTION_STAGES does not allow, lazy
+    ones included: a stage that needs a later one inside a function still needs it."""
+    found = []
+    for stage, allowed in PERCEPTION_STAGES.items():
+        for path in sorted((package_root / "perception" / stage).rglob("*.py")):
+            where = path.relative_to(package_root.parent)
+            for imp in imports_of(path, package_root):
+                names = imp.module.split(".")
+                if names[:2] != ["fer_ros", "perception"] or len(names) < 3:
+                    continue
+                if names[2] not in allowed:
+                    found.append(f"{where}:{imp.line} imports {imp.module}: perception/{stage}/ "
+                                 f"may import only {', '.join(allowed)} of perception/")
+    return found
+
+
+def test_the_perception_stages_build_on_the_ones_before():
+    assert sorted(p.parent.name for p in (PACKAGE_DIR / "perception").glob("*/__init__.py")) \
+        == sorted(PERCEPTION_STAGES)
+    found = perception_stage_violations(PACKAGE_DIR)
+    assert not found, "perception stages broken:\n" + "\n".join(found)
+
+
+def test_perception_keeps_few_modules_at_its_top_and_says_what_each_stage_does():
+    top = sorted(p.name for p in (PACKAGE_DIR / "perception").glob("*.py"))
+    assert len(top) <= MOST_PERCEPTION_TOP_MODULES, top
+    for stage in PERCEPTION_STAGES:
+        init = PACKAGE_DIR / "perception" / stage / "__init__.py"
+        docstring = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
+        assert docstring and len(docstring.splitlines()) >= 3, f"{init} says too little"
+        assert [p for p in init.parent.glob("*.py") if p.name != "__init__.py"], stage
+
+
+def import_circles(package_root: Path) -> list[list[str]]:
+    """Every set of the package's modules that import each other round, directly or through
+    others, lazy imports included (a circle made of a function's import still ties the two
+    modules together); each as its module names, sorted."""
+    modules = {}
+    for path in package_root.rglob("*.py"):
+        parts = path.relative_to(package_root.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for imp in imports_of(path, package_root):
+            target = imp.module
+            while target and target not in modules:
+                target = target.rpartition(".")[0]
+            if target and target != name and target != package_root.name:
+                graph[name].add(target)
+    reaches = {name: _reachable(graph, name) for name in graph}
+    circles = {tuple(sorted(n for n in reaches[name] if name in reaches[n]))
+               for name in graph if name in reaches[name]}
+    return [list(circle) for circle in sorted(circles)]
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(graph[start])
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(graph[name])
+    return seen
+
+
+def test_no_import_circle_anywhere_in_the_package():
+    assert import_circles(PACKAGE_DIR) == []
+
+
+def test_an_import_circle_is_caught(tmp_path: Path):
+    copy = copy_with_line(tmp_path, "sources/frame_sources.py",
+                          "def f():\n    from fer_ros.sources.bags import is_bag\n\n")
+    assert ["fer_ros.sources.bags", "fer_ros.sources.frame_sources"] in import_circles(copy)
 
 
 def test_the_parts_keep_their_boundaries():
@@ -176,35 +284,38 @@ def test_the_nodes_subpackages_never_import_the_nodes():
 
 
 @pytest.mark.parametrize(("module", "line", "expected"), [
-    ("diagnostics/updater.py", "from fer_ros.nodes import emotion_node",
+    ("nodes/diagnostics/updater.py", "from fer_ros.nodes import emotion_node",
      "nodes/diagnostics/updater.py:1 imports fer_ros.nodes.emotion_node: nodes/diagnostics/ "
      "sits below the nodes"),
-    ("process/node_runner.py", "from fer_ros.nodes.camera_node import CameraNode",
+    ("nodes/process/node_runner.py", "from fer_ros.nodes.camera_node import CameraNode",
      "imports fer_ros.nodes.camera_node: nodes/process/"),
-    ("messages/publishing.py", "def f():\n    from ..bringup import run",
+    ("nodes/messages/publishing.py", "def f():\n    from ..bringup import run",
      "imports fer_ros.nodes.bringup: nodes/messages/"),
-    ("process/entry_points.py", "from fer_ros.nodes import viewer_node",
+    ("nodes/process/entry_points.py", "from fer_ros.nodes import viewer_node",
      "imports fer_ros.nodes.viewer_node: nodes/process/"),
+    ("perception/detection/haar.py", "from fer_ros.perception.tracking.tracks import iou_matrix",
+     "perception/detection/ may import only detection, limits, model_files"),
+    ("perception/limits/files.py",
+     "def f():\n    from fer_ros.perception.expressions import labels",
+     "perception/limits/ may import only limits"),
 ])
-def test_a_subpackage_importing_a_node_is_caught(tmp_path: Path, module: str, line: str,
-                                                  expected: str):
-    copy = tmp_path / "fer_ros"
-    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "models"))
-    victim = copy / "nodes" / module
-    victim.write_text(line + "\n" + victim.read_text(encoding="utf-8"), encoding="utf-8")
-    found = layer_violations(copy)
+def test_a_broken_layer_is_caught(tmp_path: Path, module: str, line: str, expected: str):
+    """A subpackage of nodes/ importing a node, or a stage of perception/ importing a later one,
+    is caught by the same scan on a copy with that one import."""
+    check = {"nodes": layer_violations, "perception": perception_stage_violations}
+    found = check[module.split("/")[0]](copy_with_line(tmp_path, module, line))
     assert any(expected in v for v in found), found
 
 
 @pytest.mark.parametrize(("part", "line", "expected"), [
-    ("perception", "import rclpy", "perception/detection.py:1 imports rclpy: perception/ must "
-                                   "not depend on ROS"),
+    ("perception", "import rclpy", "perception/detection/detectors.py:1 imports rclpy: "
+                                   "perception/ must not depend on ROS"),
     ("sources", "from sensor_msgs.msg import Image", "imports sensor_msgs.msg: sources/ must not"),
     ("learning", "from fer_msgs.msg import Emotion", "imports fer_msgs.msg: learning/ must not"),
     ("perception", "import tensorflow as tf", "imports tensorflow at module level"),
     ("sources", "from keras import layers", "imports keras at module level"),
     ("nodes", "from fer_ros.learning import training", "nodes/ may import only"),
-    ("perception", "from ..sources import sample", "imports fer_ros.sources: perception/"),
+    ("perception", "from ...sources import sample", "imports fer_ros.sources: perception/"),
     ("perception", "from fer_ros.nodes.messages.publishing import publish_guarded",
      "perception/ may import only perception"),
     ("viewer", "from sensor_msgs.msg import CompressedImage", "viewer/ must not depend on ROS"),
@@ -216,7 +327,7 @@ def test_a_broken_boundary_is_caught(tmp_path: Path, part: str, line: str, expec
     shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "models"))
     victim = sorted(p for p in (copy / part).glob("*.py") if p.name != "__init__.py")[0]
     if part == "perception":
-        victim = copy / part / "detection.py"
+        victim = copy / part / "detection" / "detectors.py"
     victim.write_text(line + "\n" + victim.read_text(encoding="utf-8"), encoding="utf-8")
     found = violations(copy)
     assert any(expected in v for v in found), found
@@ -226,7 +337,7 @@ def test_lazy_tensorflow_import_inside_a_function_is_allowed(tmp_path: Path):
     """The way perception loads a ``.keras`` model: only when asked to."""
     copy = tmp_path / "fer_ros"
     shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "models"))
-    victim = copy / "perception" / "tracking.py"
+    victim = copy / "perception" / "tracking" / "tracks.py"
     victim.write_text(victim.read_text(encoding="utf-8")
                       + "\n\ndef _load():\n    import keras\n    return keras\n", encoding="utf-8")
     assert violations(copy) == []

@@ -1,4 +1,5 @@
-"""How the whole view moved (perception/camera_motion.py), and a moving camera in the pipeline.
+"""How the whole view moved (perception/tracking/camera_motion.py), and a moving camera in the
+pipeline.
 
 The estimator on windows cut from a real photo (face-api's, ``make photos``): known shifts of
 1 and 40 px a frame recovered under camera noise and blur, with a person moving on their own in
@@ -15,11 +16,11 @@ import numpy as np
 import pytest
 
 from face_photos import crowd_frame, head_patch, needs_photos, photo
-from fer_ros.perception.camera_motion import CameraMotion, Position
-from fer_ros.perception.classification import load_classifier
+from fer_ros.perception.expressions.classification import load_classifier
 from fer_ros.perception.pipeline import PipelineConfig
-from fer_ros.perception.search_schedule import ENTERING_MARGIN, WholeFrameSearch
-from fer_ros.perception.tracking import iou_matrix
+from fer_ros.perception.tracking.camera_motion import CameraMotion, Position
+from fer_ros.perception.tracking.search_schedule import ENTERING_MARGIN, WholeFrameSearch
+from fer_ros.perception.tracking.tracks import iou_matrix
 from test_search_schedule import noisy, pipeline_with, run
 
 pytestmark = needs_photos

@@ -32,8 +32,8 @@ from fer_ros.sources.frame_sources import (
     SourceSpec,
     SourceUnavailable,
     output_size,
-    parse_source,
 )
+from fer_ros.sources.opening import parse_source
 from fer_ros.sources.pacing import Pacer
 from fer_ros.sources.sample import SampleSequence
 from ros_harness import NodeProcess, RosPeer, executable, wait_until

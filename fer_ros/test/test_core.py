@@ -15,12 +15,16 @@ from fer_ros.nodes.messages.image_conversion import (
     compressed_to_bgr,
     raw_to_bgr,
 )
-from fer_ros.perception.classification import ModelLoadError, load_classifier, resolve_model
-from fer_ros.perception.labels import EMOTIONS, canonical_label
-from fer_ros.perception.model_files import bundled_model
-from fer_ros.perception.model_metadata import CropSpec, ModelMetadata, ModelMetadataError
+from fer_ros.perception.expressions.classification import load_classifier
+from fer_ros.perception.expressions.labels import EMOTIONS, canonical_label
+from fer_ros.perception.expressions.model_metadata import (
+    CropSpec,
+    ModelMetadata,
+    ModelMetadataError,
+)
+from fer_ros.perception.expressions.preprocessing import crop_box, crop_face, prepare_faces
+from fer_ros.perception.model_files import ModelLoadError, bundled_model, resolve_model
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
-from fer_ros.perception.preprocessing import crop_box, crop_face, prepare_faces
 from frames import astronaut_frame
 from optional_dependencies import needs_tensorflow
 

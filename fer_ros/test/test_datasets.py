@@ -22,7 +22,7 @@ from fer_ros.learning.datasets import (
     load_training_splits,
     split_off,
 )
-from fer_ros.perception.labels import EMOTIONS
+from fer_ros.perception.expressions.labels import EMOTIONS
 from synthetic_faces import FOLDER_NAMES, make_faces, standard_splits, write_csv, write_folder
 
 

@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 import skimage.data
 
-from fer_ros.perception.blazeface import BlazeFaceDetector
-from fer_ros.perception.detection import DEFAULT_DETECTOR, DETECTORS, create_detector
-from fer_ros.perception.detection_types import Detection
-from fer_ros.perception.preprocessing import Box
-from fer_ros.perception.tracking import box_iou
+from fer_ros.perception.detection.blazeface import BlazeFaceDetector
+from fer_ros.perception.detection.detections import Box, Detection
+from fer_ros.perception.detection.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
+from fer_ros.perception.tracking.tracks import box_iou
 from skimage_pictures import ASTRONAUT_FACE, CAMERAMAN_FACE, NO_FACE_IMAGES, to_bgr
 
 ASTRONAUT_LANDMARKS = ((207, 100), (245, 100), (223, 147))

@@ -12,7 +12,7 @@ from fake_clock import FakeClock
 from fer_ros.nodes.diagnostics.camera_health import CameraHealth, hardware_id
 from fer_ros.nodes.diagnostics.emotion_health import COUNTERS, EmotionHealth
 from fer_ros.nodes.diagnostics.updater import ERROR, OK, WARN, CounterWatch, LatencyWindow, Report
-from fer_ros.perception.classification import DEFAULT_MODEL
+from fer_ros.perception.model_files import DEFAULT_MODEL
 from fer_ros.sources.frame_sources import SourceSpec
 from frames import astronaut_frame, image_msg
 from ros_harness import NodeProcess, RosPeer, executable, wait_for_subscriber, wait_until

@@ -16,8 +16,8 @@ from rcl_interfaces.msg import ParameterType, ParameterValue
 from sensor_msgs.msg import CompressedImage, Image
 
 from emotion_session import START_TIMEOUT, Session, set_parameter
-from fer_ros.perception.labels import EMOTIONS
-from fer_ros.perception.tracking import box_iou
+from fer_ros.perception.expressions.labels import EMOTIONS
+from fer_ros.perception.tracking.tracks import box_iou
 from fer_ros.sources.sample import SampleSequence
 from frames import astronaut_frame, image_msg, jpeg_msg, roi_box
 from ros_harness import RosPeer, executable, wait_until

@@ -20,9 +20,9 @@ from rcl_interfaces.srv import GetParameters
 from sensor_msgs.msg import CompressedImage
 
 from emotion_session import Session, set_parameter
-from fer_ros.perception.classification import ModelLoadError, load_classifier
-from fer_ros.perception.model_files import bundled_model
-from fer_ros.perception.model_metadata import ModelMetadata, ModelMetadataError
+from fer_ros.perception.expressions.classification import load_classifier
+from fer_ros.perception.expressions.model_metadata import ModelMetadata, ModelMetadataError
+from fer_ros.perception.model_files import ModelLoadError, bundled_model
 from frames import astronaut_frame, header, image_msg
 from ros_harness import executable, wait_until
 

@@ -9,16 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_ros.perception.classification import (
-    DEFAULT_MODEL,
-    ModelLoadError,
-    load_classifier,
-    load_single_model,
-)
-from fer_ros.perception.ensemble import EnsembleClassifier
-from fer_ros.perception.labels import EMOTIONS
-from fer_ros.perception.model_files import bundled_model
-from fer_ros.perception.model_metadata import ModelMetadata
+from fer_ros.perception.expressions.classification import load_classifier, load_single_model
+from fer_ros.perception.expressions.ensemble import EnsembleClassifier
+from fer_ros.perception.expressions.labels import EMOTIONS
+from fer_ros.perception.expressions.model_metadata import ModelMetadata
+from fer_ros.perception.model_files import DEFAULT_MODEL, ModelLoadError, bundled_model
 from frames import astronaut_frame, image_msg
 
 REFERENCE = Path(__file__).parent / "data" / "face_expression_net_reference.json"

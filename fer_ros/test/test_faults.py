@@ -165,7 +165,8 @@ def test_keras_model_with_a_lambda_layer_is_refused(tmp_path, suffix):
     """A Lambda layer carries marshalled Python bytecode; safe mode must refuse to load it."""
     import keras
 
-    from fer_ros.perception.classification import ModelLoadError, load_classifier
+    from fer_ros.perception.expressions.classification import load_classifier
+    from fer_ros.perception.model_files import ModelLoadError
 
     model = keras.Sequential([keras.Input((64, 64, 1)), keras.layers.Lambda(lambda x: x * 2.0),
                               keras.layers.GlobalAveragePooling2D(),

@@ -13,7 +13,7 @@ from sensor_msgs.msg import Image
 
 from emotion_session import Session
 from face_photos import crowd_frame, needs_photos
-from fer_ros.perception.tracking import box_iou
+from fer_ros.perception.tracking.tracks import box_iou
 from frames import image_msg, roi_box
 from ros_harness import wait_until
 from test_retinaface import HD_SIZES

@@ -25,8 +25,8 @@ from fer_ros.nodes.hri.expressions import TO_EXPRESSION
 from fer_ros.nodes.hri.face_images import cropped_face
 from fer_ros.nodes.hri.ids import is_valid_id
 from fer_ros.nodes.hri_expression_node import MAX_FACES, HriExpressionNode
-from fer_ros.perception.classification import load_classifier
-from fer_ros.perception.crop_classification import classify_crops
+from fer_ros.perception.expressions.classification import load_classifier
+from fer_ros.perception.expressions.crop_classification import classify_crops
 from frames import header, image_msg
 from ros_harness import NodeProcess, RosPeer, executable, wait_until
 from test_node_info import check_runs, settled

@@ -10,9 +10,9 @@ import pytest
 from fer_ros.nodes.hri.expressions import TO_EXPRESSION, expression_name
 from fer_ros.nodes.hri.face_images import aligned_face, cropped_face, fit, normalized_box
 from fer_ros.nodes.hri.ids import FaceIds, base36, is_valid_id
-from fer_ros.perception.classification import load_classifier
-from fer_ros.perception.crop_classification import classify_crops
-from fer_ros.perception.labels import EMOTIONS
+from fer_ros.perception.expressions.classification import load_classifier
+from fer_ros.perception.expressions.crop_classification import classify_crops
+from fer_ros.perception.expressions.labels import EMOTIONS
 from frames import astronaut_frame
 
 
@@ -57,8 +57,9 @@ def test_face_images_keep_the_face_and_its_aspect():
 
 
 def test_crops_classified_together_read_as_each_alone():
-    """The batch (perception/crop_classification.py) gives each crop what the models give it
-    on its own, with its edge replicated into the margin as crop_face does at an image edge."""
+    """The batch (perception/expressions/crop_classification.py) gives each crop what the models
+    give it on its own, with its edge replicated into the margin as crop_face does at an image
+    edge."""
     classifier = load_classifier(None)
     rng = np.random.default_rng(3)
     frame, box = astronaut_frame()

@@ -12,7 +12,7 @@ import pytest
 
 from bombs import jpeg_header_only, png_bomb, png_header_only
 from fer_ros.nodes.messages.image_conversion import ImageConversionError, compressed_to_bgr
-from fer_ros.perception.image_limits import (
+from fer_ros.perception.limits.images import (
     DEFAULT_MAX_PIXELS,
     ImageHeaderError,
     ImageTooLarge,

@@ -39,7 +39,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fer_ros.nodes.process.dds_profile import use_bundled_dds_profile  # noqa: E402
-from fer_ros.perception.tracking import box_iou  # noqa: E402
+from fer_ros.perception.tracking.tracks import box_iou  # noqa: E402
 from frames import astronaut_frame, image_msg, roi_box  # noqa: E402
 from launch_harness import CleanExitChecks, private_ros_environment  # noqa: E402
 from ros_harness import RosPeer, executable, wait_for_subscriber, wait_until  # noqa: E402

@@ -34,7 +34,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fer_ros.nodes.process.dds_profile import use_bundled_dds_profile  # noqa: E402
 from fer_ros.perception.annotation import COLORS  # noqa: E402
-from fer_ros.perception.labels import EMOTIONS  # noqa: E402
+from fer_ros.perception.expressions.labels import EMOTIONS  # noqa: E402
 from launch_harness import CleanExitChecks, private_ros_environment  # noqa: E402
 from ros_harness import RosPeer, wait_until  # noqa: E402
 

@@ -17,10 +17,10 @@ from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 
 from emotion_session import Session
-from fer_ros.perception.classification import ModelLoadError, load_classifier
-from fer_ros.perception.ensemble import MAX_ENSEMBLE_MEMBERS
-from fer_ros.perception.file_limits import MAX_METADATA_BYTES
-from fer_ros.perception.model_files import bundled_model
+from fer_ros.perception.expressions.classification import load_classifier
+from fer_ros.perception.expressions.ensemble import MAX_ENSEMBLE_MEMBERS
+from fer_ros.perception.limits.files import MAX_METADATA_BYTES
+from fer_ros.perception.model_files import ModelLoadError, bundled_model
 from frames import astronaut_frame, image_msg
 from optional_dependencies import needs_tensorflow
 from ros_harness import executable, wait_until

@@ -17,7 +17,8 @@ import yaml
 from fer_ros.nodes.parameters import camera as camera_parameters
 from fer_ros.nodes.parameters import emotion as emotion_parameters
 from fer_ros.nodes.parameters.reference import markdown
-from fer_ros.perception.classification import DEFAULT_MODEL, load_classifier
+from fer_ros.perception.expressions.classification import load_classifier
+from fer_ros.perception.model_files import DEFAULT_MODEL
 from fer_ros.perception.parameter_spec import defaults
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
 from fer_ros.perception.pipeline_parameters import PIPELINE_DEFAULTS, PIPELINE_PARAMETERS

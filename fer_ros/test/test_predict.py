@@ -8,8 +8,8 @@ import subprocess
 import cv2
 import numpy as np
 
-from fer_ros.perception.labels import EMOTIONS
-from fer_ros.perception.tracking import box_iou
+from fer_ros.perception.expressions.labels import EMOTIONS
+from fer_ros.perception.tracking.tracks import box_iou
 from frames import astronaut_frame
 from ros_harness import executable
 

@@ -104,7 +104,7 @@ def test_a_signal_part_way_keeps_the_results_so_far(image, tmp_path, sig):
 
 
 def test_an_image_file_over_the_size_cap_is_skipped_unread(image, tmp_path):
-    from fer_ros.perception.image_limits import MAX_IMAGE_FILE_BYTES
+    from fer_ros.perception.limits.images import MAX_IMAGE_FILE_BYTES
 
     big = tmp_path / "big.png"
     with open(big, "wb") as out:
@@ -121,7 +121,7 @@ def test_scores_that_are_not_finite_are_written_as_null_never_as_nan():
     written with null scores, label and confidence, and the file stays JSON."""
     import numpy as np
 
-    from fer_ros.perception.labels import EMOTIONS
+    from fer_ros.perception.expressions.labels import EMOTIONS
     from fer_ros.perception.pipeline import FaceResult
     from fer_ros.prediction import face_record
 

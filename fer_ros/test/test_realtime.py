@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from face_photos import all_faces, head_patch, needs_photos
-from fer_ros.perception.classification import load_classifier
-from fer_ros.perception.detection import create_detector
+from fer_ros.perception.detection.detectors import create_detector
+from fer_ros.perception.expressions.classification import load_classifier
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig, make_tracker
-from fer_ros.perception.roi_redetection import RoiRedetector
-from fer_ros.perception.scheduling import ClassificationSchedule
-from fer_ros.perception.tracking import box_iou
+from fer_ros.perception.tracking.roi_redetection import RoiRedetector
+from fer_ros.perception.tracking.scheduling import ClassificationSchedule
+from fer_ros.perception.tracking.tracks import box_iou
 
 pytestmark = needs_photos
 

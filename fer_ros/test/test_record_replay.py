@@ -29,9 +29,10 @@ from std_msgs.msg import Header
 from fer_ros.nodes.messages.image_conversion import compressed_to_bgr, raw_to_bgr
 from fer_ros.nodes.recording.mcap_recording import McapRecording, message_definition
 from fer_ros.nodes.recording.output_folder import RECORDS_NAME
-from fer_ros.perception.tracking import box_iou
+from fer_ros.perception.tracking.tracks import box_iou
 from fer_ros.sources.bags import BagSource
-from fer_ros.sources.frame_sources import SourceError, make_source, parse_source
+from fer_ros.sources.frame_sources import SourceError
+from fer_ros.sources.opening import make_source, parse_source
 from fer_ros.sources.sample import SampleSequence
 from full_disk import fill, small_disk
 from ros_harness import NodeProcess, executable

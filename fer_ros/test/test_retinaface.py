@@ -13,10 +13,10 @@ import pytest
 import skimage.data
 
 from face_photos import all_faces, close_up, crowd_frame, needs_photos, to_gray_bgr
-from fer_ros.perception.detection import DEFAULT_DETECTOR, create_detector
+from fer_ros.perception.detection.detectors import DEFAULT_DETECTOR, create_detector
+from fer_ros.perception.detection.retinaface import RetinaFaceDetector
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
-from fer_ros.perception.retinaface import RetinaFaceDetector
-from fer_ros.perception.tracking import box_iou
+from fer_ros.perception.tracking.tracks import box_iou
 from skimage_pictures import ASTRONAUT_FACE, NO_FACE_IMAGES, to_bgr
 
 pytestmark = needs_photos

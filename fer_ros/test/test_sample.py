@@ -2,8 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_ros.perception.haar import HaarDetector
-from fer_ros.perception.tracking import iou_matrix
+from fer_ros.perception.detection.haar import HaarDetector
+from fer_ros.perception.tracking.tracks import iou_matrix
 from fer_ros.sources.sample import MAX_FACES, SampleSequence, sample_faces_frame
 
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from face_photos import crowd_frame, needs_photos
-from fer_ros.perception.classification import load_classifier
-from fer_ros.perception.detection_types import Detection
+from fer_ros.perception.detection.detections import Detection
+from fer_ros.perception.expressions.classification import load_classifier
 from fer_ros.perception.pipeline import EmotionPipeline, PipelineConfig
-from fer_ros.perception.search_schedule import MOST_FRAMES_UNSEARCHED, WholeFrameSearch
-from fer_ros.perception.tracking import box_iou
-from fer_ros.perception.unchanged_faces import MOST_FRAMES_KEPT
+from fer_ros.perception.tracking.search_schedule import MOST_FRAMES_UNSEARCHED, WholeFrameSearch
+from fer_ros.perception.tracking.tracks import box_iou
+from fer_ros.perception.tracking.unchanged_faces import MOST_FRAMES_KEPT
 from fer_ros.sources.sample import sample_faces_frame
 
 WIDTH, HEIGHT = 1280, 720

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from fer_ros.perception.labels import EMOTIONS
-from fer_ros.perception.tracking import FaceTracker, iou_matrix
+from fer_ros.perception.expressions.labels import EMOTIONS
+from fer_ros.perception.tracking.tracks import FaceTracker, iou_matrix
 
 HAPPY = EMOTIONS.index("happy")
 SAD = EMOTIONS.index("sad")

@@ -22,10 +22,10 @@ from fer_ros.learning import evaluation, training
 from fer_ros.learning.architectures import build
 from fer_ros.learning.datasets import load_split
 from fer_ros.learning.export import float32_copy, load_keras
-from fer_ros.perception.classification import load_classifier
-from fer_ros.perception.labels import EMOTIONS
-from fer_ros.perception.model_metadata import CropSpec, ModelMetadata
-from fer_ros.perception.preprocessing import normalize
+from fer_ros.perception.expressions.classification import load_classifier
+from fer_ros.perception.expressions.labels import EMOTIONS
+from fer_ros.perception.expressions.model_metadata import CropSpec, ModelMetadata
+from fer_ros.perception.expressions.preprocessing import normalize
 from optional_dependencies import needs_tensorflow
 from ros_harness import executable
 from synthetic_faces import (

@@ -18,7 +18,7 @@ import pytest
 
 from fer_ros.learning import evaluation, training
 from fer_ros.learning.interruption import StopSignals
-from fer_ros.perception.labels import EMOTIONS
+from fer_ros.perception.expressions.labels import EMOTIONS
 from fer_ros.perception.model_files import bundled_model
 from full_disk import fill, small_disk
 from optional_dependencies import needs_tensorflow
@@ -240,7 +240,7 @@ def test_a_full_disk_during_a_write_leaves_no_partial_file(tmp_path):
     `.last.partial.keras` beside the previous one."""
     from broken_models import tiny_model
     from fer_ros.learning.export import save_keras_atomic, write_bytes_atomic
-    from fer_ros.perception.model_metadata import ModelMetadata
+    from fer_ros.perception.expressions.model_metadata import ModelMetadata
 
     model = tiny_model(7)
     with small_disk(tmp_path / "disk", size="64k") as disk:
@@ -265,7 +265,7 @@ def test_a_failed_new_run_leaves_no_empty_folders(tmp_path, capsys):
 def test_nothing_written_as_json_holds_nan():
     """JSON has no NaN: a metric that is not a finite number is refused where metadata is made
     or read, and a training callback's infinite start value is saved as null."""
-    from fer_ros.perception.model_metadata import ModelMetadata, ModelMetadataError
+    from fer_ros.perception.expressions.model_metadata import ModelMetadata, ModelMetadataError
 
     for bad in (float("nan"), float("inf"), -float("inf")):
         with pytest.raises(ModelMetadataError, match="finite"):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fer_ros.perception.labels import EMOTIONS
+from fer_ros.perception.expressions.labels import EMOTIONS
 from fer_ros.viewer.broadcast import Broadcast
 from fer_ros.viewer.server import start_viewer
 from ros_harness import NodeProcess, executable, wait_until

@@ -13,7 +13,7 @@ import pytest
 from fer_msgs.msg import Emotion, EmotionArray
 from sensor_msgs.msg import RegionOfInterest
 
-from fer_ros.perception.labels import EMOTIONS
+from fer_ros.perception.expressions.labels import EMOTIONS
 from frames import header, image_msg, jpeg_msg
 from ros_harness import NodeProcess, RosPeer, executable, wait_until
 from viewer_client import MjpegReader, answers, free_port, get, sse_events

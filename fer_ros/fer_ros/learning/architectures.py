@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fer_ros.perception.labels import EMOTIONS
+from fer_ros.perception.expressions.labels import EMOTIONS
 
 DEFAULT_ARCHITECTURE = "default"
 

@@ -20,16 +20,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.perception.file_limits import FileRefused, check_path_length, regular_file_size
-from fer_ros.perception.image_limits import (
+from fer_ros.perception.expressions.labels import EMOTIONS, canonical_label
+from fer_ros.perception.expressions.model_metadata import ModelMetadata
+from fer_ros.perception.expressions.preprocessing import resize_face
+from fer_ros.perception.limits.files import FileRefused, check_path_length, regular_file_size
+from fer_ros.perception.limits.images import (
     DEFAULT_MAX_PIXELS,
     ImageHeaderError,
     ImageTooLarge,
     read_image,
 )
-from fer_ros.perception.labels import EMOTIONS, canonical_label
-from fer_ros.perception.model_metadata import ModelMetadata
-from fer_ros.perception.preprocessing import resize_face
 
 log = logging.getLogger(__name__)
 

@@ -30,10 +30,11 @@ from fer_ros.learning.output_folder import (
     check_output_folder,
 )
 from fer_ros.learning.training import HISTORY_FILE, normalized_faces
-from fer_ros.perception.classification import ModelLoadError, load_classifier, resolve_model
-from fer_ros.perception.file_limits import FileRefused, read_bounded
-from fer_ros.perception.labels import EMOTIONS, canonical_label
-from fer_ros.perception.model_metadata import ModelMetadata, ModelMetadataError
+from fer_ros.perception.expressions.classification import load_classifier
+from fer_ros.perception.expressions.labels import EMOTIONS, canonical_label
+from fer_ros.perception.expressions.model_metadata import ModelMetadata, ModelMetadataError
+from fer_ros.perception.limits.files import FileRefused, read_bounded
+from fer_ros.perception.model_files import ModelLoadError, resolve_model
 
 MIN_AGREEMENT = 0.99
 BATCH = 256

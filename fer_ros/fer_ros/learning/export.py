@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_ros.perception.model_metadata import METADATA_FILENAME, ModelMetadata
+from fer_ros.perception.expressions.model_metadata import METADATA_FILENAME, ModelMetadata
 
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model_float16.tflite"

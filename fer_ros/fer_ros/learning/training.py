@@ -41,15 +41,15 @@ from fer_ros.learning.output_folder import (
     check_free_space,
     check_output_folder,
 )
-from fer_ros.perception.classification import probe_faces
-from fer_ros.perception.labels import EMOTIONS
-from fer_ros.perception.model_metadata import (
+from fer_ros.perception.expressions.classification import probe_faces
+from fer_ros.perception.expressions.labels import EMOTIONS
+from fer_ros.perception.expressions.model_metadata import (
     METADATA_FILENAME,
     CropSpec,
     ModelMetadata,
     ModelMetadataError,
 )
-from fer_ros.perception.preprocessing import normalize
+from fer_ros.perception.expressions.preprocessing import normalize
 
 log = logging.getLogger(__name__)
 

@@ -52,10 +52,9 @@ from fer_ros.nodes.viewer_node import (
     port_number,
     ros_namespace,
 )
-from fer_ros.perception.classification import ModelLoadError
-from fer_ros.perception.detection import DETECTORS
-from fer_ros.perception.model_files import ModelFileMissing
-from fer_ros.perception.output_files import OutputFileError
+from fer_ros.output_files import OutputFileError
+from fer_ros.perception.detection.detectors import DETECTORS
+from fer_ros.perception.model_files import ModelFileMissing, ModelLoadError
 from fer_ros.sources.calibration import CalibrationError
 from fer_ros.sources.frame_sources import DEFAULT_RATE, SourceError
 from fer_ros.viewer.server import ViewerServer

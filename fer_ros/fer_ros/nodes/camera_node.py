@@ -65,9 +65,8 @@ from fer_ros.sources.frame_sources import (
     SourceError,
     SourceUnavailable,
     fit_frame,
-    make_source,
-    parse_source,
 )
+from fer_ros.sources.opening import make_source, parse_source
 from fer_ros.sources.pacing import Pacer
 
 QOS_DEPTH = 5

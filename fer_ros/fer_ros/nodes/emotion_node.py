@@ -74,8 +74,7 @@ from fer_ros.nodes.process.duplicate_names import warn_about_namesakes
 from fer_ros.nodes.process.node_runner import node_main
 from fer_ros.nodes.process.stop_request import StopRequest, stop_behind
 from fer_ros.perception.annotation import FaceAnnotation, draw_annotations
-from fer_ros.perception.classification import ModelLoadError
-from fer_ros.perception.model_files import ModelFileMissing
+from fer_ros.perception.model_files import ModelFileMissing, ModelLoadError
 from fer_ros.perception.pipeline import FaceResult, PipelineConfig
 
 PIPELINE_KEYS = frozenset(PipelineConfig.__dataclass_fields__)

@@ -6,15 +6,14 @@ emotion_node uses, and publishes /humans/faces/<id>/expression under the crop's 
 ROS4HRI robot swaps hri_emotion_recognizer for fer_ros's models without touching its detector
 (docs/hri.md).
 
-Crops go into a mailbox, the newest per face; a worker thread takes a frame's crops together
-(once every tracked face has sent one, or BATCH_WAIT_S after the first) and classifies them in
-one batched call per model (perception/crop_classification.py), so the executor never waits on
-inference and a slow CPU skips stale crops instead of queueing them. As in emotion_node, a face
-is classified at least every ``classification_interval`` of its crops and new faces at once
-(perception/scheduling.py); in between its last scores answer, so every crop gets its
-expression. Each face's label is smoothed over its classifications (``smoothing``, as
-emotion_node's tracks) until its id leaves /humans/faces/tracked; then its subscription,
-publisher and state go.
+Crops go into a mailbox, the newest per face; a worker thread takes a frame's crops together (once
+every tracked face has sent one, or BATCH_WAIT_S after the first) and classifies them in one batched
+call per model (perception/expressions/crop_classification.py), so the executor never waits on
+inference and a slow CPU skips stale crops instead of queueing them. As in emotion_node, a face is
+classified at least every ``classification_interval`` of its crops and new faces at once
+(perception/tracking/scheduling.py); in between its last scores answer, so every crop gets its
+expression. Each face's label is smoothed over its classifications (``smoothing``, as emotion_node's
+tracks) until its id leaves /humans/faces/tracked; then its subscription, publisher and state go.
 
 Bad input is skipped with a throttled warning naming it, and the node keeps serving: crops that
 cannot be read (empty, an odd encoding, a size that does not match its data), crops larger than
@@ -48,11 +47,11 @@ from fer_ros.nodes.parameters.reference import with_parameters
 from fer_ros.nodes.parameters.table import ParameterTable, warn_unknown_overrides
 from fer_ros.nodes.process.node_runner import node_main
 from fer_ros.nodes.process.stop_request import StopRequest
-from fer_ros.perception.classification import ModelLoadError, load_classifier
-from fer_ros.perception.crop_classification import classify_crops
-from fer_ros.perception.model_files import ModelFileMissing
-from fer_ros.perception.scheduling import ClassificationSchedule
-from fer_ros.perception.tracking import SmoothedScores
+from fer_ros.perception.expressions.classification import load_classifier
+from fer_ros.perception.expressions.crop_classification import classify_crops
+from fer_ros.perception.model_files import ModelFileMissing, ModelLoadError
+from fer_ros.perception.tracking.scheduling import ClassificationSchedule
+from fer_ros.perception.tracking.tracks import SmoothedScores
 
 MAX_CROP_PIXELS = 1024 * 1024
 """Largest crop accepted (width x height, from the message's fields before any conversion):

@@ -17,15 +17,8 @@ from dataclasses import replace
 import numpy as np
 
 from fer_ros.nodes.process.freed_memory import release_freed_memory
-from fer_ros.perception.classification import (
-    KERAS_SUFFIXES,
-    ExpressionClassifier,
-    ModelLoadError,
-    load_classifier,
-    model_members,
-    resolve_model,
-)
-from fer_ros.perception.model_files import ModelFileMissing, unsafe_keras_refusal
+from fer_ros.perception.expressions.classification import ExpressionClassifier, load_classifier
+from fer_ros.perception.model_files import ModelFileMissing, ModelLoadError, resolve_models
 from fer_ros.perception.pipeline import EmotionPipeline, FaceResult, PipelineConfig
 
 LOAD_ERRORS = (ModelLoadError, ModelFileMissing, ValueError, OSError)
@@ -34,16 +27,12 @@ which must refuse the value, not end the node."""
 
 
 def check_model(value: str) -> None:
-    """Run every check on a ``model`` value that needs no model runtime: at most
-    MAX_ENSEMBLE_MEMBERS models, each path of bounded length and a regular file under its size
-    cap with metadata that is one too, and no unsafe Keras layer. Only stats and bounded reads
-    of regular files, so the parameter call is answered at once. Raises one of LOAD_ERRORS."""
-    for member in model_members(value):
-        path, _ = resolve_model(member)
-        if path.suffix.lower() in KERAS_SUFFIXES:
-            refusal = unsafe_keras_refusal(path)
-            if refusal is not None:
-                raise ModelLoadError(refusal)
+    """Run every check on a ``model`` value that needs no model runtime
+    (perception/model_files.py's ``resolve_models``): at most MAX_ENSEMBLE_MEMBERS models,
+    each path of bounded length and a regular file under its size cap with metadata that is one
+    too, and no unsafe Keras layer. Only stats and bounded reads of regular files, so the
+    parameter call is answered at once. Raises one of LOAD_ERRORS."""
+    resolve_models(value)
 
 
 class ModelLoader:

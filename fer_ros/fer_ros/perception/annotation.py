@@ -15,8 +15,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from fer_ros.perception.labels import EMOTIONS
-from fer_ros.perception.preprocessing import Box
+from fer_ros.perception.detection.detections import Box
+from fer_ros.perception.expressions.labels import EMOTIONS
 
 Color = tuple[int, int, int]
 """A BGR colour."""

@@ -3,25 +3,25 @@
 One frame costs one gray conversion, one detector call and one batched classifier call, however
 many faces it holds. Two intervals trade freshness for CPU time: with ``detection_interval`` k
 the whole frame is searched every k-th frame only, and in between each tracked face is found
-again near its last box (perception/roi_redetection.py), so a new face is reported at most k-1
+again near its last box (tracking/roi_redetection.py), so a new face is reported at most k-1
 frames late (at once when none of the tracked ones is found or when the frame size changes: the
 whole frame is then searched); with ``classification_interval`` c each face is classified at
 least every c-th frame and its scores reused in between, so they are at most c-1 frames old;
 the frames that search the whole frame classify only new faces and faces at that limit, the
-others take turns with the rest (perception/scheduling.py), so that no frame pays for both a
+others take turns with the rest (tracking/scheduling.py), so that no frame pays for both a
 search and many faces.
 
 While no face is tracked there is nothing to follow, and every frame would be searched whole:
 the most costly case would be the commonest, an empty scene. ``empty_detection_interval`` e
 searches only every e-th of those frames: a face that walks in is reported at most e-1 frames
 late. ``change_threshold`` skips the search of a frame due for one, tracked faces or not, that
-did not change since the last search outside the faces (perception/search_schedule.py), and
+did not change since the last search outside the faces (tracking/search_schedule.py), and
 keeps a tracked face where it was found while its region did not change either
-(perception/unchanged_faces.py): before a still background and still people the cost follows
+(tracking/unchanged_faces.py): before a still background and still people the cost follows
 what moves.
 
 A robot's camera moves, though: the head turns to the people it looks at. With
-``camera_motion`` the pipeline measures how the whole view moved (perception/camera_motion.py)
+``camera_motion`` the pipeline measures how the whole view moved (tracking/camera_motion.py)
 in every frame while the camera moves and every few frames otherwise
 (``_measure_camera``), and both gates undo that motion before they compare: a panning
 camera has only the strip that entered the view searched (and what changed within it, a
@@ -30,7 +30,7 @@ moved them, and the tracker expects each face where the camera's motion and its 
 Forward motion and zoom leave no position to compare with and fall back to the cadence.
 
 With ``background_detection`` the whole-frame search runs on a thread of its own
-(perception/background_detection.py) while the following frames follow the tracked faces; its
+(tracking/background_search.py) while the following frames follow the tracked faces; its
 new faces are sought in the frame at hand once it has finished, so they are reported a frame or
 two later than without, and no frame waits for a whole-frame search unless nothing is tracked
 (then there is nothing to follow). Results then depend on timing. It is off by default: it
@@ -47,19 +47,18 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fer_ros.perception.alignment import level_rolls
-from fer_ros.perception.background_detection import BackgroundDetection
-from fer_ros.perception.camera_motion import CameraMotion, Position
-from fer_ros.perception.classification import ExpressionClassifier, load_classifier
-from fer_ros.perception.detection import create_detector
-from fer_ros.perception.detection_types import Detection, FaceDetector, Landmarks
+from fer_ros.perception.detection.detections import Box, Detection, FaceDetector, Landmarks
+from fer_ros.perception.detection.detectors import create_detector
+from fer_ros.perception.expressions.alignment import level_rolls
+from fer_ros.perception.expressions.classification import ExpressionClassifier, load_classifier
 from fer_ros.perception.pipeline_parameters import PIPELINE_DEFAULTS as _DEFAULTS
-from fer_ros.perception.preprocessing import Box
-from fer_ros.perception.roi_redetection import RoiRedetector
-from fer_ros.perception.scheduling import ClassificationSchedule, interval_value
-from fer_ros.perception.search_schedule import MIN_SHIFT, SearchArea, WholeFrameSearch
-from fer_ros.perception.tracking import FaceTracker, iou_matrix
-from fer_ros.perception.unchanged_faces import UnchangedFaces, moved
+from fer_ros.perception.tracking.background_search import BackgroundDetection
+from fer_ros.perception.tracking.camera_motion import CameraMotion, Position
+from fer_ros.perception.tracking.roi_redetection import RoiRedetector
+from fer_ros.perception.tracking.scheduling import ClassificationSchedule, interval_value
+from fer_ros.perception.tracking.search_schedule import MIN_SHIFT, SearchArea, WholeFrameSearch
+from fer_ros.perception.tracking.tracks import FaceTracker, iou_matrix
+from fer_ros.perception.tracking.unchanged_faces import UnchangedFaces, moved
 
 NEW_FACE_IOU = 0.3
 """A face of a background search whose box overlaps no tracked face's this much is new."""
@@ -130,10 +129,10 @@ class EmotionPipeline:
         """``background_detector``, a second instance of ``detector``'s kind (one per thread),
         runs the whole-frame searches beside the frames that follow; see the module.
         ``level_tilted_faces``: classify faces rolled by more than
-        perception/alignment.py's ``LEVEL_ABOVE_DEGREES`` from a level crop.
+        expressions/alignment.py's ``LEVEL_ABOVE_DEGREES`` from a level crop.
         ``empty_detection_interval`` and ``change_threshold``: when to search the whole
-        frame (perception/search_schedule.py). ``camera_motion``: measure how the view moved
-        (perception/camera_motion.py) and undo it before both change gates compare frames;
+        frame (tracking/search_schedule.py). ``camera_motion``: measure how the view moved
+        (tracking/camera_motion.py) and undo it before both change gates compare frames;
         only with ``change_threshold`` above 0, which the gates need."""
         self.detector = detector
         self.classifier = classifier
@@ -278,9 +277,9 @@ class EmotionPipeline:
                 area: SearchArea | None = None
                 ) -> tuple[list[Detection], bool, list[Detection]]:
         """The frame's faces, whether the whole frame was searched in this frame's turn, and
-        which of the faces kept their last detection (perception/unchanged_faces.py).
+        which of the faces kept their last detection (tracking/unchanged_faces.py).
 
-        The whole frame when the search schedule says so (perception/search_schedule.py), and
+        The whole frame when the search schedule says so (tracking/search_schedule.py), and
         in every frame handed here while no face is tracked with the ``area`` the schedule
         gave (``process`` hands over only the empty scene's frames due for a search); near the
         tracked faces in between, and in the regions of the frame that entered the view or

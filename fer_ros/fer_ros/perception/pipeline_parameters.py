@@ -9,17 +9,17 @@ that component's constants, named here once.
 
 from __future__ import annotations
 
-from fer_ros.perception.alignment import LEVEL_ABOVE_DEGREES
-from fer_ros.perception.classification import DEFAULT_MODEL
-from fer_ros.perception.detection import (
+from fer_ros.perception.detection.detections import MIN_FACE_SIZE
+from fer_ros.perception.detection.detectors import (
     DEFAULT_DETECTION_SIZE,
     DEFAULT_DETECTOR,
     DETECTOR_DEFAULT_THRESHOLD,
     DETECTORS,
 )
-from fer_ros.perception.detection_types import MIN_FACE_SIZE
+from fer_ros.perception.expressions.alignment import LEVEL_ABOVE_DEGREES
+from fer_ros.perception.model_files import DEFAULT_MODEL
 from fer_ros.perception.parameter_spec import ParameterSpec, defaults
-from fer_ros.perception.tracking import SMOOTHING_MODES
+from fer_ros.perception.tracking.tracks import SMOOTHING_MODES
 
 PIPELINE_PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("detector", DEFAULT_DETECTOR, "Face detector.", choices=DETECTORS),

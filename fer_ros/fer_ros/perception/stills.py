@@ -16,9 +16,9 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from fer_ros.perception.alignment import LEVEL_ABOVE_DEGREES, level_rolls
-from fer_ros.perception.classification import ExpressionClassifier, load_classifier
-from fer_ros.perception.detection_types import Detection, FaceDetector
+from fer_ros.perception.detection.detections import Detection, FaceDetector
+from fer_ros.perception.expressions.alignment import LEVEL_ABOVE_DEGREES, level_rolls
+from fer_ros.perception.expressions.classification import ExpressionClassifier, load_classifier
 from fer_ros.perception.pipeline import (
     FaceResult,
     PipelineConfig,

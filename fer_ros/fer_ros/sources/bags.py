@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from fer_ros.perception.file_limits import FileRefused, read_bounded, regular_file_size
+from fer_ros.perception.limits.files import FileRefused, read_bounded, regular_file_size
 from fer_ros.sources.frame_sources import FrameSource, FrameUnreadable, SourceError, SourceSpec
 from fer_ros.sources.mcap_files import McapFile, McapRefused
 

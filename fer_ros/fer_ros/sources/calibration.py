@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from fer_ros.perception.file_limits import FileRefused, read_bounded
+from fer_ros.perception.limits.files import FileRefused, read_bounded
 
 MAX_CALIBRATION_BYTES = 1 << 20
 """A calibration YAML is under a kilobyte; anything near a megabyte is not one."""

@@ -26,7 +26,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from fer_ros.perception.file_limits import FileRefused, regular_file_size
+from fer_ros.perception.limits.files import FileRefused, regular_file_size
 
 MAX_CHUNK_BYTES = 512 << 20
 """Most bytes one chunk may unpack to (and a record may hold). Writers cut chunks at about

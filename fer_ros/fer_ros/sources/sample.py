@@ -15,7 +15,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from fer_ros.perception.preprocessing import Box
+from fer_ros.perception.detection.detections import Box
 
 SOURCE_FACE: Box = (177, 66, 95, 95)
 """Eileen Collins' face in ``astronaut()``, as OpenCV's frontal-face Haar cascade boxes it.

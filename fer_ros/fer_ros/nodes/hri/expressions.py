@@ -11,7 +11,7 @@ from __future__ import annotations
 from hri_msgs.msg import Expression
 from std_msgs.msg import Header
 
-from fer_ros.perception.labels import canonical_label
+from fer_ros.perception.expressions.labels import canonical_label
 
 TO_EXPRESSION: dict[str, str] = {
     "angry": Expression.ANGRY,
@@ -22,7 +22,7 @@ TO_EXPRESSION: dict[str, str] = {
     "surprise": Expression.SURPRISED,
     "neutral": Expression.NEUTRAL,
 }
-"""fer_ros's class (perception/labels.py's EMOTIONS) to the Expression constant."""
+"""fer_ros's class (perception/expressions/labels.py's EMOTIONS) to the Expression constant."""
 
 
 def expression_name(label: str) -> str:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fer_ros.perception.alignment import eye_line_roll
-from fer_ros.perception.detection_types import Landmarks
-from fer_ros.perception.model_metadata import CropSpec
-from fer_ros.perception.preprocessing import Box, crop_face
+from fer_ros.perception.detection.detections import Box, Landmarks
+from fer_ros.perception.expressions.alignment import eye_line_roll
+from fer_ros.perception.expressions.model_metadata import CropSpec
+from fer_ros.perception.expressions.preprocessing import crop_face
 
 BOX_ONLY = CropSpec(square=False, margin_frac=0.0, margin_px=0)
 """The face box itself, no margin: what REP-155 detectors crop."""

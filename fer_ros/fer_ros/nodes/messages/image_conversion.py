@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fer_ros.perception.image_limits import (
+from fer_ros.perception.limits.images import (
     DEFAULT_MAX_PIXELS,
     ImageHeaderError,
     ImageTooLarge,

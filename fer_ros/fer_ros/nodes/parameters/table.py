@@ -21,7 +21,7 @@ from rcl_interfaces.msg import (
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from fer_ros.perception.image_limits import DEFAULT_MAX_PIXELS, MAX_PIXELS_LIMIT
+from fer_ros.perception.limits.images import DEFAULT_MAX_PIXELS, MAX_PIXELS_LIMIT
 from fer_ros.perception.parameter_spec import ParameterSpec
 
 __all__ = ["MAX_IMAGE_PIXELS", "ParameterSpec", "ParameterTable", "accept", "descriptor",

@@ -27,7 +27,7 @@ from rclpy.signals import SignalHandlerOptions
 from fer_ros.nodes.process.dds_profile import PROFILE, use_bundled_dds_profile
 from fer_ros.nodes.process.domain_id import domain_id_error
 from fer_ros.nodes.process.stop_request import StopRequest
-from fer_ros.perception.file_limits import FileRefused, read_bounded
+from fer_ros.perception.limits.files import FileRefused, read_bounded
 
 SPIN_PERIOD_S = 0.1
 """Longest the executor waits before it looks at the stop flag again."""

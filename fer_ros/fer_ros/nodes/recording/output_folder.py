@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from fer_ros.nodes.recording.face_summary import FaceSummary
-from fer_ros.perception.output_files import OutputFileError, check_output_path, write_atomically
+from fer_ros.output_files import OutputFileError, check_output_path, write_atomically
 
 VIDEO_NAME = "annotated.mp4"
 RECORDS_NAME = "emotions.jsonl"

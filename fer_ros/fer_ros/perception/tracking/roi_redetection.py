@@ -19,10 +19,9 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from fer_ros.perception.detection_types import MIN_FACE_SIZE, Detection, FaceDetector
-from fer_ros.perception.preprocessing import Box
-from fer_ros.perception.retinaface import MEAN_BGR, shrink_interpolation
-from fer_ros.perception.tracking import iou_matrix
+from fer_ros.perception.detection.detections import MIN_FACE_SIZE, Box, Detection, FaceDetector
+from fer_ros.perception.detection.retinaface import MEAN_BGR, shrink_interpolation
+from fer_ros.perception.tracking.tracks import iou_matrix
 
 CONTEXT = 2.5
 """Side of the region searched, in face sides: a face that moves up to half its side between

@@ -1,5 +1,6 @@
 """What every face detector returns, in a module of its own so each detector family's module
-and the registry in ``detection.py`` can share it without importing each other."""
+and the registry (``detectors.py``) can share it without importing each other; the face box
+is defined here because detection is where boxes come from."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Protocol
 
 import numpy as np
 
-from fer_ros.perception.preprocessing import Box
+Box = tuple[int, int, int, int]
+"""A face box in pixels: x, y, width, height."""
 
 MIN_FACE_SIZE = 30
 """Smallest face side reported by default, in pixels: smaller faces carry too few pixels for

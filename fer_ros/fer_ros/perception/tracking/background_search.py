@@ -3,7 +3,7 @@
 A search of the whole frame of an HD camera can cost RetinaFace more than a frame's period at
 30 Hz on a 2-core computer: done in the frame's own turn, every ``detection_interval``-th frame
 is late, and those frames set the p99 latency. Run here instead, it overlaps the next frames,
-which meanwhile follow the tracked faces in their regions (perception/roi_redetection.py) on
+which meanwhile follow the tracked faces in their regions (roi_redetection.py) on
 the other core; its faces come back a frame or two later and are then sought in the frame at
 hand. onnxruntime, OpenCV and numpy release the GIL while they compute, so the two threads do
 run at once.
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fer_ros.perception.detection_types import Detection, FaceDetector
+from fer_ros.perception.detection.detections import Detection, FaceDetector
 
 
 @dataclass(frozen=True)

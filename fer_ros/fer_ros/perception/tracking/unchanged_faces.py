@@ -1,7 +1,7 @@
 """Which tracked faces to find again in a frame: those whose region changed since they were.
 
 Between two whole-frame searches each tracked face is found again near its box
-(perception/roi_redetection.py). A person before a robot sits or stands still much of the
+(roi_redetection.py). A person before a robot sits or stands still much of the
 time, and a detector is a function of its pixels: where a face's region is the same as when the
 face was last found, it would be found where it was. Such a face keeps that detection, box,
 score and landmarks, at the cost of comparing two thumbnails; the others are found again, as
@@ -9,11 +9,11 @@ before. The regions are compared as a grey thumbnail of ``THUMB_CELLS`` x ``THUM
 blocks, each a block mean, so a camera's pixel noise cancels while a face that moves, turns or
 nods shifts its edges and the blocks across them by tens of grey levels. The region is the box
 widened by ``FACE_MARGIN`` face sides on each side, the same as the whole-frame search's gate
-leaves out (perception/search_schedule.py): whatever changes around a face is seen by one of
+leaves out (search_schedule.py): whatever changes around a face is seen by one of
 the two.
 
 Expressions change within a still face, more subtly than a thumbnail shows: classification is
-not gated, it keeps its own schedule (perception/scheduling.py) on the crops of the kept boxes.
+not gated, it keeps its own schedule (scheduling.py) on the crops of the kept boxes.
 A face is found again at least every ``MOST_FRAMES_KEPT`` frames whatever its region says.
 """
 
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fer_ros.perception.camera_motion import Position
-from fer_ros.perception.detection_types import Detection
-from fer_ros.perception.search_schedule import MIN_SHIFT, widened
+from fer_ros.perception.detection.detections import Detection
+from fer_ros.perception.tracking.camera_motion import Position
+from fer_ros.perception.tracking.search_schedule import MIN_SHIFT, widened
 
 THUMB_CELLS = 16
 """Blocks per side of a face region's thumbnail: about 12 px blocks for a 100 px face with its
@@ -47,7 +47,7 @@ class _Found:
     thumb: np.ndarray
     frame: int
     position: Position | None
-    """The camera's position in that frame (perception/camera_motion.py)."""
+    """The camera's position in that frame (camera_motion.py)."""
 
 
 class UnchangedFaces:

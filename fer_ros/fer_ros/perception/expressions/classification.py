@@ -6,57 +6,33 @@ LiteRT (a few MB, starts in milliseconds), ``.onnx`` models in onnxruntime, and 
 imported only when a Keras model is configured, so the default node never pays its start-up time
 or memory.
 
-Bundled models are named (``mini_xception``, ``face_expression_net``) and ``ensemble`` averages
-them (perception/ensemble.py); a ``model`` parameter may also name files or export folders.
+What a ``model`` value names (bundled models, ensembles, files, export folders) is resolved and
+checked in perception/model_files.py; this module loads what that hands it, picks the runtime
+by the file's type, probes the model, and averages several in an ensemble (ensemble.py).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from fer_ros.perception.ensemble import MAX_ENSEMBLE_MEMBERS, EnsembleClassifier
-from fer_ros.perception.file_limits import (
-    MAX_MODEL_BYTES,
-    MAX_PATH_CHARS,
-    FileRefused,
-    check_path_length,
-    is_present,
-    regular_file_size,
+from fer_ros.perception.detection.detections import Box
+from fer_ros.perception.expressions.ensemble import EnsembleClassifier
+from fer_ros.perception.expressions.model_metadata import ModelMetadata
+from fer_ros.perception.expressions.preprocessing import normalize, prepare_frame_faces
+from fer_ros.perception.model_files import (
+    KERAS_SUFFIXES,
+    ONNX_SUFFIXES,
+    TFLITE_SUFFIXES,
+    ModelFile,
+    ModelLoadError,
+    resolve_model,
+    resolve_models,
 )
-from fer_ros.perception.model_files import MINI_XCEPTION_FILE, bundled_model, unsafe_keras_refusal
-from fer_ros.perception.model_metadata import METADATA_FILENAME, ModelMetadata, ModelMetadataError
-from fer_ros.perception.preprocessing import Box, normalize, prepare_frame_faces
-
-KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
-TFLITE_SUFFIXES = (".tflite",)
-ONNX_SUFFIXES = (".onnx",)
-
-BUNDLED_MODELS: dict[str, str] = {
-    "mini_xception": MINI_XCEPTION_FILE,
-    "face_expression_net": "face_expression_net.onnx",
-}
-"""Model names a ``model`` parameter accepts, and the bundled file each stands for."""
-
-ENSEMBLES: dict[str, tuple[str, ...]] = {"ensemble": ("mini_xception", "face_expression_net")}
-"""Named ensembles; a comma-separated list of models is an ensemble too."""
-
-MAX_MODEL_SPEC_CHARS = MAX_ENSEMBLE_MEMBERS * (MAX_PATH_CHARS + 1)
-"""Longest ``model`` value: MAX_ENSEMBLE_MEMBERS paths of the longest length accepted."""
-
-DEFAULT_MODEL = "ensemble"
-"""What an empty ``model`` parameter (and `fer predict` without ``--model``) loads: the best
-pair on bench/accuracy.py's real photos. The only meaning of "the default model"."""
-
-
-class ModelLoadError(RuntimeError):
-    """A model cannot be used; the message names the file and the problem in one line."""
 
 
 class ExpressionClassifier(Protocol):
@@ -69,7 +45,7 @@ class ExpressionClassifier(Protocol):
     def classify(self, bgr: np.ndarray, gray: np.ndarray, boxes: Sequence[Box],
                  rolls: Sequence[float] | None = None) -> np.ndarray:
         """Probabilities (N, len(metadata.labels)) for the N face boxes of one frame; ``rolls``
-        (degrees per face, perception/alignment.py) levels tilted faces first."""
+        (degrees per face, alignment.py) levels tilted faces first."""
         ...
 
 
@@ -167,9 +143,6 @@ class KerasClassifier(SingleModel):
     """
 
     def __init__(self, path: Path, metadata: ModelMetadata):
-        refusal = unsafe_keras_refusal(path)
-        if refusal is not None:
-            raise ModelLoadError(refusal)
         import keras
 
         self.path = path
@@ -250,115 +223,29 @@ def _check_shapes(path: Path, metadata: ModelMetadata, input_shape: tuple, outpu
         )
 
 
-def _metadata_for_file(path: Path) -> ModelMetadata:
-    """A model file's metadata: ``<stem>.json`` beside it, else the folder's ``metadata.json``.
-
-    A candidate that is there but is no regular file (a FIFO, a link to a device) is refused
-    with its reason rather than passed over, so the user learns why it was not used."""
-    for candidate in (path.with_suffix(".json"), path.parent / METADATA_FILENAME):
-        if is_present(candidate):
-            try:
-                return ModelMetadata.load(candidate)
-            except ModelMetadataError as exc:
-                raise ModelLoadError(str(exc)) from None
-    raise ModelLoadError(
-        f"{path}: no model metadata found (looked for {path.with_suffix('.json').name} and "
-        f"{METADATA_FILENAME} beside it); it says the model's input size, scaling and labels"
-    )
-
-
-def _is_folder(path: Path) -> bool:
-    try:
-        return stat.S_ISDIR(os.stat(path).st_mode)
-    except OSError:
-        return False
-
-
-def resolve_model(path: str | Path) -> tuple[Path, ModelMetadata]:
-    """Model file and metadata for one model: a bundled model's name, a file or an export
-    folder. An empty name is refused: the default model is an ensemble, which only
-    ``load_classifier`` builds, so "default" has one meaning.
-
-    For an export folder the TFLite file is preferred over the Keras one: same predictions (the
-    evaluation checks it), a fraction of the start-up time and memory. Every file is checked to
-    be a regular file under its cap before it is read (perception/file_limits.py).
-    """
-    if str(path).strip() == "":
-        raise ModelLoadError(f"no model named: give one of {', '.join(BUNDLED_MODELS)}, a model "
-                             "file or an export folder")
-    if str(path).strip() in BUNDLED_MODELS:
-        model_path = bundled_model(BUNDLED_MODELS[str(path).strip()])
-        return model_path, _metadata_for_file(model_path)
-    try:
-        check_path_length(path, "model path")
-    except FileRefused as exc:
-        raise ModelLoadError(str(exc)) from None
-    model_path = Path(path).expanduser()
-    if _is_folder(model_path):
-        try:
-            metadata = ModelMetadata.load(model_path / METADATA_FILENAME)
-        except ModelMetadataError as exc:
-            raise ModelLoadError(str(exc)) from exc
-        for key in ("tflite", "keras"):
-            name = metadata.files.get(key)
-            if name:
-                model_path = model_path / str(name)
-                _check_model_file(model_path)
-                return model_path, metadata
-        raise ModelLoadError(f"{model_path / METADATA_FILENAME}: lists no 'tflite' or 'keras' file")
-    if not is_present(model_path) and not model_path.suffix and len(model_path.parts) == 1:
-        names = ", ".join([*BUNDLED_MODELS, *ENSEMBLES])
-        raise ModelLoadError(f"{model_path}: no such model file, nor a bundled model ({names})")
-    _check_model_file(model_path)
-    return model_path, _metadata_for_file(model_path)
-
-
-def _check_model_file(path: Path) -> int:
-    """The size of a model file that is a regular file under MAX_MODEL_BYTES, else the reason."""
-    try:
-        return regular_file_size(path, MAX_MODEL_BYTES, "model file")
-    except FileRefused as exc:
-        raise ModelLoadError(str(exc)) from None
-
-
-def model_members(model: str | Path | None) -> tuple[str, ...]:
-    """The models a ``model`` value names: one, a named ensemble's or a comma-separated list's.
-
-    A list longer than MAX_ENSEMBLE_MEMBERS is refused here, before any file is looked at:
-    each member costs its runtime's memory, and a thousand copies of one model ran to
-    gigabytes."""
-    spec = DEFAULT_MODEL if model is None or str(model).strip() == "" else str(model).strip()
-    if len(spec) > MAX_MODEL_SPEC_CHARS:
-        raise ModelLoadError(f"model value of {len(spec)} characters is longer than the "
-                             f"{MAX_MODEL_SPEC_CHARS} accepted ({spec[:40]}...)")
-    if spec in ENSEMBLES:
-        return ENSEMBLES[spec]
-    members = tuple(part.strip() for part in spec.split(",") if part.strip())
-    if len(members) > MAX_ENSEMBLE_MEMBERS:
-        raise ModelLoadError(f"an ensemble of {len(members)} models is more than the "
-                             f"{MAX_ENSEMBLE_MEMBERS} accepted")
-    return members or (spec,)
+def load_model(model: ModelFile, num_threads: int = 2) -> SingleModel:
+    """Load one resolved model (perception/model_files.py) in the runtime its file's type
+    needs, and probe it; every failure is one ModelLoadError line."""
+    suffix = model.path.suffix.lower()
+    if suffix in TFLITE_SUFFIXES:
+        loaded: SingleModel = LiteRTClassifier(model.path, model.metadata,
+                                               num_threads=num_threads)
+    elif suffix in ONNX_SUFFIXES:
+        loaded = OnnxRuntimeClassifier(model.path, model.metadata, num_threads=num_threads)
+    elif suffix in KERAS_SUFFIXES:
+        loaded = KerasClassifier(model.path, model.metadata)
+    else:
+        raise ModelLoadError(
+            f"{model.path}: unsupported model type {suffix!r} "
+            f"(expected one of {', '.join(TFLITE_SUFFIXES + ONNX_SUFFIXES + KERAS_SUFFIXES)})"
+        )
+    check_finite_outputs(loaded)
+    return loaded
 
 
 def load_single_model(path: str | Path, num_threads: int = 2) -> SingleModel:
-    """Load one model (see ``resolve_model``) and probe it; every failure is one
-    ModelLoadError line."""
-    model_path, metadata = resolve_model(path)
-    _check_model_file(model_path)
-    suffix = model_path.suffix.lower()
-    if suffix in TFLITE_SUFFIXES:
-        model: SingleModel = LiteRTClassifier(model_path, metadata, num_threads=num_threads)
-    elif suffix in ONNX_SUFFIXES:
-        model = OnnxRuntimeClassifier(model_path, metadata, num_threads=num_threads)
-    elif suffix in KERAS_SUFFIXES:
-        model = KerasClassifier(model_path, metadata)
-    else:
-        raise ModelLoadError(
-            f"{model_path}: unsupported model type {suffix!r} "
-            f"(expected one of {', '.join(TFLITE_SUFFIXES + ONNX_SUFFIXES + KERAS_SUFFIXES)})"
-        )
-    check_finite_outputs(model)
-    return model
+    """Load one model by name, file or export folder."""
+    return load_model(resolve_model(path), num_threads=num_threads)
 
 
 def probe_faces(metadata: ModelMetadata) -> np.ndarray:
@@ -398,12 +285,11 @@ def load_classifier(model: str | Path | None = None,
                     num_threads: int = 2) -> ExpressionClassifier:
     """Load what a ``model`` parameter names: empty for the default, a bundled model's or an
     ensemble's name, a file, an export folder, or a comma-separated list to average."""
-    spec = DEFAULT_MODEL if model is None or str(model).strip() == "" else str(model).strip()
-    members = model_members(spec)
-    if spec not in ENSEMBLES and "," not in spec:
-        return load_single_model(spec, num_threads=num_threads)
-    loaded = [load_single_model(member, num_threads=num_threads) for member in members]
+    choice = resolve_models(model)
+    loaded = [load_model(member, num_threads=num_threads) for member in choice.members]
+    if not choice.ensemble:
+        return loaded[0]
     try:
-        return EnsembleClassifier(spec, loaded)
+        return EnsembleClassifier(choice.name, loaded)
     except ValueError as exc:
         raise ModelLoadError(str(exc)) from exc

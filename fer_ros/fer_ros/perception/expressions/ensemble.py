@@ -15,9 +15,9 @@ from typing import Protocol
 
 import numpy as np
 
-from fer_ros.perception.labels import EMOTIONS, canonical_label
-from fer_ros.perception.model_metadata import ModelMetadata
-from fer_ros.perception.preprocessing import Box
+from fer_ros.perception.detection.detections import Box
+from fer_ros.perception.expressions.labels import EMOTIONS, canonical_label
+from fer_ros.perception.expressions.model_metadata import ModelMetadata
 
 MAX_ENSEMBLE_MEMBERS = 8
 """Most models one ensemble averages. Each member costs its runtime's memory and time on every

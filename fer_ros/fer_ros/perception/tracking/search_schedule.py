@@ -2,7 +2,7 @@
 
 The whole-frame search is the most costly step of the pipeline, and its only job beside the
 tracked faces is to find new ones; tracked faces are followed near their boxes
-(perception/roi_redetection.py) in every frame that is not searched. A robot's camera shows
+(roi_redetection.py) in every frame that is not searched. A robot's camera shows
 nobody, or the same few people before a still background, most of the time; searching each such
 frame again finds what the last search found. Two savings, bounded so that a face that walks in
 is still reported within a fifth of a second at 30 Hz:
@@ -30,7 +30,7 @@ second too.
 A frame that changed is searched where it changed: the blocks that differ, with a margin
 (``ENTERING_MARGIN``), searched at the whole frame's scale, and the whole frame only when
 those regions would cover half of it. A camera that pans, tilts or shakes moves every block;
-given the camera's position (perception/camera_motion.py) the gate undoes that motion first,
+given the camera's position (camera_motion.py) the gate undoes that motion first,
 comparing each block of the last searched frame that is still in view with the same patch of
 this frame, shrunk on the same block grid, and adds the strips that entered the view, each
 widened inwards by ``ENTERING_MARGIN`` of the frame's height so that a face the edge cut
@@ -48,9 +48,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fer_ros.perception.camera_motion import Position, block_means
-from fer_ros.perception.preprocessing import Box
-from fer_ros.perception.scheduling import interval_value
+from fer_ros.perception.detection.detections import Box
+from fer_ros.perception.tracking.camera_motion import Position, block_means
+from fer_ros.perception.tracking.scheduling import interval_value
 
 THUMB_SIDE = 160
 """Longer side of the thumbnails compared, px: a block of 8x8 frame pixels at 1280x720 and
@@ -116,7 +116,7 @@ class WholeFrameSearch:
     def area(self, gray: np.ndarray, tracked: Sequence[Box] = (),
              position: Position | None = None) -> SearchArea:
         """For a frame due for a search, in grey, at the camera ``position``
-        (perception/camera_motion.py; None: the camera is taken as still): where it is to be
+        (camera_motion.py; None: the camera is taken as still): where it is to be
         searched. Nowhere when it is as the last frame searched, outside the faces, once the
         camera's motion since then is undone; the strips that entered the view and the blocks
         that changed, each widened (``regions``), when they are a small part of the frame;
@@ -258,7 +258,7 @@ def thumbnail(gray: np.ndarray) -> np.ndarray:
 def widened(box: Box) -> tuple[float, float, float, float]:
     """``box`` widened by FACE_MARGIN face sides on each side, as x0, y0, x1, y1 in the same
     pixels: what a face may change around itself, left to it by both change gates (here and
-    perception/unchanged_faces.py)."""
+    unchanged_faces.py)."""
     x, y, w, h = box
     margin = FACE_MARGIN * max(w, h)
     return x - margin, y - margin, x + w + margin, y + h + margin

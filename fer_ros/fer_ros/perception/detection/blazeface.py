@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_ros.perception.detection_types import MIN_FACE_SIZE, Detection
+from fer_ros.perception.detection.detections import MIN_FACE_SIZE, Detection
 from fer_ros.perception.model_files import bundled_model
 
 

@@ -14,7 +14,7 @@ classify only the faces that must be: new ones and those at the age limit. Their
 the frames in between, which only follow the tracked faces, so that a frame costs either a
 search or a share of the classifications, not both. When the searches stop coming on their
 cadence (the search schedule skips the searches of unchanged frames,
-perception/search_schedule.py), every frame is a classifying one, and the share falls back to
+search_schedule.py), every frame is a classifying one, and the share falls back to
 one face in ``interval`` per frame: each face is still classified once every ``interval``
 frames, not more often.
 """

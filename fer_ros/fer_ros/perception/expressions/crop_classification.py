@@ -2,7 +2,7 @@
 ``cropped`` or ``aligned`` image), not a frame to search.
 
 The classifiers take a frame and face boxes, and each model widens a box by its own crop margin
-(perception/preprocessing.py's ``crop_face``; the edge of the frame is replicated where the
+(preprocessing.py's ``crop_face``; the edge of the frame is replicated where the
 widened box leaves it). So the crops are laid side by side in one mosaic, each inside a border
 of its own edge pixels wide enough for any model's margin: every model then sees exactly what
 it would see of that crop alone, and all faces go through each model in one batched call, as
@@ -16,8 +16,9 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from fer_ros.perception.classification import ExpressionClassifier
-from fer_ros.perception.preprocessing import Box, crop_box
+from fer_ros.perception.detection.detections import Box
+from fer_ros.perception.expressions.classification import ExpressionClassifier
+from fer_ros.perception.expressions.preprocessing import crop_box
 
 
 def _margin(classifier: ExpressionClassifier, width: int, height: int) -> int:

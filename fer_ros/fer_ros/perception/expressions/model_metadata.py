@@ -13,8 +13,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from fer_ros.perception.file_limits import MAX_METADATA_BYTES, FileRefused, read_bounded
-from fer_ros.perception.labels import EMOTIONS
+from fer_ros.perception.expressions.labels import EMOTIONS
+from fer_ros.perception.limits.files import MAX_METADATA_BYTES, FileRefused, read_bounded
 
 FORMAT_VERSION = 1
 METADATA_FILENAME = "metadata.json"

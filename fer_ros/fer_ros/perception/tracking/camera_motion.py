@@ -2,7 +2,7 @@
 
 A robot's camera is rarely still while people are around it: the head turns to look at them,
 the base drives, the body sways. Every frame of a moving camera differs from the last one, so
-the change gates (perception/search_schedule.py, perception/unchanged_faces.py) would see
+the change gates (search_schedule.py, unchanged_faces.py) would see
 change everywhere. Undoing the camera's motion first leaves what really changed: the strip
 that entered the view, a person who moved.
 

@@ -12,10 +12,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from fer_ros.perception.model_metadata import CropSpec, ModelMetadata
-
-Box = tuple[int, int, int, int]
-"""A face box in pixels: x, y, width, height."""
+from fer_ros.perception.detection.detections import Box
+from fer_ros.perception.expressions.model_metadata import CropSpec, ModelMetadata
 
 
 def normalize(pixels, metadata: ModelMetadata):
@@ -39,7 +37,7 @@ def crop_box(box: Box, crop: CropSpec) -> Box:
 
 def crop_face(gray: np.ndarray, box: Box, crop: CropSpec, roll: float = 0.0) -> np.ndarray:
     """Cut the crop region out of an image (gray or colour), replicating the border where it
-    leaves the image; with a ``roll`` (degrees, clockwise on screen: perception/alignment.py)
+    leaves the image; with a ``roll`` (degrees, clockwise on screen: alignment.py)
     the region is turned about the box's centre by that much first, so a tilted face comes out
     level.
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fer_ros.perception.labels import EMOTIONS
-from fer_ros.perception.preprocessing import Box
+from fer_ros.perception.detection.detections import Box
+from fer_ros.perception.expressions.labels import EMOTIONS
 
 SMOOTHING_MODES: tuple[str, ...] = ("none", "ema", "window")
 MAX_SIZE_RATIO = 1.5
@@ -263,7 +263,7 @@ class FaceTracker:
 
     def camera_moved(self, dx: float, dy: float) -> None:
         """The camera moved the view's content by ``dx``, ``dy`` pixels since the last frame
-        (perception/camera_motion.py): each face is expected there plus its own motion, and
+        (camera_motion.py): each face is expected there plus its own motion, and
         its velocity stays its own, so a face that stands still while the head turns is
         expected where the turn takes it, not where it drifted before."""
         step = round(dx), round(dy)

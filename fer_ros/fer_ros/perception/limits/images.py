@@ -17,7 +17,7 @@ import struct
 import cv2
 import numpy as np
 
-from fer_ros.perception.file_limits import FileRefused, read_bounded
+from fer_ros.perception.limits.files import FileRefused, read_bounded
 
 DEFAULT_MAX_PIXELS = 4096 * 4096
 """16.8 megapixels: every camera a robot carries (8K video is 33 MP, so it is refused

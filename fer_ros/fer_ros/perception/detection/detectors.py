@@ -8,10 +8,10 @@ module (``haar``, ``blazeface``, ``retinaface``); this one picks among them by n
 
 from __future__ import annotations
 
-from fer_ros.perception.blazeface import DEFAULT_BLAZEFACE_VARIANT, BlazeFaceDetector
-from fer_ros.perception.detection_types import MIN_FACE_SIZE, FaceDetector
-from fer_ros.perception.haar import HaarDetector
-from fer_ros.perception.retinaface import DEFAULT_DETECTION_SIZE, RetinaFaceDetector
+from fer_ros.perception.detection.blazeface import DEFAULT_BLAZEFACE_VARIANT, BlazeFaceDetector
+from fer_ros.perception.detection.detections import MIN_FACE_SIZE, FaceDetector
+from fer_ros.perception.detection.haar import HaarDetector
+from fer_ros.perception.detection.retinaface import DEFAULT_DETECTION_SIZE, RetinaFaceDetector
 
 __all__ = ["DEFAULT_DETECTION_SIZE", "DEFAULT_DETECTOR", "DETECTORS",
            "DETECTOR_DEFAULT_THRESHOLD", "create_detector"]

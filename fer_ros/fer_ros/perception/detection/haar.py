@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fer_ros.perception.detection_types import MIN_FACE_SIZE, Detection
+from fer_ros.perception.detection.detections import MIN_FACE_SIZE, Detection
 
 
 class HaarDetector:

@@ -2,7 +2,7 @@
 
 The expression models were trained on roughly upright faces. With ``level_tilted_faces`` (the
 pipeline's and the node's option, off by default) a face rolled by more than
-``LEVEL_ABOVE_DEGREES`` is classified from a level crop (perception/preprocessing.py's
+``LEVEL_ABOVE_DEGREES`` is classified from a level crop (preprocessing.py's
 ``crop_face``). It pays where the camera itself is rolled, a robot's head tilting: on
 bench/accuracy.py's real photos turned on purpose, the ensemble read more faces right from level
 crops. It costs where the tilt is the person's own and part of the expression (a head tilted in
@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from fer_ros.perception.detection_types import Landmarks
+from fer_ros.perception.detection.detections import Landmarks
 
 LEVEL_ABOVE_DEGREES = 15.0
 
@@ -24,7 +24,7 @@ LEVEL_ABOVE_DEGREES = 15.0
 def eye_line_roll(landmarks: Landmarks) -> float:
     """Degrees from the eye on the image's left to the one on its right, clockwise on screen
     (image rows grow downwards); 0 for a detector without landmarks. RetinaFace lists those two
-    eyes first (perception/retinaface.py)."""
+    eyes first (perception/detection/retinaface.py)."""
     if len(landmarks) < 2:
         return 0.0
     (left_x, left_y), (right_x, right_y) = landmarks[0], landmarks[1]
