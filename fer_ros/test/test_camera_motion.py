@@ -225,6 +225,34 @@ def test_a_face_too_large_for_the_strips_margin_is_found_within_a_second(classif
     assert all(len(faces) == 1 for faces in results[found:])
 
 
+def test_a_small_face_entering_a_pan_is_reported_as_soon_with_coarse_regions(classifier):
+    """A face of 40 px (a person far away) enters an empty view by a pan. With the strips
+    searched coarse (``coarse_regions``, the default) it is proposed at the coarse scale and
+    confirmed at the full one, and reported in the same frame as with the strips searched at
+    the full scale: within detection_interval frames of being whole in view, then in every
+    frame; the coarse pass searched fewer pixels."""
+    crowd, boxes = crowd_frame(2 * 1280, 720, [40], seed=3)
+    crowd = textured(np.ascontiguousarray(crowd[:, ::-1]))
+    x, _, w, _ = boxes[0]
+    x = crowd.shape[1] - x - w
+    start = x - 1280 - 12
+    frames, whole = [], []
+    for t in range(45):
+        left = start + PAN_PX * t
+        frames.append(noisy(crowd[:, left:left + 1280], t))
+        whole.append(left <= x and x + w <= left + 1280)
+    entered = whole.index(True)
+    first, pixels = {}, {}
+    for coarse in (True, False):
+        pipeline, counting = pipeline_with(classifier, coarse_regions=coarse)
+        results = run(pipeline, counting, frames)
+        first[coarse] = next(t for t, faces in enumerate(results) if faces)
+        assert all(len(faces) == 1 for faces in results[first[coarse]:]), coarse
+        pixels[coarse] = counting.region_pixels
+    assert first[True] == first[False] <= entered + PipelineConfig().detection_interval
+    assert pixels[True] < pixels[False]
+
+
 def test_the_gate_searches_only_the_strip_that_entered_the_view(world):
     """The search gate given the camera's positions: a view moved 24 px left is, once the
     motion is undone, the last searched frame plus a 24 px strip on the right, and only that

@@ -43,14 +43,16 @@ def noisy(frame: np.ndarray, seed: int) -> np.ndarray:
 
 class CountingDetector:
     """The pipeline's real detector, noting the frames it searches whole, those in which it
-    searches regions of the frame at the frame's scale, and those in which it is run on a
-    re-detection mosaic (any other image than the frame)."""
+    searches regions of the frame at a given scale (and the detector input pixels those
+    came to), and those in which it is run on a re-detection mosaic (any other image than the
+    frame)."""
 
     def __init__(self, detector):
         self.detector = detector
         self.whole_frames: list[int] = []
         self.region_frames: list[int] = []
         self.mosaic_frames: list[int] = []
+        self.region_pixels = 0.0
         self.frame = 0
         self.current: np.ndarray | None = None
 
@@ -58,6 +60,8 @@ class CountingDetector:
         return getattr(self.detector, name)
 
     def detect(self, bgr: np.ndarray, gray: np.ndarray, **kwargs) -> list[Detection]:
+        if "scale" in kwargs:
+            self.region_pixels += bgr.shape[0] * bgr.shape[1] * kwargs["scale"] ** 2
         (self.whole_frames if bgr is self.current else self.region_frames if "scale" in kwargs
          else self.mosaic_frames).append(self.frame)
         return self.detector.detect(bgr, gray, **kwargs)

@@ -67,6 +67,25 @@ CUT_MARGIN = 0.25
 count as whole in it: the box covers brows to chin, the head reaches beyond it."""
 MIN_REGION_SIDE = 16
 """Regions narrower than this (frame pixels) hold no face and are not searched."""
+COARSE_SHARE = 2 / 3
+"""With ``coarse_regions``, regions of a frame (the strips that entered the view, the blocks
+that changed) are searched at this share of the whole frame's scale, (2/3)^2 = 0.44 of its
+pixels, for proposals; each new one is confirmed near its box at the full scale and the
+detector's own score threshold (tracking/roi_redetection.py), so new faces get a full search's
+boxes, landmarks and threshold, and what the coarse pass mistook for a face is dropped. A
+panning camera pays for its strips most of all: on bench/motion.py's scenes (the pipeline
+alone, 270 frames, two runs each) its CPU per frame fell from 8.77 to 7.9 ms (1280x720, slow
+pan), from 10.2 to 8.9 ms (fast pan) and from 17.1 to 16.0 ms (1920x1080, 8 faces, slow pan),
+every face whole in view for 6 frames still reported."""
+PROPOSAL_FRACTION = 0.5
+"""The coarse pass proposes what scores this fraction of the detector's threshold (RetinaFace:
+0.45 for 0.9): a small face scores lower at the coarse scale. Proposals at the full threshold
+left single 40-56 px faces entering a 1280x720 pan unreported until the next whole-frame search
+(up to a second later); at half of it five of six such faces of the test photos were reported
+in the same frame as with regions searched at the full scale. A face the coarse pass still
+misses is found by the whole-frame search, always at the full scale, that comes at least once
+a second while only regions are searched (tracking/search_schedule.py's
+MOST_FRAMES_UNSEARCHED)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +128,7 @@ class PipelineConfig:
     empty_detection_interval: int = _DEFAULTS["empty_detection_interval"]
     change_threshold: float = _DEFAULTS["change_threshold"]
     camera_motion: bool = _DEFAULTS["camera_motion"]
+    coarse_regions: bool = _DEFAULTS["coarse_regions"]
     background_detection: bool = _DEFAULTS["background_detection"]
     level_tilted_faces: bool = _DEFAULTS["level_tilted_faces"]
 
@@ -125,7 +145,8 @@ class EmotionPipeline:
                  level_tilted_faces: bool = _DEFAULTS["level_tilted_faces"],
                  empty_detection_interval: int = _DEFAULTS["empty_detection_interval"],
                  change_threshold: float = _DEFAULTS["change_threshold"],
-                 camera_motion: bool = _DEFAULTS["camera_motion"]):
+                 camera_motion: bool = _DEFAULTS["camera_motion"],
+                 coarse_regions: bool = _DEFAULTS["coarse_regions"]):
         """``background_detector``, a second instance of ``detector``'s kind (one per thread),
         runs the whole-frame searches beside the frames that follow; see the module.
         ``level_tilted_faces``: classify faces rolled by more than
@@ -133,7 +154,9 @@ class EmotionPipeline:
         ``empty_detection_interval`` and ``change_threshold``: when to search the whole
         frame (tracking/search_schedule.py). ``camera_motion``: measure how the view moved
         (tracking/camera_motion.py) and undo it before both change gates compare frames;
-        only with ``change_threshold`` above 0, which the gates need."""
+        only with ``change_threshold`` above 0, which the gates need. ``coarse_regions``:
+        search regions at COARSE_SHARE of the whole frame's scale and confirm new faces at the
+        full scale."""
         self.detector = detector
         self.classifier = classifier
         self.tracker = tracker
@@ -148,6 +171,7 @@ class EmotionPipeline:
                                        change_threshold)
         self.unchanged = UnchangedFaces(change_threshold)
         self.motion = CameraMotion() if camera_motion and change_threshold > 0 else None
+        self.region_share = COARSE_SHARE if coarse_regions else 1.0
         self._position: Position | None = None
         """The camera's position in the last frame measured, and in the frames since then
         that looked still (see ``_measure_camera``)."""
@@ -189,7 +213,8 @@ class EmotionPipeline:
                    level_tilted_faces=config.level_tilted_faces,
                    empty_detection_interval=config.empty_detection_interval,
                    change_threshold=config.change_threshold,
-                   camera_motion=config.camera_motion)
+                   camera_motion=config.camera_motion,
+                   coarse_regions=config.coarse_regions)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -315,14 +340,14 @@ class EmotionPipeline:
                 found = [d for d in (kept.get(f) or again.get(f) for f in live) if d is not None]
                 if found and area:
                     entered = self._search_regions(bgr, gray, area.regions)
-                    found += [d for d, new in zip(entered, overlapping_none(
-                        [d.box for d in entered], [d.box for d in found])) if new]
+                    found += self._confirmed(bgr, [d for d, new in zip(entered, overlapping_none(
+                        [d.box for d in entered], [d.box for d in found])) if new])
                     self.search.searched(gray, [d.box for d in found], self._position,
                                          whole=False)
                 if found:
                     return found, False, list(kept.values())
         elif not tracked and area and not area.whole_frame:
-            found = self._search_regions(bgr, gray, area.regions)
+            found = self._confirmed(bgr, self._search_regions(bgr, gray, area.regions))
             self.search.searched(gray, [d.box for d in found], self._position, whole=False)
             return found, False, []
         return self._search(bgr, gray, frame), True, []
@@ -365,16 +390,20 @@ class EmotionPipeline:
     def _search_regions(self, bgr: np.ndarray, gray: np.ndarray,
                         regions: Sequence[tuple[float, float, float, float]]
                         ) -> list[Detection]:
-        """The faces in ``regions`` of the frame (x0, y0, x1, y1), each searched at the scale
-        the whole frame would be (detectors with ``frame_scale``; others search the whole
-        frame). A face cut by a region's edge inside the frame is left out: it lay whole in
-        the last searched frame or is larger than the regions' margins
+        """The faces in ``regions`` of the frame (x0, y0, x1, y1), each searched at the region share
+        (COARSE_SHARE with ``coarse_regions``, else 1) of the scale the whole frame would be
+        (detectors with ``frame_scale``; others search the whole frame), to be confirmed
+        (``_confirmed``) where they are new. A face cut by a region's edge inside the frame is left
+        out: it lay whole in the last searched frame or is larger than the regions' margins
         (search_schedule.ENTERING_MARGIN), and its cut box would count as a new face."""
         height, width = gray.shape[:2]
         frame_scale = getattr(self.detector, "frame_scale", None)
         if frame_scale is None:
             return self.detector.detect(bgr, gray)
-        scale = frame_scale(width, height)
+        scale = frame_scale(width, height) * self.region_share
+        threshold = getattr(self.detector, "score_threshold", None)
+        proposal_score = (None if self.region_share >= 1.0 or threshold is None
+                          else PROPOSAL_FRACTION * threshold)
         found: list[Detection] = []
         for region in regions:
             x0, y0 = max(0, math.floor(region[0])), max(0, math.floor(region[1]))
@@ -382,12 +411,22 @@ class EmotionPipeline:
             if x1 - x0 < MIN_REGION_SIDE or y1 - y0 < MIN_REGION_SIDE:
                 continue
             for detection in self.detector.detect(bgr[y0:y1, x0:x1], gray[y0:y1, x0:x1],
-                                                  scale=scale):
+                                                  min_score=proposal_score, scale=scale):
                 detection = moved(detection, x0, y0)
                 if within_region(detection.box, (x0, y0, x1, y1), width, height):
                     found.append(detection)
         return [d for k, d in enumerate(found)
                 if overlapping_none([d.box], [e.box for e in found[:k]])[0]]
+
+    def _confirmed(self, bgr: np.ndarray, candidates: list[Detection]) -> list[Detection]:
+        """The faces of a coarse pass (``_search_regions``) found again near their boxes at
+        the full scale, with the boxes and landmarks found there; the others dropped."""
+        if (not candidates or self.region_share >= 1.0
+                or getattr(self.detector, "frame_scale", None) is None):
+            return candidates
+        again = self.redetector.redetect(bgr, [d.box for d in candidates],
+                                         min_score=getattr(self.detector, "score_threshold", None))
+        return [d for d in again if d is not None]
 
     def close(self) -> None:
         """Wait for a background search in progress; the pipeline stays usable."""

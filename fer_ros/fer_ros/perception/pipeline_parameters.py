@@ -62,6 +62,14 @@ PIPELINE_PARAMETERS: tuple[ParameterSpec, ...] = (
                   "moved them; tracked faces are expected where the camera's and their own "
                   "motion take them. Forward motion and zoom fall back to the cadence. Needs "
                   "change_threshold above 0; false takes the camera as still."),
+    ParameterSpec("coarse_regions", True, "Search the regions of a frame (the strips that "
+                  "entered a moving camera's view, the blocks that changed) at 2/3 of the whole "
+                  "frame's scale for proposals (at half the detection threshold) and confirm "
+                  "each new one at the full scale and threshold: 7-11 % less node CPU in fast "
+                  "pans and shake, little in slow pans (bench/motion.py, docs/performance.md). "
+                  "A small face (under about 60 px at 1280x720) that the coarse pass misses is "
+                  "found by the whole-frame search, at the full scale, up to a second later; "
+                  "false searches regions at the full scale."),
     ParameterSpec("background_detection", False, "Run the full detections on a thread of "
                   "their own beside the following frames, so no frame waits for one; new "
                   "faces are then reported a frame or two later. Pays off only with a core to "

@@ -57,8 +57,11 @@ class RoiRedetector:
         self.keep_score = None if threshold is None else KEEP_FRACTION * threshold
         self.cell = max(CELL, 32 * math.ceil(CONTEXT * min_face_size / 32))
 
-    def redetect(self, bgr: np.ndarray, boxes: Sequence[Box]) -> list[Detection | None]:
-        """For each box (in frame pixels), the face found near it in ``bgr``, or None."""
+    def redetect(self, bgr: np.ndarray, boxes: Sequence[Box],
+                 min_score: float | None = None) -> list[Detection | None]:
+        """For each box (in frame pixels), the face found near it in ``bgr``, or None;
+        ``min_score`` replaces the tracked faces' lower score (KEEP_FRACTION), as for a face
+        not tracked yet."""
         if not boxes:
             return []
         height, width = bgr.shape[:2]
@@ -87,7 +90,8 @@ class RoiRedetector:
         gray = cv2.cvtColor(mosaic, cv2.COLOR_BGR2GRAY)
         best: list[Detection | None] = [None] * len(boxes)
         nearest = [math.inf] * len(boxes)
-        for det in self.detector.detect(mosaic, gray, min_score=self.keep_score):
+        score = self.keep_score if min_score is None else min_score
+        for det in self.detector.detect(mosaic, gray, min_score=score):
             mx, my = det.box[0] + det.box[2] / 2, det.box[1] + det.box[3] / 2
             k = int(my // side) * cols + int(mx // side)
             if not 0 <= k < len(boxes) or regions[k] is None:
