@@ -17,7 +17,6 @@ streamed up to the last complete one and ``cut_short`` says why it ended.
 from __future__ import annotations
 
 import os
-import stat
 import struct
 import zlib
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from fer_ros.perception.limits.files import FileRefused, regular_file_size
+from fer_ros.perception.limits.files import FileRefused, open_checked, regular_file_size
 
 MAX_CHUNK_BYTES = 512 << 20
 """Most bytes one chunk may unpack to (and a record may hold). Writers cut chunks at about
@@ -69,18 +68,12 @@ class Message:
 
 def open_regular(path: Path) -> BinaryIO:
     """``path`` opened for reading if it is (or links to) a regular file; never blocks on a
-    FIFO, even one swapped in after the check (``O_NONBLOCK``)."""
+    FIFO, even one swapped in after the check (perception/limits/files.py's ``open_checked``)."""
     try:
         regular_file_size(path, cap=2**63 - 1, what="it")
+        fd = open_checked(path)
     except FileRefused as exc:
         raise McapRefused(str(exc).removeprefix(f"{path}: ")) from None
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as exc:
-        raise McapRefused(f"cannot open it ({exc.strerror})") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise McapRefused("it is not a regular file")
     os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
 

@@ -78,18 +78,28 @@ def regular_file_size(path: str | os.PathLike, cap: int, what: str = "file") -> 
     return info.st_size
 
 
-def read_bounded(path: str | os.PathLike, cap: int, what: str = "file") -> bytes:
-    """The bytes of a regular file of at most ``cap`` bytes, read without ever blocking on a
-    FIFO or a device and without reading past the cap (the file may grow after the check)."""
-    regular_file_size(path, cap, what)
+def open_checked(path: str | os.PathLike, what: str = "file") -> int:
+    """A read-only descriptor of ``path``, which ``regular_file_size`` has checked: opened with
+    ``O_NONBLOCK`` so that a FIFO swapped in since the check cannot block, and checked again
+    to be a regular file once open. Blocking reads are the caller's to set back
+    (``os.set_blocking``) where it wants them."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise FileRefused(f"{path}: cannot open the {what} ({exc.strerror})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):  # replaced between the stat and the open
+        os.close(fd)
+        raise FileRefused(f"{path}: {what} is {_describe(mode)}, not a regular file")
+    return fd
+
+
+def read_bounded(path: str | os.PathLike, cap: int, what: str = "file") -> bytes:
+    """The bytes of a regular file of at most ``cap`` bytes, read without ever blocking on a
+    FIFO or a device and without reading past the cap (the file may grow after the check)."""
+    regular_file_size(path, cap, what)
+    fd = open_checked(path, what)
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):  # replaced between the stat and the open
-            raise FileRefused(f"{path}: {what} is {_describe(info.st_mode)}, not a regular file")
         chunks, total = [], 0
         while total <= cap:
             chunk = os.read(fd, min(1 << 20, cap + 1 - total))
