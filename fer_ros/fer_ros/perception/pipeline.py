@@ -171,7 +171,15 @@ class EmotionPipeline:
                                        change_threshold)
         self.unchanged = UnchangedFaces(change_threshold)
         self.motion = CameraMotion() if camera_motion and change_threshold > 0 else None
-        self.region_share = COARSE_SHARE if coarse_regions else 1.0
+        threshold = getattr(detector, "score_threshold", None)
+        coarse = (coarse_regions and threshold is not None
+                  and getattr(detector, "frame_scale", None) is not None)
+        self.region_share = COARSE_SHARE if coarse else 1.0
+        """Share of the whole frame's scale that regions are searched at: COARSE_SHARE where
+        the coarse pass applies (``coarse_regions``, a detector with a frame scale and a
+        score threshold), else 1."""
+        self.proposal_score = PROPOSAL_FRACTION * threshold if coarse else None
+        """The score the coarse pass proposes at; None without it."""
         self._position: Position | None = None
         """The camera's position in the last frame measured, and in the frames since then
         that looked still (see ``_measure_camera``)."""
@@ -401,9 +409,6 @@ class EmotionPipeline:
         if frame_scale is None:
             return self.detector.detect(bgr, gray)
         scale = frame_scale(width, height) * self.region_share
-        threshold = getattr(self.detector, "score_threshold", None)
-        proposal_score = (None if self.region_share >= 1.0 or threshold is None
-                          else PROPOSAL_FRACTION * threshold)
         found: list[Detection] = []
         for region in regions:
             x0, y0 = max(0, math.floor(region[0])), max(0, math.floor(region[1]))
@@ -411,7 +416,7 @@ class EmotionPipeline:
             if x1 - x0 < MIN_REGION_SIDE or y1 - y0 < MIN_REGION_SIDE:
                 continue
             for detection in self.detector.detect(bgr[y0:y1, x0:x1], gray[y0:y1, x0:x1],
-                                                  min_score=proposal_score, scale=scale):
+                                                  min_score=self.proposal_score, scale=scale):
                 detection = moved(detection, x0, y0)
                 if within_region(detection.box, (x0, y0, x1, y1), width, height):
                     found.append(detection)
@@ -421,11 +426,10 @@ class EmotionPipeline:
     def _confirmed(self, bgr: np.ndarray, candidates: list[Detection]) -> list[Detection]:
         """The faces of a coarse pass (``_search_regions``) found again near their boxes at
         the full scale, with the boxes and landmarks found there; the others dropped."""
-        if (not candidates or self.region_share >= 1.0
-                or getattr(self.detector, "frame_scale", None) is None):
+        if not candidates or self.proposal_score is None:
             return candidates
         again = self.redetector.redetect(bgr, [d.box for d in candidates],
-                                         min_score=getattr(self.detector, "score_threshold", None))
+                                         min_score=self.detector.score_threshold)
         return [d for d in again if d is not None]
 
     def close(self) -> None:
